@@ -1,0 +1,40 @@
+// Locates (building once if needed) the cached binaries of tools/build.sh.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface Tools {
+  binDir: string;
+  kubeApiserver: string;
+  etcd: string;
+  kubectl: string;
+  pebble: string;
+  challtestsrv: string;
+  helm: string;
+  /** Pebble's listener certificate, key, and the root (minica) that trusts them. */
+  pebbleCert: string;
+  pebbleKey: string;
+  pebbleRoot: string;
+}
+
+export function ensureTools(): Tools {
+  const binDir = execFileSync('bash', [path.join(repoRoot, 'tools/build.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim().split('\n').pop()!;
+  const bin = (name: string) => path.join(binDir, name);
+  return {
+    binDir,
+    kubeApiserver: bin('kube-apiserver'),
+    etcd: bin('etcd'),
+    kubectl: bin('kubectl'),
+    pebble: bin('pebble'),
+    challtestsrv: bin('pebble-challtestsrv'),
+    helm: bin('helm'),
+    pebbleCert: bin('pebble-certs/cert.pem'),
+    pebbleKey: bin('pebble-certs/key.pem'),
+    pebbleRoot: bin('pebble-certs/pebble.minica.pem'),
+  };
+}
