@@ -1,0 +1,37 @@
+// The shape of a running local environment: what `npm run localenv` writes to
+// .certkeeper/localenv.json and what vitest's global setup provides to tests.
+// Field names are a documented interface (README): keep them stable.
+
+export interface AcmeEnvInfo {
+  /** Directory URL of the GTS-like proxy in front of Pebble (https, loopback). */
+  directoryUrl: string;
+  /** PEM file that trusts the proxy's (and Pebble's) TLS listener. */
+  caRootFile: string;
+  /** The proxy's management API (mint EAB keys, read the journal, hold/fail newAccount). */
+  managementUrl: string;
+  /** Pebble's own management API (roots at /roots/0). */
+  pebbleManagementUrl: string;
+  /** Port Pebble connects to for HTTP-01 validation (the operator's solver listens here). */
+  httpChallengePort: number;
+  /** DNS server (host:port) Pebble resolves names with. */
+  dnsServer: string;
+  /** pebble-challtestsrv's management API (TXT/A records). */
+  challtestsrvManagementUrl: string;
+}
+
+export interface LocalEnvInfo {
+  kubeconfig: string;
+  kubectl: string;
+  acme: AcmeEnvInfo;
+  eab: { keyId: string; hmacKey: string };
+  /** Directory holding the cached binaries (helm, pebble, ...). */
+  binDir: string;
+  /** Kubernetes release the control plane runs, e.g. v1.35.4. */
+  kubernetesVersion: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    env: LocalEnvInfo;
+  }
+}
