@@ -1,0 +1,92 @@
+// Issuer and ClusterIssuer: one schema, one name. The zod schemas here are the
+// single source of the TypeScript types, the runtime parsing of objects read
+// from the API server, and the CRDs' OpenAPI schemas (src/api/crds.ts).
+// Field names follow cert-manager's ACME issuer where the meaning is the same.
+import { z } from 'zod';
+import { Condition, ObjectMeta, SecretKeySelector } from './meta.ts';
+
+export const DEFAULT_ACCOUNT_KEY_NAME = 'tls.key';
+export const DEFAULT_EAB_SECRET_KEY = 'secret';
+
+export const AccountKeyAlgorithm = z.enum(['ECDSA', 'RSA']);
+export type AccountKeyAlgorithm = z.infer<typeof AccountKeyAlgorithm>;
+
+export const ExternalAccountBinding = z.object({
+  keyID: z.string().min(1).describe('The EAB key ID the CA issued (GTS: keyId of `gcloud publicca external-account-keys create`). GTS consumes a key on first use: a new key ID is your consent to register a new account.'),
+  keySecretRef: SecretKeySelector.describe('The Secret (in the Issuer\'s namespace; for a ClusterIssuer, the cluster resource namespace) holding the base64url HMAC key (GTS: b64MacKey). key defaults to "secret".'),
+}).describe('External Account Binding, required by CAs such as Google Trust Services, ZeroSSL and Sectigo.');
+
+export const AccountPrivateKey = z.object({
+  algorithm: AccountKeyAlgorithm.default('ECDSA').describe('Algorithm of a newly generated account key: ECDSA (P-256, default) or RSA.'),
+  size: z.int().optional().describe('Key size: 2048, 3072 or 4096 for RSA (default 2048); 256 or 384 for ECDSA (default 256).'),
+}).meta({
+  'x-kubernetes-validations': [
+    {
+      rule: '!has(self.size) || (self.algorithm == "RSA" ? self.size in [2048, 3072, 4096] : self.size in [256, 384])',
+      message: 'size must be 2048, 3072 or 4096 for RSA and 256 or 384 for ECDSA',
+    },
+  ],
+});
+
+export const AcmeIssuerSpec = z.object({
+  server: z.string().min(1).describe('The ACME directory URL, e.g. https://dv.acme-v02.api.pki.goog/directory (Google Trust Services) or https://acme-v02.api.letsencrypt.org/directory.').meta({
+    'x-kubernetes-validations': [{ rule: 'isURL(self) && self.startsWith("https://")', message: 'server must be an https:// URL' }],
+  }),
+  email: z.string().optional().describe('Contact email registered with the account. Required by Google Trust Services; changing it updates the account\'s contact, it never registers a new account.').meta({
+    'x-kubernetes-validations': [{ rule: 'self.matches("^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$")', message: 'email must be an email address' }],
+  }),
+  privateKeySecretRef: SecretKeySelector.describe('The Secret that holds the ACME account key (created by certkeeper if absent, never overwritten). key defaults to tls.key. Several Issuers may share one Secret: they share the account.'),
+  privateKey: AccountPrivateKey.optional().describe('How to generate the account key when certkeeper creates it.'),
+  externalAccountBinding: ExternalAccountBinding.optional(),
+  skipTLSVerify: z.boolean().optional().describe('Do not verify the ACME server\'s TLS certificate. For testing only; exclusive with caBundle.'),
+  caBundle: z.string().optional().describe('Base64-encoded PEM bundle of CAs that sign the ACME server\'s TLS certificate, instead of the system roots.'),
+  solvers: z.array(z.record(z.string(), z.unknown()).meta({ 'x-kubernetes-preserve-unknown-fields': true }))
+    .optional()
+    .describe('How to solve challenges for Certificates of this Issuer (http01 or dns01, each with an optional selector).'),
+}).meta({
+  'x-kubernetes-validations': [
+    { rule: '!(has(self.skipTLSVerify) && self.skipTLSVerify && has(self.caBundle))', message: 'skipTLSVerify and caBundle are mutually exclusive' },
+    { rule: '!has(self.externalAccountBinding) || has(self.email)', message: 'email is required with externalAccountBinding: CAs that use EAB (Google Trust Services) reject accounts without a contact, and a rejected registration can use up the key' },
+  ],
+}).describe('An ACME CA account.');
+export type AcmeIssuerSpec = z.infer<typeof AcmeIssuerSpec>;
+
+export const IssuerSpec = z.object({
+  acme: AcmeIssuerSpec,
+}).describe('Which CA issues certificates, and with which account.');
+export type IssuerSpec = z.infer<typeof IssuerSpec>;
+
+export const AcmeIssuerStatus = z.object({
+  accountSecretRef: z.object({
+    name: z.string().describe('Name of the account key Secret.'),
+    namespace: z.string().describe('Namespace of the account key Secret.'),
+  }).optional().describe('The Secret that holds this account\'s key (back it up: a lost key cannot be registered again with the same EAB key).'),
+  uri: z.string().optional().describe('The ACME account URL.'),
+  lastRegisteredEmail: z.string().optional().describe('The contact email the CA has for the account.'),
+  keyThumbprint: z.string().optional().describe('RFC 7638 thumbprint of the account key.'),
+  eabKeyID: z.string().optional().describe('The EAB key ID the account was registered with.'),
+  registeredAt: z.string().optional().describe('When certkeeper saw the account registered.'),
+  eabRejected: z.object({
+    keyID: z.string().describe('The rejected EAB key ID.'),
+    secretResourceVersion: z.string().describe('resourceVersion of the EAB Secret when the key was rejected; a change to the Secret allows one more try.'),
+    time: z.string().describe('When the CA rejected the key.'),
+  }).optional().describe('The CA rejected this EAB key (consumed or expired). certkeeper does not send it again until the key ID or its Secret changes.'),
+}).describe('The ACME account as certkeeper last saw it.');
+export type AcmeIssuerStatus = z.infer<typeof AcmeIssuerStatus>;
+
+export const IssuerStatus = z.object({
+  conditions: z.array(Condition).optional().describe('Ready says whether the account can be used to issue certificates, and if not, why.'),
+  acme: AcmeIssuerStatus.optional(),
+}).describe('What certkeeper observed: readiness and the ACME account.');
+export type IssuerStatus = z.infer<typeof IssuerStatus>;
+
+export const Issuer = z.object({
+  apiVersion: z.string(),
+  kind: z.string(),
+  metadata: ObjectMeta,
+  spec: IssuerSpec,
+  status: IssuerStatus.optional(),
+});
+export type Issuer = z.infer<typeof Issuer>;
+
+export type IssuerKind = 'Issuer' | 'ClusterIssuer';

@@ -1,0 +1,180 @@
+// An informer: lists a resource, then watches from the list's resourceVersion,
+// keeping a cache keyed by namespace/name and telling handlers which keys
+// changed. It re-lists after 410 Gone and restarts with capped backoff after
+// any other error (client-node's informer stops on those), and reports when it
+// has synced once, which is what /readyz waits for.
+import type { Logger } from 'pino';
+import { ApiError, type KubeClient, type KubeObject, type ResourceType, type WatchEvent } from './client.ts';
+
+export type Key = string;
+
+export function keyOf(meta: { namespace?: string; name: string }): Key {
+  return meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name;
+}
+
+export function splitKey(key: Key): { namespace?: string; name: string } {
+  const slash = key.indexOf('/');
+  return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+export interface InformerOptions<T extends KubeObject> {
+  kube: KubeClient;
+  type: ResourceType;
+  log: Logger;
+  namespace?: string;
+  labelSelector?: string;
+  /** Watch PartialObjectMetadata only: for Secrets, so no key material is cached. */
+  metadataOnly?: boolean;
+  /** Shrinks what is kept per object (drop managedFields, unneeded data). */
+  transform?: (object: T) => T;
+}
+
+export type ChangeHandler<T> = (key: Key, current: T | undefined, previous: T | undefined) => void;
+
+export class Informer<T extends KubeObject> {
+  private readonly cache = new Map<Key, T>();
+  private readonly handlers: ChangeHandler<T>[] = [];
+  private readonly options: InformerOptions<T>;
+  private abort = new AbortController();
+  private synced = false;
+  private syncedWaiters: (() => void)[] = [];
+  private running: Promise<void> | undefined;
+
+  constructor(options: InformerOptions<T>) {
+    this.options = options;
+  }
+
+  onChange(handler: ChangeHandler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  get(key: Key): T | undefined {
+    return this.cache.get(key);
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.syncedWaiters.push(resolve));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.abort = new AbortController();
+    this.running = this.run(this.abort.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+    this.running = undefined;
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    const { kube, type, log } = this.options;
+    let failures = 0;
+    let resourceVersion: string | undefined;
+    while (!signal.aborted) {
+      try {
+        if (resourceVersion === undefined) {
+          resourceVersion = await this.relist();
+        }
+        await kube.watch<T>(type, {
+          namespace: this.options.namespace,
+          labelSelector: this.options.labelSelector,
+          metadataOnly: this.options.metadataOnly,
+          resourceVersion,
+        }, (event) => {
+          resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion;
+          this.apply(event);
+        }, signal);
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted) break;
+        if (error instanceof ApiError && error.status === 410) {
+          // The resourceVersion is too old: start over from a fresh list.
+          resourceVersion = undefined;
+          continue;
+        }
+        failures++;
+        const delay = Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
+        log.warn({ resource: type.plural, err: (error as Error).message, retryInMs: delay }, 'watch failed; restarting');
+        await sleep(delay, signal);
+        if (failures > 3) resourceVersion = undefined;
+      }
+    }
+  }
+
+  private async relist(): Promise<string> {
+    const { kube, type } = this.options;
+    const result = await kube.list<T>(type, {
+      namespace: this.options.namespace,
+      labelSelector: this.options.labelSelector,
+      metadataOnly: this.options.metadataOnly,
+    });
+    const seen = new Set<Key>();
+    for (const item of result.items) {
+      const object = this.shrink(item);
+      const key = keyOf(object.metadata);
+      seen.add(key);
+      const previous = this.cache.get(key);
+      if (previous?.metadata.resourceVersion === object.metadata.resourceVersion) continue;
+      this.cache.set(key, object);
+      this.emit(key, object, previous);
+    }
+    for (const [key, previous] of this.cache) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.emit(key, undefined, previous);
+      }
+    }
+    if (!this.synced) {
+      this.synced = true;
+      for (const resolve of this.syncedWaiters.splice(0)) resolve();
+    }
+    return result.resourceVersion;
+  }
+
+  private apply(event: WatchEvent<T>): void {
+    if (event.type === 'BOOKMARK') return;
+    const object = this.shrink(event.object);
+    const key = keyOf(object.metadata);
+    const previous = this.cache.get(key);
+    if (event.type === 'DELETED') {
+      this.cache.delete(key);
+      this.emit(key, undefined, previous);
+    } else {
+      this.cache.set(key, object);
+      this.emit(key, object, previous);
+    }
+  }
+
+  private shrink(object: T): T {
+    if (object.metadata.managedFields) delete object.metadata.managedFields;
+    return this.options.transform ? this.options.transform(object) : object;
+  }
+
+  private emit(key: Key, current: T | undefined, previous: T | undefined): void {
+    for (const handler of this.handlers) handler(key, current, previous);
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,181 @@
+// Starts the GTS-like CA for tests and the local environment: pebble-challtestsrv
+// (DNS that answers 127.0.0.1 for every name), Pebble (requiring EAB, with a pool
+// of pre-generated keys) and the GTS proxy in front of it (test/env/gts-proxy.ts).
+// Everything listens on free loopback ports; child output goes to log files in
+// workDir; children are killed on stop() and, as a last resort, on process exit.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, waitForPort } from './ports.ts';
+import { ensureTools, type Tools } from './tools.ts';
+import { generateEabPool, startGtsProxy, type EabKey, type GtsProxy, type JournalEntry, type OrderJournalEntry } from './gts-proxy.ts';
+import type { AcmeEnvInfo } from './types.ts';
+
+export interface StartCaOptions {
+  workDir: string;
+  /** Port Pebble uses for HTTP-01 validation; a free one when absent. */
+  httpChallengePort?: number;
+  /** Percentage of requests Pebble rejects with badNonce (PEBBLE_WFE_NONCEREJECT); default 0. */
+  nonceRejectPercent?: number;
+  /** Certificate lifetime of the `default` profile; default 90 days. */
+  validityPeriodSeconds?: number;
+  /** Number of EAB keys Pebble knows (the proxy mints from them); default 500. */
+  eabPoolSize?: number;
+  /** Already located binaries; ensureTools() when absent. */
+  tools?: Tools;
+}
+
+export interface RunningCa extends AcmeEnvInfo {
+  proxy: GtsProxy;
+  mintEabKey(): Promise<EabKey>;
+  journal(): Promise<JournalEntry[]>;
+  orders(): Promise<OrderJournalEntry[]>;
+  stop(): Promise<void>;
+}
+
+// Children of every CA started in this process, SIGKILLed if the process exits
+// without stop() (a crashed test run must not leave Pebble listening).
+const living = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of living) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+function startChild(bin: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const fd = fs.openSync(logFile, 'a');
+  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  fs.closeSync(fd);
+  living.add(child);
+  child.once('exit', () => living.delete(child));
+  return child;
+}
+
+/** Waits for the port, failing early (with the log's tail) if the child dies first. */
+async function waitForChild(child: ChildProcess, name: string, ports: number[], logFile: string): Promise<void> {
+  const died = new Promise<never>((_, reject) => {
+    const onExit = (code: number | null, signal: string | null) => {
+      const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n') : '';
+      reject(new Error(`${name} exited (code ${code}, signal ${signal}) before listening:\n${tail}`));
+    };
+    if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
+    else child.once('exit', onExit);
+  });
+  died.catch(() => {}); // handled by the race below; avoid an unhandled rejection after success
+  await Promise.race([Promise.all(ports.map((p) => waitForPort(p, 30_000))), died]);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function startCa(opts: StartCaOptions): Promise<RunningCa> {
+  const tools = opts.tools ?? ensureTools();
+  fs.mkdirSync(opts.workDir, { recursive: true });
+  const children: ChildProcess[] = [];
+  let proxy: GtsProxy | undefined;
+
+  const stop = async () => {
+    await proxy?.stop();
+    await Promise.all(children.map(stopChild));
+  };
+
+  try {
+    // DNS for Pebble's validations: every name resolves to 127.0.0.1 (A only, so
+    // validation never tries ::1). All other challtestsrv servers are switched off.
+    const dnsPort = await freePort();
+    const challMgmtPort = await freePort();
+    const challLog = path.join(opts.workDir, 'challtestsrv.log');
+    const chall = startChild(
+      tools.challtestsrv,
+      [
+        '-dnsserver', `127.0.0.1:${dnsPort}`,
+        '-management', `127.0.0.1:${challMgmtPort}`,
+        '-defaultIPv4', '127.0.0.1',
+        '-defaultIPv6', '',
+        '-http01', '',
+        '-https01', '',
+        '-tlsalpn01', '',
+        '-doh', '',
+      ],
+      challLog,
+    );
+    children.push(chall);
+
+    const pebblePort = await freePort();
+    const pebbleMgmtPort = await freePort();
+    const httpChallengePort = opts.httpChallengePort ?? (await freePort());
+    const tlsPort = await freePort();
+    const eabPool = generateEabPool(opts.eabPoolSize ?? 500);
+    const configFile = path.join(opts.workDir, 'pebble-config.json');
+    fs.writeFileSync(
+      configFile,
+      JSON.stringify(
+        {
+          pebble: {
+            listenAddress: `127.0.0.1:${pebblePort}`,
+            managementListenAddress: `127.0.0.1:${pebbleMgmtPort}`,
+            certificate: tools.pebbleCert,
+            privateKey: tools.pebbleKey,
+            httpPort: httpChallengePort,
+            tlsPort,
+            ocspResponderURL: '',
+            externalAccountBindingRequired: true,
+            externalAccountMACKeys: Object.fromEntries(eabPool.map((k) => [k.keyId, k.hmacKey])),
+            retryAfter: { authz: 1, order: 1 },
+            keyAlgorithm: 'ecdsa',
+            // One profile only: with several, orders without a profile get a random one.
+            profiles: { default: { description: 'certkeeper tests', validityPeriod: opts.validityPeriodSeconds ?? 90 * 24 * 3600 } },
+          },
+        },
+        null,
+        2,
+      ),
+    );
+    const pebbleLog = path.join(opts.workDir, 'pebble.log');
+    const pebble = startChild(tools.pebble, ['-config', configFile, '-dnsserver', `127.0.0.1:${dnsPort}`], pebbleLog, {
+      PEBBLE_VA_NOSLEEP: '1',
+      PEBBLE_WFE_NONCEREJECT: String(opts.nonceRejectPercent ?? 0),
+    });
+    children.push(pebble);
+
+    await waitForChild(chall, 'pebble-challtestsrv', [dnsPort, challMgmtPort], challLog);
+    await waitForChild(pebble, 'pebble', [pebblePort, pebbleMgmtPort], pebbleLog);
+
+    proxy = await startGtsProxy({
+      pebbleUrl: `https://127.0.0.1:${pebblePort}`,
+      pebbleCa: fs.readFileSync(tools.pebbleRoot),
+      tlsCert: fs.readFileSync(tools.pebbleCert),
+      tlsKey: fs.readFileSync(tools.pebbleKey),
+      eabPool,
+    });
+    const p = proxy;
+
+    return {
+      directoryUrl: p.directoryUrl,
+      caRootFile: tools.pebbleRoot,
+      managementUrl: p.managementUrl,
+      pebbleManagementUrl: `https://127.0.0.1:${pebbleMgmtPort}`,
+      httpChallengePort,
+      dnsServer: `127.0.0.1:${dnsPort}`,
+      challtestsrvManagementUrl: `http://127.0.0.1:${challMgmtPort}`,
+      proxy: p,
+      mintEabKey: async () => p.mintEabKey(),
+      journal: async () => p.journal(),
+      orders: async () => p.orders(),
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

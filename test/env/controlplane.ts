@@ -1,0 +1,170 @@
+// A real Kubernetes control plane for tests and the local environment: etcd and
+// kube-apiserver (built by tools/build.sh) on loopback free ports, with a
+// temporary data directory and credentials generated at start.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { openSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { freePort, waitForPort } from './ports.ts';
+import type { Tools } from './tools.ts';
+
+export interface ControlPlane {
+  /** https://127.0.0.1:<port> */
+  server: string;
+  /** Admin kubeconfig (a system:masters token). */
+  kubeconfig: string;
+  /** The apiserver's self-generated serving certificate chain, trusted by the kubeconfig. */
+  caFile: string;
+  adminToken: string;
+  /** Tokens of extra users defined at start (name → token), for RBAC tests. */
+  userTokens: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export interface ControlPlaneOptions {
+  tools: Tools;
+  workDir: string;
+  /** Users besides the admin, each with its groups; they get bearer tokens. */
+  users?: { name: string; groups: string[] }[];
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+function startProcess(binary: string, args: string[], logFile: string): ChildProcess {
+  const out = openSync(logFile, 'a');
+  const child = spawn(binary, args, { stdio: ['ignore', out, out] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Polls an HTTPS endpoint with the admin token until it answers 200. */
+async function waitForHealthy(url: string, token: string, ca: Buffer, child: ChildProcess, logFile: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`kube-apiserver exited with ${child.exitCode}; see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    }
+    const status = await new Promise<number>((resolve) => {
+      const req = https.get(url, { headers: { authorization: `Bearer ${token}` }, ca }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', () => resolve(0));
+    });
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${url} not healthy after 120 s; see ${logFile}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const { tools, workDir } = options;
+  mkdirSync(workDir, { recursive: true });
+  const certDir = path.join(workDir, 'certs');
+  mkdirSync(certDir, { recursive: true });
+
+  const [etcdClientPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const etcdLog = path.join(workDir, 'etcd.log');
+  const etcd = startProcess(tools.etcd, [
+    `--data-dir=${path.join(workDir, 'etcd')}`,
+    `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
+    `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
+    `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+    `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+  ], etcdLog);
+  await waitForPort(etcdClientPort);
+
+  // Bearer tokens instead of client certificates: no X.509 tooling needed, and
+  // extra users for RBAC tests are one CSV line each.
+  const adminToken = randomBytes(24).toString('hex');
+  const userTokens: Record<string, string> = {};
+  const tokenLines = [`${adminToken},admin,admin,"system:masters"`];
+  for (const user of options.users ?? []) {
+    const token = randomBytes(24).toString('hex');
+    userTokens[user.name] = token;
+    tokenLines.push(`${token},${user.name},${user.name},"${user.groups.join(',')}"`);
+  }
+  const tokenFile = path.join(certDir, 'tokens.csv');
+  writeFileSync(tokenFile, tokenLines.join('\n') + '\n', { mode: 0o600 });
+
+  const saKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const saKeyFile = path.join(certDir, 'sa.key');
+  const saPubFile = path.join(certDir, 'sa.pub');
+  writeFileSync(saKeyFile, saKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(saPubFile, saKeys.publicKey.export({ type: 'spki', format: 'pem' }));
+
+  // Without --tls-cert-file the apiserver generates a self-signed CA and serving
+  // certificate for 127.0.0.1 in --cert-dir; apiserver.crt holds both.
+  const apiLog = path.join(workDir, 'kube-apiserver.log');
+  const apiserver = startProcess(tools.kubeApiserver, [
+    `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+    `--cert-dir=${certDir}`,
+    `--secure-port=${apiPort}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    '--service-cluster-ip-range=10.0.0.0/24',
+    '--authorization-mode=RBAC',
+    '--disable-admission-plugins=ServiceAccount',
+    `--token-auth-file=${tokenFile}`,
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-key-file=${saPubFile}`,
+    `--service-account-signing-key-file=${saKeyFile}`,
+    '--enable-priority-and-fairness=false',
+    '--v=0',
+  ], apiLog);
+  const server = `https://127.0.0.1:${apiPort}`;
+  const caFile = path.join(certDir, 'apiserver.crt');
+  try {
+    await waitForPort(apiPort, 120_000);
+    // The certificate file is written before the port opens.
+    await waitForHealthy(`${server}/readyz`, adminToken, readFileSync(caFile), apiserver, apiLog);
+  } catch (error) {
+    await stopProcess(apiserver);
+    await stopProcess(etcd);
+    throw error;
+  }
+
+  const kubeconfig = path.join(workDir, 'kubeconfig');
+  writeFileSync(kubeconfig, kubeconfigYaml(server, readFileSync(caFile), 'admin', adminToken), { mode: 0o600 });
+
+  return {
+    server,
+    kubeconfig,
+    caFile,
+    adminToken,
+    userTokens,
+    async stop() {
+      await stopProcess(apiserver);
+      await stopProcess(etcd);
+    },
+  };
+}
+
+/** A kubeconfig for one user on the local control plane (JSON is valid YAML). */
+export function kubeconfigYaml(server: string, ca: Buffer, user: string, token: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'certkeeper-local', cluster: { server, 'certificate-authority-data': ca.toString('base64') } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: `${user}@certkeeper-local`, context: { cluster: 'certkeeper-local', user, namespace: 'default' } }],
+    'current-context': `${user}@certkeeper-local`,
+  }, null, 2) + '\n';
+}
