@@ -1,0 +1,81 @@
+// Starts everything certkeeper is tried and tested on: the control plane (or
+// an existing cluster given CERTKEEPER_TEST_KUBECONFIG), the GTS-like CA, and
+// the CRDs from crds/ installed with kubectl. Used by vitest's global setup,
+// `npm run localenv`, the demo and the benchmark.
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startCa } from './ca.ts';
+import { startControlPlane } from './controlplane.ts';
+import { ensureTools, repoRoot } from './tools.ts';
+import type { LocalEnvInfo } from './types.ts';
+
+const run = promisify(execFile);
+
+export const KUBERNETES_VERSION = 'v1.35.4';
+
+export interface LocalEnv {
+  info: LocalEnvInfo;
+  /** Where the processes write their logs. */
+  workDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startLocalEnv(opts: { workDir: string; nonceRejectPercent?: number }): Promise<LocalEnv> {
+  const tools = ensureTools();
+  mkdirSync(opts.workDir, { recursive: true });
+  const external = process.env.CERTKEEPER_TEST_KUBECONFIG;
+  const controlPlane = external
+    ? undefined
+    : await startControlPlane({
+      tools,
+      workDir: path.join(opts.workDir, 'controlplane'),
+      users: [{ name: 'developer', groups: ['developers'] }],
+    });
+  let ca;
+  try {
+    ca = await startCa({ workDir: path.join(opts.workDir, 'ca'), tools, nonceRejectPercent: opts.nonceRejectPercent });
+  } catch (error) {
+    await controlPlane?.stop();
+    throw error;
+  }
+  const kubeconfig = external ?? controlPlane!.kubeconfig;
+  const stop = async () => {
+    await ca.stop();
+    await controlPlane?.stop();
+  };
+  try {
+    await run(tools.kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '-f', path.join(repoRoot, 'crds')]);
+    await run(tools.kubectl, ['--kubeconfig', kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=certkeeper']);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const eab = await ca.mintEabKey();
+  const info: LocalEnvInfo = {
+    kubeconfig,
+    kubectl: tools.kubectl,
+    acme: {
+      directoryUrl: ca.directoryUrl,
+      caRootFile: ca.caRootFile,
+      managementUrl: ca.managementUrl,
+      pebbleManagementUrl: ca.pebbleManagementUrl,
+      httpChallengePort: ca.httpChallengePort,
+      dnsServer: ca.dnsServer,
+      challtestsrvManagementUrl: ca.challtestsrvManagementUrl,
+    },
+    eab,
+    binDir: tools.binDir,
+    kubernetesVersion: KUBERNETES_VERSION,
+  };
+  return { info, workDir: opts.workDir, stop };
+}
+
+export function writeLocalEnvFile(info: LocalEnvInfo): string {
+  const dir = path.join(repoRoot, '.certkeeper');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'localenv.json');
+  writeFileSync(file, JSON.stringify(info, null, 2) + '\n');
+  return file;
+}

@@ -1,0 +1,90 @@
+// Proves the test environment is the real thing: a kube-apiserver of the
+// pinned release that serves our CRDs, enforces their schemas, stores Secrets
+// and delivers watch events.
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_VERSION } from '../src/api/meta.ts';
+import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
+import { Informer } from '../src/kube/informer.ts';
+import { createNamespace, env, kubeClient, kubectl, kubectlFails, waitFor } from './helpers.ts';
+import pino from 'pino';
+
+const issuers = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
+
+describe('the local control plane', () => {
+  let kube: KubeClient;
+  let namespace: string;
+
+  beforeAll(async () => {
+    kube = await kubeClient();
+    namespace = await createNamespace(kube, 'env');
+  });
+  afterAll(() => kube.close());
+
+  it('reports the pinned Kubernetes release on /version', async () => {
+    const version = await kube.request<{ gitVersion: string }>('GET', '/version', {}, 'read');
+    expect(version.gitVersion).toBe(env().kubernetesVersion);
+    const { stdout } = await kubectl(['version', '-o', 'json']);
+    expect(JSON.parse(stdout).serverVersion.gitVersion).toBe(env().kubernetesVersion);
+  });
+
+  it('serves the Issuer CRD from crds/ and rejects an object that breaks its schema', async () => {
+    const valid = {
+      apiVersion: API_VERSION,
+      kind: 'Issuer',
+      metadata: { name: 'valid', namespace },
+      spec: { acme: { server: 'https://ca.example/directory', email: 'ops@example.com', privateKeySecretRef: { name: 'acct' } } },
+    };
+    const created = await kube.create<KubeObject>(issuers, valid);
+    expect(created.metadata.uid).toBeTruthy();
+
+    const stderr = await kubectlFails(['apply', '-f', '-'], JSON.stringify({
+      ...valid,
+      metadata: { name: 'invalid', namespace },
+      spec: { acme: { server: 'http://plain.example/directory', privateKeySecretRef: { name: 'acct' }, skipTLSVerify: true, caBundle: 'Zm9v' } },
+    }));
+    expect(stderr).toContain('server must be an https:// URL');
+    expect(stderr).toContain('skipTLSVerify and caBundle are mutually exclusive');
+
+    const noEmail = await kubectlFails(['apply', '-f', '-'], JSON.stringify({
+      ...valid,
+      metadata: { name: 'no-email', namespace },
+      spec: { acme: { server: 'https://ca.example/directory', privateKeySecretRef: { name: 'acct' }, externalAccountBinding: { keyID: 'k', keySecretRef: { name: 'eab' } } } },
+    }));
+    expect(noEmail).toContain('email is required with externalAccountBinding');
+  });
+
+  it('round-trips a Secret', async () => {
+    const data = { 'tls.key': Buffer.from('not really a key').toString('base64') };
+    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'roundtrip', namespace }, data });
+    const read = await kube.get<KubeObject & { data: Record<string, string> }>(core.secrets, namespace, 'roundtrip');
+    expect(read?.data).toEqual(data);
+  });
+
+  it('delivers a change to a watching informer, with metadata only for Secrets', async () => {
+    const informer = new Informer<KubeObject>({ kube, type: core.secrets, namespace, metadataOnly: true, log: pino({ level: 'silent' }) });
+    const seen: string[] = [];
+    informer.onChange((key, current) => seen.push(`${key}:${current ? 'present' : 'gone'}`));
+    informer.start();
+    await informer.waitForSync();
+    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'watched', namespace }, stringData: { a: 'b' } } as KubeObject);
+    await waitFor('the watch event', async () => seen.includes(`${namespace}/watched:present`));
+    expect((informer.get(`${namespace}/watched`) as unknown as { data?: unknown }).data).toBeUndefined();
+    await kube.delete(core.secrets, namespace, 'watched');
+    await waitFor('the delete event', async () => seen.includes(`${namespace}/watched:gone`));
+    await informer.stop();
+  });
+
+  it('serves TLS that the kubeconfig trusts and refuses anonymous requests', async () => {
+    const kubeconfig = JSON.parse(readFileSync(env().kubeconfig, 'utf8'));
+    const ca = Buffer.from(kubeconfig.clusters[0].cluster['certificate-authority-data'], 'base64');
+    const status = await new Promise<number>((resolve, reject) => {
+      https.get(`${kubeconfig.clusters[0].cluster.server}/api/v1/namespaces/${namespace}/secrets`, { ca }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    expect(status).toBe(403);
+  });
+});
