@@ -229,7 +229,8 @@ describe('GTS-like CA (proxy in front of Pebble)', () => {
     const res = await rawNewAccount(rawKey(), { onlyReturnExisting: true });
     expect(res.status).toBe(400);
     expect(res.json.type).toBe('urn:ietf:params:acme:error:accountDoesNotExist');
-    expect(await lastJournal()).toMatchObject({ kid: null, onlyReturnExisting: true, status: 400 });
+    expect(await lastJournal()).toMatchObject({ kid: null, onlyReturnExisting: true, status: 400, problemType: 'urn:ietf:params:acme:error:accountDoesNotExist' });
+    expect((await lastJournal()).answeredByProxy).toBeUndefined();
     expect((await lastJournal()).accountUrl).toBeUndefined();
   });
 
@@ -237,7 +238,7 @@ describe('GTS-like CA (proxy in front of Pebble)', () => {
     const eab = await mintEabKey(ca.managementUrl);
     const key = await newKey();
     await expect(client(key, eab).createAccount({ termsOfServiceAgreed: true })).rejects.toThrow(/mailto/);
-    expect(await lastJournal()).toMatchObject({ kid: eab.keyId, contact: [], status: 400, rejectedBy: 'urn:ietf:params:acme:error:invalidContact' });
+    expect(await lastJournal()).toMatchObject({ kid: eab.keyId, contact: [], status: 400, problemType: 'urn:ietf:params:acme:error:invalidContact', answeredByProxy: true });
 
     await expect(register(client(key, eab))).rejects.toThrow(GTS_UNKNOWN_EAB_DETAIL);
     expect(await lastJournal()).toMatchObject({ kid: eab.keyId, status: 403 });
@@ -268,7 +269,16 @@ describe('GTS-like CA (proxy in front of Pebble)', () => {
     expect((await rawNewAccount(key, { termsOfServiceAgreed: true, contact: ['mailto:x@example.com'] }, eab)).status).toBe(201);
     const again = await rawNewAccount(key, { termsOfServiceAgreed: true, contact: ['mailto:x@example.com'] });
     expect(again.status).toBe(403);
-    expect(await lastJournal()).toMatchObject({ kid: null, status: 403, rejectedBy: 'urn:ietf:params:acme:error:externalAccountRequired' });
+    expect(await lastJournal()).toMatchObject({ kid: null, status: 403, problemType: 'urn:ietf:params:acme:error:externalAccountRequired', answeredByProxy: true });
+  });
+
+  it('binds a kid once when two registrations with it race', async () => {
+    const eab = await mintEabKey(ca.managementUrl);
+    const payload = { termsOfServiceAgreed: true, contact: ['mailto:x@example.com'] };
+    const results = await Promise.all([rawNewAccount(rawKey(), payload, eab), rawNewAccount(rawKey(), payload, eab)]);
+    expect(results.map((r) => r.status).sort()).toEqual([201, 403]);
+    const entries = (await getJournal(ca.managementUrl)).filter((e) => e.kid === eab.keyId);
+    expect(entries.map((e) => e.status).sort()).toEqual([201, 403]);
   });
 
   it('hold: the CA creates the account but the answer waits for release', async () => {
@@ -373,6 +383,31 @@ describe('GTS-like CA (proxy in front of Pebble)', () => {
         responder.close(() => resolve());
         responder.closeAllConnections();
       });
+    }
+  });
+
+  it('does not burn a key when Pebble rejects the nonce (the client retries and registers)', async () => {
+    // A second CA whose Pebble rejects 30 % of nonces; acme-client retries badNonce.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'certkeeper-ca-nonce-'));
+    const noisy = await startCa({ workDir: dir, nonceRejectPercent: 30 });
+    try {
+      // Register fresh keys until one registration met a badNonce on its EAB request.
+      const retried = await waitFor(
+        'a registration that got badNonce first',
+        async () => {
+          const eab = await mintEabKey(noisy.managementUrl);
+          const c = new acme.Client({ directoryUrl: noisy.directoryUrl, accountKey: await newKey(), externalAccountBinding: { kid: eab.keyId, hmacKey: eab.hmacKey } });
+          await register(c);
+          const mine = (await getJournal(noisy.managementUrl)).filter((e) => e.kid === eab.keyId);
+          return mine.some((e) => e.problemType === 'urn:ietf:params:acme:error:badNonce') ? mine : undefined;
+        },
+        60_000,
+      );
+      expect(retried.at(-1)).toMatchObject({ status: 201 });
+      expect(retried.filter((e) => e.status === 201)).toHaveLength(1);
+    } finally {
+      await noisy.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

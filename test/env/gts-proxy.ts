@@ -53,8 +53,10 @@ export interface JournalEntry {
   accountUrl?: string;
   /** Set when an injected fault touched this request. */
   fault?: { mode: NewAccountFault['mode']; upstreamStatus?: number; released?: boolean };
-  /** Problem type when the proxy (not Pebble) rejected the request. */
-  rejectedBy?: string;
+  /** Problem type of an error answer (the proxy's own or Pebble's, e.g. badNonce). */
+  problemType?: string;
+  /** True when the proxy answered without asking Pebble. */
+  answeredByProxy?: boolean;
 }
 
 export interface OrderJournalEntry {
@@ -314,6 +316,15 @@ function headerOf(raw: string[], name: string): string | undefined {
   return undefined;
 }
 
+function problemTypeOf(r: UpstreamResponse): string | undefined {
+  try {
+    const t = (JSON.parse(r.body.toString('utf8')) as { type?: unknown }).type;
+    return typeof t === 'string' ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function readBody(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
@@ -330,7 +341,7 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
     const out: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
     // Pebble refuses requests without one (the proxy's own requests have none).
-    out['user-agent'] ??= 'certkeeper-gts-proxy'; out.host = upstream.host;
+    out['user-agent'] ??= 'certkeeper-gts-proxy';
     if (body.length > 0 || method === 'POST') out['content-length'] = body.length;
     return new Promise((resolve, reject) => {
       const req = https.request(
@@ -398,7 +409,7 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
     const host = req.headers.host ?? upstream.host;
     const parsed = parseNewAccount(body, (kid) => macKeys.get(kid));
     if (!parsed.ok) {
-      journal.push({ time: iso(), kid: null, thumbprint: '', onlyReturnExisting: false, contact: [], status: parsed.status, rejectedBy: parsed.type });
+      journal.push({ time: iso(), kid: null, thumbprint: '', onlyReturnExisting: false, contact: [], status: parsed.status, problemType: parsed.type, answeredByProxy: true });
       return { response: await problem(host, parsed.status, parsed.type, parsed.detail) };
     }
     const p = parsed.value;
@@ -417,8 +428,10 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
       const f = fault;
       fault = null;
       entry.status = f.status;
+      entry.problemType = 'urn:ietf:params:acme:error:serverInternal';
+      entry.answeredByProxy = true;
       entry.fault = { mode: 'fail-before' };
-      const extra: string[] = [];
+      const extra = f.retryAfterSeconds !== undefined ? ['Retry-After', String(f.retryAfterSeconds)] : [];
       return { response: await problem(host, f.status, 'urn:ietf:params:acme:error:serverInternal', 'Injected failure before processing newAccount', extra) };
     }
 
@@ -429,7 +442,8 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
         if (s) s.state = 'consumed';
       }
       entry.status = decision.status;
-      entry.rejectedBy = decision.type;
+      entry.problemType = decision.type;
+      entry.answeredByProxy = true;
       return { response: await problem(host, decision.status, decision.type, decision.detail) };
     }
 
@@ -449,6 +463,7 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
       if (created) kidState.boundTo = p.thumbprint;
     }
     entry.status = r.status;
+    if (r.status >= 400) entry.problemType = problemTypeOf(r);
     const location = headerOf(r.rawHeaders, 'location');
     if (location !== undefined) entry.accountUrl = location;
 
@@ -458,11 +473,12 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
       fault = null;
       if (f.mode === 'fail-after') {
         entry.status = f.status;
+        entry.problemType = 'urn:ietf:params:acme:error:serverInternal';
         entry.fault = { mode: 'fail-after', upstreamStatus: r.status };
         return { response: await problem(host, f.status, 'urn:ietf:params:acme:error:serverInternal', 'Injected failure after the account was created') };
       }
       entry.fault = { mode: 'hold', upstreamStatus: r.status, released: false };
-      return { response: r };
+      return { response: r, hold: entry };
     }
     return { response: r };
   }
