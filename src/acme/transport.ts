@@ -1,0 +1,125 @@
+// The HTTP layer under acme-client, replaced so that certkeeper controls it:
+//
+// - TLS per Issuer (caBundle, skipTLSVerify): acme-client's axios instance is
+//   shared by the whole process, so it cannot carry per-issuer trust.
+// - No hidden retries: acme-client's axios retries 429/5xx by re-sending the
+//   same signed body, and a newAccount carrying EAB must never be sent twice
+//   behind our back. Retries happen in the controller, with per-key backoff
+//   and Retry-After honoured.
+// - Every request counted by endpoint and status code (metrics).
+//
+// The seam is acme-client's HttpClient.request(url, method, opts) (pinned at
+// 5.4.0, exercised by the integration tests); it must return an axios-shaped
+// response: { status, headers (lower-case), data (parsed JSON or text) }.
+import http from 'node:http';
+import https from 'node:https';
+import type acme from 'acme-client';
+
+export interface AcmeTransportOptions {
+  /** PEM bundle trusted instead of the system roots. */
+  ca?: string;
+  /** Do not verify the server's certificate (testing only). */
+  insecureSkipVerify?: boolean;
+  timeoutMs?: number;
+  /** Called after each response: the endpoint is the directory resource name when known. */
+  onResponse?: (endpoint: string, status: number | 'error') => void;
+  /** Maps a URL to an endpoint name (newAccount, newOrder, ...) for metrics. */
+  endpointOf?: (url: string) => string;
+}
+
+export interface AxiosLikeResponse {
+  status: number;
+  headers: Record<string, string>;
+  data: unknown;
+}
+
+/** A network-level failure talking to the CA (no HTTP answer). */
+export class AcmeTransportError extends Error {
+  readonly url: string;
+  readonly code: string | undefined;
+  constructor(url: string, cause: Error & { code?: string }) {
+    super(`could not reach the ACME server at ${new URL(url).origin}: ${cause.code ?? cause.message}`);
+    this.name = 'AcmeTransportError';
+    this.url = url;
+    this.code = cause.code;
+  }
+}
+
+export function makeAgent(options: AcmeTransportOptions): https.Agent {
+  return new https.Agent({
+    keepAlive: true,
+    ca: options.ca,
+    rejectUnauthorized: !options.insecureSkipVerify,
+  });
+}
+
+/** Sends one request; never retries. */
+export function sendAcmeRequest(
+  agent: https.Agent,
+  url: string,
+  method: string,
+  opts: { data?: unknown; headers?: Record<string, string> },
+  options: AcmeTransportOptions,
+): Promise<AxiosLikeResponse> {
+  const target = new URL(url);
+  const body = opts.data === undefined || opts.data === null ? undefined : typeof opts.data === 'string' ? opts.data : JSON.stringify(opts.data);
+  const headers: Record<string, string> = { 'user-agent': 'certkeeper', ...(opts.headers ?? {}) };
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+  const endpoint = options.endpointOf?.(url) ?? 'other';
+  const transport = target.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(target, {
+      method: method.toUpperCase(),
+      headers,
+      agent: target.protocol === 'https:' ? agent : undefined,
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (error) => {
+        options.onResponse?.(endpoint, 'error');
+        reject(new AcmeTransportError(url, error));
+      });
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const responseHeaders: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) {
+          if (v !== undefined) responseHeaders[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+        }
+        let data: unknown = text;
+        if ((responseHeaders['content-type'] ?? '').includes('json') && text) {
+          try {
+            data = JSON.parse(text);
+          } catch {
+            data = text;
+          }
+        }
+        options.onResponse?.(endpoint, res.statusCode ?? 0);
+        resolve({ status: res.statusCode ?? 0, headers: responseHeaders, data });
+      });
+    });
+    req.setTimeout(options.timeoutMs ?? 30_000, () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', (error) => {
+      options.onResponse?.(endpoint, 'error');
+      reject(new AcmeTransportError(url, error));
+    });
+    req.end(body);
+  });
+}
+
+interface HttpClientSeam {
+  request(url: string, method: string, opts?: { data?: unknown; headers?: Record<string, string> }): Promise<AxiosLikeResponse>;
+}
+
+/** Points an acme-client Client's HTTP layer at sendAcmeRequest. */
+export function installTransport(client: acme.Client, options: AcmeTransportOptions): void {
+  const agent = makeAgent(options);
+  const seam = (client as unknown as { http: HttpClientSeam }).http;
+  if (!seam || typeof seam.request !== 'function') {
+    throw new Error('acme-client\'s HttpClient.request seam is missing; this acme-client version is not supported');
+  }
+  seam.request = (url, method, opts = {}) => {
+    const headers = { ...(opts.headers ?? {}) };
+    if (method.toLowerCase() === 'post') headers['content-type'] = 'application/jose+json';
+    return sendAcmeRequest(agent, url, method, { data: opts.data, headers }, options);
+  };
+}
