@@ -1,0 +1,63 @@
+// The operator's configuration, parsed from command-line flags and the
+// environment by a function (never at import time), validated with zod.
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+export const ControllerConfig = z.object({
+  kubeconfig: z.string().optional(),
+  clusterResourceNamespace: z.string().min(1),
+  healthAddress: z.string(),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']),
+  logFormat: z.enum(['json', 'text']),
+});
+export type ControllerConfig = z.infer<typeof ControllerConfig>;
+
+export const controllerFlags = {
+  kubeconfig: { type: 'string', description: 'Path to a kubeconfig (default: $KUBECONFIG, ~/.kube/config, or the in-cluster service account)' },
+  'cluster-resource-namespace': { type: 'string', description: 'Namespace holding ClusterIssuers\' Secrets (default: $POD_NAMESPACE or "certkeeper")' },
+  'health-address': { type: 'string', description: 'host:port serving /healthz and /readyz (default 0.0.0.0:8081)' },
+  'log-level': { type: 'string', description: 'trace, debug, info (default), warn or error' },
+  'log-format': { type: 'string', description: 'json (default) or text for humans' },
+  help: { type: 'boolean', short: 'h', description: 'Show this help' },
+} as const;
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export function parseControllerConfig(args: string[], env: NodeJS.ProcessEnv): ControllerConfig | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: Object.fromEntries(Object.entries(controllerFlags).map(([k, v]) => [k, { type: v.type, ...('short' in v ? { short: v.short } : {}) }])),
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return 'help';
+  const parsed = ControllerConfig.safeParse({
+    kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
+    clusterResourceNamespace: values['cluster-resource-namespace'] ?? env.POD_NAMESPACE ?? 'certkeeper',
+    healthAddress: values['health-address'] ?? '0.0.0.0:8081',
+    logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
+    logFormat: values['log-format'] ?? env.LOG_FORMAT ?? 'json',
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UsageError(`invalid --${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+export function parseHostPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const port = Number(address.slice(colon + 1));
+  if (colon < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`invalid address "${address}": expected host:port`);
+  return { host: address.slice(0, colon) || '0.0.0.0', port };
+}

@@ -1,0 +1,236 @@
+// The Issuer and ClusterIssuer controller: keeps each issuer's ACME account
+// usable (src/acme/account-protocol.ts does the account work) and writes its
+// status once per sync. Keys on the queue are "Issuer/<namespace>/<name>" or
+// "ClusterIssuer/<name>"; Secret changes requeue the issuers that reference
+// them, so a fixed EAB or account Secret is picked up at once.
+import type { Logger } from 'pino';
+import { Issuer, type IssuerKind, type IssuerStatus } from '../../api/issuer.ts';
+import { API_VERSION, findCondition, LABEL_ACCOUNT_KEY, setCondition, type Condition } from '../../api/meta.ts';
+import {
+  ANNOTATION, ensureAccount, TransientAccountError, type AccountDeps, type AccountOutcome,
+} from '../../acme/account-protocol.ts';
+import { type KubeClient, type KubeObject, type ResourceType } from '../../kube/client.ts';
+import { Controller, errorMessage, type ControllerHooks } from '../../kube/controller.ts';
+import type { EventRecorder } from '../../kube/events.ts';
+import { Informer, keyOf } from '../../kube/informer.ts';
+import type { KeyedMutex } from '../../util/keyed-mutex.ts';
+
+export const issuerTypes: Record<IssuerKind, ResourceType> = {
+  Issuer: { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true },
+  ClusterIssuer: { group: 'certkeeper.io', version: 'v1alpha1', plural: 'clusterissuers', namespaced: false },
+};
+
+export interface IssuerControllerDeps {
+  kube: KubeClient;
+  log: Logger;
+  clock: () => Date;
+  locks: KeyedMutex;
+  events: EventRecorder;
+  /** Where ClusterIssuers' Secrets live. */
+  clusterResourceNamespace: string;
+  /** Metadata-only informer on Secrets (shared with other controllers). */
+  secrets: Informer<KubeObject>;
+  hooks?: ControllerHooks;
+  accountHooks?: Pick<AccountDeps, 'onRegistration' | 'transportHooks'>;
+  /** Issuer readiness, for metrics. */
+  onIssuerStatus?: (kind: IssuerKind, namespace: string, name: string, ready: boolean | undefined) => void;
+}
+
+export interface IssuerKey {
+  kind: IssuerKind;
+  namespace?: string;
+  name: string;
+}
+
+export function issuerKey(kind: IssuerKind, namespace: string | undefined, name: string): string {
+  return kind === 'Issuer' ? `Issuer/${namespace}/${name}` : `ClusterIssuer/${name}`;
+}
+
+export function parseIssuerKey(key: string): IssuerKey {
+  const [kind, a, b] = key.split('/');
+  return kind === 'Issuer' ? { kind: 'Issuer', namespace: a, name: b! } : { kind: 'ClusterIssuer', name: a! };
+}
+
+/** The Secrets (namespace/name) an issuer reads. */
+function referencedSecrets(issuer: Issuer, secretNamespace: string): string[] {
+  const acme = issuer.spec.acme;
+  const refs = [`${secretNamespace}/${acme.privateKeySecretRef.name}`];
+  if (acme.externalAccountBinding) refs.push(`${secretNamespace}/${acme.externalAccountBinding.keySecretRef.name}`);
+  return refs;
+}
+
+/** What a sync concludes: the account protocol's outcome, or a controller-level reason. */
+type Verdict = AccountOutcome | { ready: false; reason: 'InvalidSpec' | 'Retrying'; message: string; acme: IssuerStatus['acme'] };
+
+export class IssuerController {
+  readonly issuers: Informer<KubeObject>;
+  readonly clusterIssuers: Informer<KubeObject>;
+  readonly controller: Controller;
+  private readonly deps: IssuerControllerDeps;
+  /** Secret key → issuer keys that reference it. */
+  private readonly bySecret = new Map<string, Set<string>>();
+  private readonly secretsOf = new Map<string, string[]>();
+
+  constructor(deps: IssuerControllerDeps) {
+    this.deps = deps;
+    const log = deps.log.child({ controller: 'issuer' });
+    this.issuers = new Informer({ kube: deps.kube, type: issuerTypes.Issuer, log });
+    this.clusterIssuers = new Informer({ kube: deps.kube, type: issuerTypes.ClusterIssuer, log });
+    this.controller = new Controller({ name: 'issuer', reconcile: (key) => this.sync(key), log, hooks: deps.hooks });
+
+    this.issuers.onChange((key, current) => this.observe(`Issuer/${key}`, current, current?.metadata.namespace ?? ''));
+    this.clusterIssuers.onChange((key, current) => this.observe(`ClusterIssuer/${key}`, current, deps.clusterResourceNamespace));
+    deps.secrets.onChange((key) => {
+      for (const issuer of this.bySecret.get(key) ?? []) this.controller.queue.add(issuer);
+    });
+  }
+
+  /** Indexes the Secrets an issuer references and queues it. */
+  private observe(key: string, object: KubeObject | undefined, secretNamespace: string): void {
+    for (const secret of this.secretsOf.get(key) ?? []) this.bySecret.get(secret)?.delete(key);
+    this.secretsOf.delete(key);
+    if (object) {
+      const parsed = Issuer.safeParse(object);
+      if (parsed.success) {
+        const refs = referencedSecrets(parsed.data, secretNamespace);
+        this.secretsOf.set(key, refs);
+        for (const ref of refs) {
+          if (!this.bySecret.has(ref)) this.bySecret.set(ref, new Set());
+          this.bySecret.get(ref)!.add(key);
+        }
+      }
+    }
+    this.controller.queue.add(key);
+  }
+
+  start(): void {
+    this.issuers.start();
+    this.clusterIssuers.start();
+    this.controller.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.controller.stop();
+    await Promise.all([this.issuers.stop(), this.clusterIssuers.stop()]);
+  }
+
+  get hasSynced(): boolean {
+    return this.issuers.hasSynced && this.clusterIssuers.hasSynced;
+  }
+
+  /** Another record of this EAB key ID in use: an issuer's status or an account Secret, other than this account Secret. */
+  private eabKeyUsedBy(keyId: string, accountSecretRef: string, self: string): string | undefined {
+    for (const [kind, informer] of [['Issuer', this.issuers], ['ClusterIssuer', this.clusterIssuers]] as const) {
+      for (const object of informer.list()) {
+        const key = issuerKey(kind, object.metadata.namespace, object.metadata.name);
+        if (key === self) continue;
+        const acme = (object as { status?: IssuerStatus }).status?.acme;
+        if (!acme?.uri || acme.eabKeyID !== keyId || !acme.accountSecretRef) continue;
+        const ref = `${acme.accountSecretRef.namespace}/${acme.accountSecretRef.name}`;
+        if (ref !== accountSecretRef) return `${kind} ${keyOf(object.metadata)} (account ${acme.uri}, key in Secret ${ref})`;
+      }
+    }
+    for (const secret of this.deps.secrets.list()) {
+      const meta = secret.metadata;
+      if (meta.labels?.[LABEL_ACCOUNT_KEY] !== 'true') continue;
+      if (meta.annotations?.[ANNOTATION.eabKeyId] !== keyId || meta.annotations?.[ANNOTATION.state] !== 'registered') continue;
+      const ref = keyOf(meta);
+      if (ref !== accountSecretRef) return `the account in Secret ${ref}`;
+    }
+    return undefined;
+  }
+
+  private async sync(key: string): Promise<void> {
+    const { kind, namespace, name } = parseIssuerKey(key);
+    const type = issuerTypes[kind];
+    const log = this.deps.log.child({ controller: 'issuer', kind, namespace, name });
+    // A live read: the status holds the record of used EAB keys, and a stale
+    // copy could send a rejected key again.
+    const object = await this.deps.kube.get<KubeObject>(type, namespace, name);
+    if (!object || object.metadata.deletionTimestamp) {
+      this.deps.onIssuerStatus?.(kind, namespace ?? '', name, undefined);
+      return;
+    }
+    const generation = object.metadata.generation ?? 0;
+    const parsed = Issuer.safeParse(object);
+    const previous = (object as { status?: IssuerStatus }).status ?? {};
+    let outcome: Verdict;
+    let transient: TransientAccountError | undefined;
+    if (!parsed.success) {
+      const problem = parsed.error.issues[0];
+      outcome = {
+        ready: false,
+        reason: 'InvalidSpec',
+        message: `spec is invalid at ${problem?.path.join('.') || 'spec'}: ${problem?.message}`,
+        acme: previous.acme,
+      };
+    } else {
+      const secretNamespace = kind === 'Issuer' ? namespace! : this.deps.clusterResourceNamespace;
+      const ready = findCondition(previous.conditions, 'Ready');
+      try {
+        const accountSecretRef = `${secretNamespace}/${parsed.data.spec.acme.privateKeySecretRef.name}`;
+        outcome = await ensureAccount({
+          kube: this.deps.kube,
+          locks: this.deps.locks,
+          clock: this.deps.clock,
+          log,
+          ...this.deps.accountHooks,
+        }, {
+          spec: parsed.data.spec.acme,
+          status: previous.acme,
+          secretNamespace,
+          verify: ready?.status !== 'True' || ready.observedGeneration !== generation || previous.acme?.uri === undefined,
+          eabKeyUsedBy: (kid) => this.eabKeyUsedBy(kid, accountSecretRef, key),
+        });
+      } catch (error) {
+        if (!(error instanceof TransientAccountError)) throw error;
+        transient = error;
+        outcome = { ready: false, reason: 'Retrying', message: `${error.message}. certkeeper retries with backoff.`, acme: previous.acme };
+      }
+    }
+
+    const condition = {
+      type: 'Ready',
+      status: outcome.ready ? 'True' : 'False',
+      reason: outcome.ready ? 'AccountReady' : outcome.reason,
+      message: outcome.message,
+      observedGeneration: generation,
+    } as const;
+    const status: IssuerStatus = {
+      conditions: setCondition(previous.conditions, condition, this.deps.clock()),
+      ...(outcome.acme ? { acme: outcome.acme } : {}),
+    };
+    const before = findCondition(previous.conditions, 'Ready');
+    if (!sameStatus(previous, status)) {
+      await this.deps.kube.apply(type, {
+        apiVersion: API_VERSION,
+        kind,
+        metadata: { name, ...(namespace ? { namespace } : {}) },
+        status,
+      } as KubeObject, { subresource: 'status' });
+      log.info({ ready: condition.status, reason: condition.reason }, condition.message);
+    }
+    if (before?.reason !== condition.reason || before?.status !== condition.status) {
+      const involved = { apiVersion: API_VERSION, kind, name, namespace, uid: object.metadata.uid };
+      if (outcome.ready && outcome.registeredNow) this.deps.events.record(involved, 'Normal', 'Registered', `Registered ACME account ${outcome.acme.uri}`);
+      this.deps.events.record(involved, outcome.ready ? 'Normal' : 'Warning', condition.reason, condition.message);
+    }
+    this.deps.onIssuerStatus?.(kind, namespace ?? '', name, outcome.ready);
+    if (transient) throw transient;
+  }
+}
+
+/** Compares statuses ignoring key order. */
+function sameStatus(a: IssuerStatus, b: IssuerStatus): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([x], [y]) => x.localeCompare(y)))
+      : v);
+}
+
+export type { Condition };
+export { errorMessage };

@@ -1,0 +1,73 @@
+// The certkeeper command line: `certkeeper controller` runs the operator.
+import pino from 'pino';
+import { controllerFlags, parseControllerConfig, UsageError } from './config.ts';
+import { connect, startOperator } from './operator.ts';
+
+const USAGE = `certkeeper: Kubernetes operator for ACME certificates (one registration per EAB key, ever)
+
+Usage:
+  certkeeper controller [flags]   run the operator against the cluster in KUBECONFIG or in-cluster
+  certkeeper --help               show this help
+  certkeeper --version            print the version
+
+controller flags:
+${Object.entries(controllerFlags).map(([name, f]) => `  --${name.padEnd(28)} ${f.description}`).join('\n')}
+`;
+
+async function runController(args: string[]): Promise<number> {
+  const config = parseControllerConfig(args, process.env);
+  if (config === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const log = pino({ level: config.logLevel, base: { component: 'certkeeper' } });
+  let kube;
+  try {
+    kube = await connect(config);
+  } catch (error) {
+    process.stderr.write(`certkeeper: ${(error as Error).message}\n`);
+    return 1;
+  }
+  const operator = await startOperator(config, kube, log);
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+  await operator.stop();
+  log.info('stopped');
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'controller':
+        return await runController(rest);
+      case '--version':
+      case 'version':
+        process.stdout.write(`certkeeper ${process.env.npm_package_version ?? '0.1.0'}\n`);
+        return 0;
+      case undefined:
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`certkeeper: ${error.message}\nRun "certkeeper --help" for usage.\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,72 @@
+// Wires the operator together: one Kubernetes client, shared informers, the
+// controllers, and the health endpoints. Everything is passed in explicitly.
+import type { Logger } from 'pino';
+import type { ControllerConfig } from './config.ts';
+import { parseHostPort } from './config.ts';
+import { IssuerController } from './controllers/issuer/controller.ts';
+import { startHealthServer, type HealthServer } from './health.ts';
+import { core, KubeClient, loadKubeConfig, type KubeObject } from './kube/client.ts';
+import { createEventRecorder } from './kube/events.ts';
+import { Informer } from './kube/informer.ts';
+import { KeyedMutex } from './util/keyed-mutex.ts';
+import { LABEL_ACCOUNT_KEY } from './api/meta.ts';
+
+export interface RunningOperator {
+  healthPort: number;
+  stop(): Promise<void>;
+}
+
+/** Keeps only what the controllers look at, so thousands of Secrets cost little memory. */
+function shrinkSecretMetadata(secret: KubeObject): KubeObject {
+  const { name, namespace, resourceVersion, labels, annotations } = secret.metadata;
+  const isAccount = labels?.[LABEL_ACCOUNT_KEY] === 'true';
+  return {
+    metadata: {
+      name,
+      namespace,
+      resourceVersion,
+      ...(isAccount ? { labels, annotations } : {}),
+    },
+  };
+}
+
+export async function connect(config: ControllerConfig): Promise<KubeClient> {
+  const kube = await KubeClient.fromKubeConfig(loadKubeConfig(config.kubeconfig), { fieldManager: 'certkeeper', userAgent: 'certkeeper' });
+  try {
+    await kube.request('GET', '/version', {}, 'read');
+  } catch (error) {
+    kube.close();
+    throw new Error(`cannot reach the Kubernetes API server at ${kube.server.origin}: ${(error as Error).message}`);
+  }
+  return kube;
+}
+
+export async function startOperator(config: ControllerConfig, kube: KubeClient, log: Logger): Promise<RunningOperator> {
+  const clock = () => new Date();
+  const secrets = new Informer<KubeObject>({ kube, type: core.secrets, log, metadataOnly: true, transform: shrinkSecretMetadata });
+  const events = createEventRecorder(kube, log, config.clusterResourceNamespace, clock);
+  const issuers = new IssuerController({
+    kube, log, clock, events,
+    locks: new KeyedMutex(),
+    clusterResourceNamespace: config.clusterResourceNamespace,
+    secrets,
+  });
+
+  const ready = () => secrets.hasSynced && issuers.hasSynced;
+  const { host, port } = parseHostPort(config.healthAddress);
+  const health: HealthServer = await startHealthServer(host, port, ready);
+
+  secrets.start();
+  issuers.start();
+  log.info({ healthPort: health.port, clusterResourceNamespace: config.clusterResourceNamespace }, 'certkeeper started');
+
+  return {
+    healthPort: health.port,
+    async stop() {
+      await issuers.stop();
+      await secrets.stop();
+      await health.close();
+      kube.close();
+    },
+  };
+}
