@@ -18,10 +18,9 @@ export default defineConfig({
           globalSetup: ['test/env/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          // The suites share one API server and one CA; files run in parallel
-          // but each works in its own namespace and with its own EAB keys.
-          fileParallelism: true,
-          maxWorkers: 2,
+          // The suites share one API server and one CA, and operator processes
+          // watch the whole cluster: files run one after another.
+          fileParallelism: false,
         },
       },
     ],

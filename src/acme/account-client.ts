@@ -122,7 +122,8 @@ export async function registerAccount(options: AccountClientOptions & { email?: 
 /** POST-as-GET of the account: its status and contact. */
 export async function getAccount(options: AccountClientOptions & { accountUrl: string }): Promise<AccountObject> {
   const http = clientFor(options);
-  const response = await http.signedRequest(options.accountUrl, {}, { kid: options.accountUrl });
+  // POST-as-GET: a null payload is signed as the empty string (RFC 8555 §6.3).
+  const response = await http.signedRequest(options.accountUrl, null, { kid: options.accountUrl });
   if (response.status !== 200) throw problemOf(response);
   const body = response.data as { status?: string; contact?: string[] };
   return { status: body.status ?? 'unknown', contact: body.contact ?? [] };

@@ -437,13 +437,17 @@ export async function ensureAccount(deps: AccountDeps, request: AccountRequest):
             try {
               account = await getAccount({ ...clientOptions(secret.keyPem), accountUrl: step.accountUrl });
             } catch (error) {
-              if (error instanceof AcmeProblemError && !error.transient) {
+              if (error instanceof AcmeProblemError && (error.is('accountDoesNotExist') || error.is('unauthorized'))) {
                 return {
                   ready: false,
                   reason: 'AccountNotFound',
                   message: `The CA does not accept account ${step.accountUrl} from Secret ${secretRef}: ${error.message}. Check spec.acme.server and the Secret.`,
                   acme: request.status,
                 };
+              }
+              if (error instanceof AcmeProblemError) {
+                // An unexpected answer: retry with backoff rather than conclude anything.
+                throw new TransientAccountError(`verifying the account: ${error.message}`, error.retryAfterMs);
               }
               asTransient(error, 'verifying the account');
             }

@@ -167,7 +167,7 @@ export class KubeClient {
         },
         'read',
       );
-      items.push(...page.items);
+      items.push(...(page.items ?? []));
       resourceVersion = page.metadata.resourceVersion;
       continueToken = page.metadata.continue || undefined;
     } while (continueToken);

@@ -28,6 +28,8 @@ export class Controller {
   private readonly workers: number;
   private readonly hooks: ControllerHooks;
   private running: Promise<void>[] = [];
+  /** Keys that failed, and the earliest time to try them again (backoff, Retry-After). */
+  private readonly notBefore = new Map<string, number>();
 
   constructor(opts: { name: string; reconcile: Reconcile; log: Logger; workers?: number; backoff?: BackoffPolicy; hooks?: ControllerHooks }) {
     this.name = opts.name;
@@ -36,6 +38,16 @@ export class Controller {
     this.workers = opts.workers ?? 4;
     this.hooks = opts.hooks ?? {};
     this.queue = new WorkQueue(opts.backoff);
+  }
+
+  /**
+   * Queues a key. Events for a failing key wait for its backoff (so our own
+   * status write does not turn into an immediate retry that ignores a CA's
+   * Retry-After), unless force says the user changed what to do (a new spec).
+   */
+  enqueue(key: string, opts: { force?: boolean } = {}): void {
+    if (opts.force) this.notBefore.delete(key);
+    this.queue.add(key);
   }
 
   start(): void {
@@ -53,6 +65,13 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      const waitMs = (this.notBefore.get(key) ?? 0) - Date.now();
+      if (waitMs > 0) {
+        this.queue.done(key);
+        this.queue.addAfter(key, waitMs);
+        continue;
+      }
+      this.notBefore.delete(key);
       const started = performance.now();
       try {
         const result = await this.reconcile(key);
@@ -62,6 +81,7 @@ export class Controller {
       } catch (error) {
         const retryAfterMs = (error as RetryAfter).retryAfterMs ?? 0;
         const delay = this.queue.addRateLimited(key, retryAfterMs);
+        this.notBefore.set(key, Date.now() + delay);
         this.log.error({ controller: this.name, key, err: errorMessage(error), retryInMs: delay }, 'reconcile failed; will retry');
         this.hooks.onReconcile?.(this.name, 'error', (performance.now() - started) / 1000);
       } finally {

@@ -78,15 +78,15 @@ export class IssuerController {
     this.clusterIssuers = new Informer({ kube: deps.kube, type: issuerTypes.ClusterIssuer, log });
     this.controller = new Controller({ name: 'issuer', reconcile: (key) => this.sync(key), log, hooks: deps.hooks });
 
-    this.issuers.onChange((key, current) => this.observe(`Issuer/${key}`, current, current?.metadata.namespace ?? ''));
-    this.clusterIssuers.onChange((key, current) => this.observe(`ClusterIssuer/${key}`, current, deps.clusterResourceNamespace));
+    this.issuers.onChange((key, current, previous) => this.observe(`Issuer/${key}`, current, previous, current?.metadata.namespace ?? ''));
+    this.clusterIssuers.onChange((key, current, previous) => this.observe(`ClusterIssuer/${key}`, current, previous, deps.clusterResourceNamespace));
     deps.secrets.onChange((key) => {
-      for (const issuer of this.bySecret.get(key) ?? []) this.controller.queue.add(issuer);
+      for (const issuer of this.bySecret.get(key) ?? []) this.controller.enqueue(issuer);
     });
   }
 
   /** Indexes the Secrets an issuer references and queues it. */
-  private observe(key: string, object: KubeObject | undefined, secretNamespace: string): void {
+  private observe(key: string, object: KubeObject | undefined, previous: KubeObject | undefined, secretNamespace: string): void {
     for (const secret of this.secretsOf.get(key) ?? []) this.bySecret.get(secret)?.delete(key);
     this.secretsOf.delete(key);
     if (object) {
@@ -100,7 +100,8 @@ export class IssuerController {
         }
       }
     }
-    this.controller.queue.add(key);
+    // A new spec is the user's answer to a failure: try it now, not after the backoff.
+    this.controller.enqueue(key, { force: object?.metadata.generation !== previous?.metadata.generation });
   }
 
   start(): void {
@@ -216,6 +217,7 @@ export class IssuerController {
       this.deps.events.record(involved, outcome.ready ? 'Normal' : 'Warning', condition.reason, condition.message);
     }
     this.deps.onIssuerStatus?.(kind, namespace ?? '', name, outcome.ready);
+    log.debug({ key, reason: condition.reason }, 'synced');
     if (transient) throw transient;
   }
 }

@@ -1,0 +1,89 @@
+// Runs the real operator (bin/certkeeper.js, the built dist/) as a separate
+// process against the test cluster, capturing its log lines so tests can wait
+// for them and scan them for key material.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { freePort } from './env/ports.ts';
+import { repoRoot } from './env/tools.ts';
+import { env, waitFor } from './helpers.ts';
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  healthPort: number;
+  /** Every line written so far (stdout and stderr). */
+  lines: string[];
+  /** Structured log records parsed from stdout. */
+  records(): Record<string, unknown>[];
+  /** Graceful stop (SIGTERM); resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** kill -9. */
+  kill(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** All output of every operator started in this test file, for the secrets scan. */
+export const allOperatorOutput: string[] = [];
+
+export async function startOperatorProcess(opts: { clusterResourceNamespace: string; args?: string[]; env?: Record<string, string> }): Promise<OperatorProcess> {
+  const healthPort = await freePort();
+  const child = spawn(process.execPath, [
+    path.join(repoRoot, 'bin/certkeeper.js'),
+    'controller',
+    '--kubeconfig', env().kubeconfig,
+    '--health-address', `127.0.0.1:${healthPort}`,
+    '--cluster-resource-namespace', opts.clusterResourceNamespace,
+    '--log-level', 'debug',
+    ...(opts.args ?? []),
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  running.add(child);
+  const lines: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    running.delete(child);
+    resolve(code);
+  }));
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let buffered = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buffered += chunk;
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      for (const line of parts) {
+        lines.push(line);
+        allOperatorOutput.push(line);
+      }
+    });
+  }
+  await waitFor('the operator to become ready', async () => {
+    if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}:\n${lines.join('\n')}`);
+    const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
+    return res?.status === 200;
+  }, { timeoutMs: 30_000 });
+  return {
+    child,
+    healthPort,
+    lines,
+    records: () => lines.flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    }),
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
