@@ -3,6 +3,7 @@
 // `npm run crds` writes them to crds/; a unit test fails when crds/ is stale.
 import { z } from 'zod';
 import { GROUP, VERSION } from './meta.ts';
+import { CertificateSpec, CertificateStatus } from './certificate.ts';
 import { IssuerSpec, IssuerStatus } from './issuer.ts';
 
 type JsonSchema = Record<string, unknown>;
@@ -128,6 +129,23 @@ export function customResourceDefinitions(): Record<string, JsonSchema> {
       spec: IssuerSpec,
       status: IssuerStatus,
       printerColumns: readyColumns(true),
+    }),
+    'certkeeper.io_certificates.yaml': crd({
+      kind: 'Certificate',
+      plural: 'certificates',
+      singular: 'certificate',
+      scope: 'Namespaced',
+      shortNames: ['ckcert'],
+      description: 'A Certificate asks certkeeper for a TLS certificate from an Issuer or ClusterIssuer, written to a kubernetes.io/tls Secret and renewed before it expires.',
+      spec: CertificateSpec,
+      status: CertificateStatus,
+      printerColumns: [
+        { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+        { name: 'Secret', type: 'string', jsonPath: '.spec.secretName' },
+        { name: 'NotAfter', type: 'date', jsonPath: '.status.notAfter' },
+        { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
+        { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+      ],
     }),
   };
 }

@@ -4,6 +4,7 @@
 // Field names follow cert-manager's ACME issuer where the meaning is the same.
 import { z } from 'zod';
 import { Condition, ObjectMeta, SecretKeySelector } from './meta.ts';
+import { Solver } from './solvers.ts';
 
 export const DEFAULT_ACCOUNT_KEY_NAME = 'tls.key';
 export const DEFAULT_EAB_SECRET_KEY = 'secret';
@@ -40,9 +41,7 @@ export const AcmeIssuerSpec = z.object({
   externalAccountBinding: ExternalAccountBinding.optional(),
   skipTLSVerify: z.boolean().optional().describe('Do not verify the ACME server\'s TLS certificate. For testing only; exclusive with caBundle.'),
   caBundle: z.string().optional().describe('Base64-encoded PEM bundle of CAs that sign the ACME server\'s TLS certificate, instead of the system roots.'),
-  solvers: z.array(z.record(z.string(), z.unknown()).meta({ 'x-kubernetes-preserve-unknown-fields': true }))
-    .optional()
-    .describe('How to solve challenges for Certificates of this Issuer (http01 or dns01, each with an optional selector).'),
+  solvers: z.array(Solver).optional().describe('How to solve challenges for Certificates of this Issuer; the most specific selector wins (dnsNames, then the longest dnsZones, then matchLabels, then order).'),
 }).meta({
   'x-kubernetes-validations': [
     { rule: '!(has(self.skipTLSVerify) && self.skipTLSVerify && has(self.caBundle))', message: 'skipTLSVerify and caBundle are mutually exclusive' },

@@ -1,0 +1,99 @@
+// Certificate: what a user asks for (names, key, issuer, Secret) and what
+// certkeeper reports back. Field names follow cert-manager where the meaning
+// is the same. One zod schema feeds the types, runtime parsing and the CRD.
+import { z } from 'zod';
+import { Condition, ObjectMeta } from './meta.ts';
+
+/** Go-style durations as cert-manager uses them: "2160h", "720h30m", "90s". */
+export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(h|m|s|ms))+$';
+
+export const CertificatePrivateKey = z.object({
+  algorithm: z.enum(['ECDSA', 'RSA']).default('ECDSA').describe('ECDSA (default) or RSA.'),
+  size: z.int().optional().describe('2048, 3072 or 4096 for RSA (default 2048); 256 or 384 for ECDSA (default 256).'),
+  rotationPolicy: z.enum(['Always', 'Never']).default('Always').describe('Always (default): a new key for every issuance. Never: reuse the key in the Secret while it matches algorithm and size.'),
+}).meta({
+  'x-kubernetes-validations': [
+    { rule: '!has(self.size) || (self.algorithm == "RSA" ? self.size in [2048, 3072, 4096] : self.size in [256, 384])', message: 'size must be 2048, 3072 or 4096 for RSA and 256 or 384 for ECDSA' },
+  ],
+});
+
+export const KeyUsage = z.enum(['digital signature', 'key encipherment', 'server auth', 'client auth']);
+
+export const CertificateSpec = z.object({
+  secretName: z.string().min(1).describe('The kubernetes.io/tls Secret to write (tls.crt, tls.key) in the Certificate\'s namespace.'),
+  secretTemplate: z.object({
+    labels: z.record(z.string(), z.string()).optional().describe('Labels to put on the Secret.'),
+    annotations: z.record(z.string(), z.string()).optional().describe('Annotations to put on the Secret.'),
+  }).optional().describe('Labels and annotations copied onto the Secret.'),
+  issuerRef: z.object({
+    name: z.string().min(1).describe('Name of the Issuer or ClusterIssuer.'),
+    kind: z.enum(['Issuer', 'ClusterIssuer']).default('Issuer').describe('Issuer (default, same namespace) or ClusterIssuer.'),
+    group: z.string().optional().describe('certkeeper.io (the only group served; present for cert-manager compatibility).'),
+  }).describe('The issuer that obtains the certificate.'),
+  commonName: z.string().max(64).optional().describe('Subject common name; must also be one of dnsNames for most CAs.'),
+  dnsNames: z.array(z.string().min(1)).optional().describe('DNS names (wildcards like *.example.com need a DNS-01 solver).'),
+  ipAddresses: z.array(z.string().min(1)).optional().describe('IP addresses (the CA must support IP identifiers).'),
+  duration: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Requested lifetime, e.g. 2160h. ACME CAs decide the lifetime (see profile); used to validate renewBefore.'),
+  renewBefore: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Renew this long before expiry (e.g. 720h). Default: when two thirds of the lifetime have passed, or the CA\'s renewal window (ARI).'),
+  privateKey: CertificatePrivateKey.optional().describe('The certificate\'s private key.'),
+  usages: z.array(KeyUsage).optional().describe('Key usages. Default: digital signature, key encipherment, server auth. No client auth unless asked: Google Trust Services rejects it.'),
+  profile: z.string().optional().describe('ACME profile to request (e.g. GTS "standard" or "minimal"), when the CA offers profiles.'),
+  preferredChain: z.string().optional().describe('Common name of the root of the chain to prefer when the CA offers alternates.'),
+}).meta({
+  'x-kubernetes-validations': [
+    { rule: 'has(self.commonName) || (has(self.dnsNames) && size(self.dnsNames) > 0) || (has(self.ipAddresses) && size(self.ipAddresses) > 0)', message: 'at least one of commonName, dnsNames or ipAddresses is required' },
+  ],
+}).describe('The certificate to obtain and keep valid.');
+export type CertificateSpec = z.infer<typeof CertificateSpec>;
+
+export const AuthorizationStatus = z.object({
+  identifier: z.string().describe('The DNS name or IP address.'),
+  url: z.string().describe('The ACME authorization URL.'),
+  challengeType: z.string().optional().describe('http-01 or dns-01.'),
+  token: z.string().optional().describe('The challenge token (public: it is served over HTTP).'),
+  state: z.string().describe('pending, valid, invalid, ...'),
+});
+
+export const OrderStatus = z.object({
+  url: z.string().describe('The ACME order URL; a restart resumes this order.'),
+  state: z.string().describe('pending, ready, processing, valid or invalid.'),
+  revision: z.int().describe('The Certificate revision this order is for.'),
+  requestHash: z.string().describe('Hash of the names, issuer and profile the order was opened for.'),
+  authorizations: z.array(AuthorizationStatus).optional().describe('Each identifier\'s authorization.'),
+}).describe('The ACME order in progress.');
+export type OrderStatus = z.infer<typeof OrderStatus>;
+
+export const CertificateStatus = z.object({
+  conditions: z.array(Condition).optional().describe('Ready: the Secret holds a valid certificate for the spec. Issuing: an issuance is in progress, and why.'),
+  notBefore: z.string().optional().describe('Start of the current certificate\'s validity.'),
+  notAfter: z.string().optional().describe('End of the current certificate\'s validity.'),
+  renewalTime: z.string().optional().describe('When certkeeper will renew.'),
+  revision: z.int().optional().describe('Incremented at each issuance.'),
+  order: OrderStatus.optional(),
+  lastFailureTime: z.string().optional().describe('When the last issuance attempt failed.'),
+  failedIssuanceAttempts: z.int().optional().describe('Consecutive failed issuance attempts (reset on success); sets the backoff.'),
+}).describe('What certkeeper observed and is doing.');
+export type CertificateStatus = z.infer<typeof CertificateStatus>;
+
+export const Certificate = z.object({
+  apiVersion: z.string(),
+  kind: z.string(),
+  metadata: ObjectMeta,
+  spec: CertificateSpec,
+  status: CertificateStatus.optional(),
+});
+export type Certificate = z.infer<typeof Certificate>;
+
+/** Parses "1h30m", "90s", "2160h" into milliseconds. */
+export function parseDuration(text: string): number {
+  const re = /([0-9]+(?:\.[0-9]+)?)(h|ms|m|s)/g;
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
+  let total = 0;
+  let consumed = 0;
+  for (const match of text.matchAll(re)) {
+    total += Number(match[1]) * unit[match[2]!]!;
+    consumed += match[0].length;
+  }
+  if (consumed !== text.length || consumed === 0) throw new Error(`invalid duration "${text}"`);
+  return total;
+}
