@@ -1,0 +1,68 @@
+// Reading what a TLS Secret holds (without trusting it) and building CSRs.
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import acme from 'acme-client';
+
+export interface ParsedCertificate {
+  /** The leaf, first in tls.crt. */
+  leaf: X509Certificate;
+  chainLength: number;
+  notBefore: Date;
+  notAfter: Date;
+  dnsNames: string[];
+  ipAddresses: string[];
+  commonName: string | undefined;
+  serialNumber: string;
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+export function splitPemChain(pem: string): string[] {
+  return pem.match(PEM_CERT) ?? [];
+}
+
+/** Parses tls.crt; undefined when it holds no parseable certificate. */
+export function parseCertificateChain(pem: string): ParsedCertificate | undefined {
+  const blocks = splitPemChain(pem);
+  if (blocks.length === 0) return undefined;
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(blocks[0]!);
+  } catch {
+    return undefined;
+  }
+  const dnsNames: string[] = [];
+  const ipAddresses: string[] = [];
+  for (const entry of (leaf.subjectAltName ?? '').split(', ')) {
+    if (entry.startsWith('DNS:')) dnsNames.push(entry.slice(4));
+    else if (entry.startsWith('IP Address:')) ipAddresses.push(entry.slice(11));
+  }
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject)?.[1];
+  return {
+    leaf,
+    chainLength: blocks.length,
+    notBefore: new Date(leaf.validFrom),
+    notAfter: new Date(leaf.validTo),
+    dnsNames,
+    ipAddresses,
+    commonName: cn,
+    serialNumber: leaf.serialNumber,
+  };
+}
+
+export function parsePrivateKey(pem: string): KeyObject | undefined {
+  try {
+    return createPrivateKey({ key: pem, format: 'pem' });
+  } catch {
+    return undefined;
+  }
+}
+
+/** A CSR for the names, signed by the key (acme-client builds it; no clientAuth EKU is added). */
+export async function createCsr(keyPem: string, names: { commonName?: string; dnsNames: string[]; ipAddresses: string[] }): Promise<Buffer> {
+  const altNames = [...names.dnsNames, ...names.ipAddresses];
+  const [, csr] = await acme.crypto.createCsr({
+    ...(names.commonName ? { commonName: names.commonName } : {}),
+    altNames,
+  }, keyPem);
+  return csr;
+}
