@@ -1,0 +1,95 @@
+// Routing the CA's HTTP-01 request to certkeeper: an Ingress or a Gateway API
+// HTTPRoute for /.well-known/acme-challenge/<token> on the name, pointing at
+// certkeeper's solver Service. They live in certkeeper's own namespace (Ingress
+// controllers and Gateways merge routes for a host across namespaces), so no
+// Service is needed in the user's namespace; they are removed after validation.
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import type { Http01Solver } from '../../api/solvers.ts';
+import { isAlreadyExists, type KubeClient, type KubeObject, type ResourceType } from '../../kube/client.ts';
+
+export const ingresses: ResourceType = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', namespaced: true };
+export const httpRoutes: ResourceType = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes', namespaced: true };
+
+export interface SolverService {
+  namespace: string;
+  name: string;
+  port: number;
+}
+
+export interface ChallengeRoute {
+  host: string;
+  token: string;
+  /** namespace/name of the Certificate, as a label for humans. */
+  certificate: string;
+}
+
+export function routeName(route: ChallengeRoute): string {
+  return `certkeeper-http01-${createHash('sha256').update(`${route.host}/${route.token}`).digest('hex').slice(0, 16)}`;
+}
+
+function labels(route: ChallengeRoute) {
+  return {
+    'app.kubernetes.io/managed-by': 'certkeeper',
+    'certkeeper.io/solver': 'http01',
+    'certkeeper.io/certificate': route.certificate.replace('/', '.').slice(0, 63),
+  };
+}
+
+export function ingressFor(solver: z.infer<typeof Http01Solver>, service: SolverService, route: ChallengeRoute) {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name: routeName(route), namespace: service.namespace, labels: labels(route) },
+    spec: {
+      ...(solver.ingress?.ingressClassName ? { ingressClassName: solver.ingress.ingressClassName } : {}),
+      rules: [{
+        host: route.host,
+        http: {
+          paths: [{
+            path: `/.well-known/acme-challenge/${route.token}`,
+            pathType: 'Exact',
+            backend: { service: { name: service.name, port: { number: service.port } } },
+          }],
+        },
+      }],
+    },
+  };
+}
+
+export function httpRouteFor(solver: z.infer<typeof Http01Solver>, service: SolverService, route: ChallengeRoute) {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: routeName(route), namespace: service.namespace, labels: labels(route) },
+    spec: {
+      parentRefs: solver.gatewayHTTPRoute?.parentRefs ?? [],
+      hostnames: [route.host],
+      rules: [{
+        matches: [{ path: { type: 'Exact', value: `/.well-known/acme-challenge/${route.token}` } }],
+        backendRefs: [{ name: service.name, port: service.port }],
+      }],
+    },
+  };
+}
+
+/** Creates the route the solver asks for (none without ingress/gatewayHTTPRoute); returns how to remove it. */
+export async function presentRoute(
+  kube: KubeClient, solver: z.infer<typeof Http01Solver>, service: SolverService, route: ChallengeRoute,
+): Promise<() => Promise<void>> {
+  const [type, object] = solver.ingress
+    ? [ingresses, ingressFor(solver, service, route)]
+    : solver.gatewayHTTPRoute
+      ? [httpRoutes, httpRouteFor(solver, service, route)]
+      : [undefined, undefined];
+  if (!type || !object) return async () => {};
+  try {
+    await kube.create(type, object as KubeObject);
+  } catch (error) {
+    // Same host and token: a retry of this challenge; the route is already right.
+    if (!isAlreadyExists(error)) throw error;
+  }
+  return async () => {
+    await kube.delete(type, service.namespace, object.metadata.name);
+  };
+}
