@@ -9,6 +9,11 @@ export const ControllerConfig = z.object({
   healthAddress: z.string(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']),
   logFormat: z.enum(['json', 'text']),
+  http01Address: z.string(),
+  http01ServiceName: z.string().min(1),
+  http01ServicePort: z.coerce.number().int().min(1).max(65535),
+  enableCertificateOwnerRef: z.boolean(),
+  dns01PropagationTimeoutSeconds: z.coerce.number().int().min(1),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfig>;
 
@@ -18,6 +23,11 @@ export const controllerFlags = {
   'health-address': { type: 'string', description: 'host:port serving /healthz and /readyz (default 0.0.0.0:8081)' },
   'log-level': { type: 'string', description: 'trace, debug, info (default), warn or error' },
   'log-format': { type: 'string', description: 'json (default) or text for humans' },
+  'http01-address': { type: 'string', description: 'host:port where certkeeper answers HTTP-01 challenges (default 0.0.0.0:8089)' },
+  'http01-service-name': { type: 'string', description: 'Service in the cluster resource namespace that routes to the HTTP-01 port (default certkeeper-http01)' },
+  'http01-service-port': { type: 'string', description: 'Port of that Service (default 8089)' },
+  'enable-certificate-owner-ref': { type: 'boolean', description: 'Make each TLS Secret owned by its Certificate, so it is deleted with it (default: kept)' },
+  'dns01-propagation-timeout': { type: 'string', description: 'Seconds to wait for a DNS-01 record at the authoritative server (default 120)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' },
 } as const;
 
@@ -47,6 +57,11 @@ export function parseControllerConfig(args: string[], env: NodeJS.ProcessEnv): C
     healthAddress: values['health-address'] ?? '0.0.0.0:8081',
     logLevel: values['log-level'] ?? env.LOG_LEVEL ?? 'info',
     logFormat: values['log-format'] ?? env.LOG_FORMAT ?? 'json',
+    http01Address: values['http01-address'] ?? '0.0.0.0:8089',
+    http01ServiceName: values['http01-service-name'] ?? 'certkeeper-http01',
+    http01ServicePort: values['http01-service-port'] ?? '8089',
+    enableCertificateOwnerRef: values['enable-certificate-owner-ref'] === true,
+    dns01PropagationTimeoutSeconds: values['dns01-propagation-timeout'] ?? '120',
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -1,5 +1,7 @@
-// The certkeeper command line: `certkeeper controller` runs the operator.
+// The certkeeper command line: `certkeeper controller` runs the operator;
+// `certkeeper account` backs up and imports account keys (src/cli/account.ts).
 import pino from 'pino';
+import { runAccount } from './cli/account.ts';
 import { controllerFlags, parseControllerConfig, UsageError } from './config.ts';
 import { connect, startOperator } from './operator.ts';
 
@@ -7,6 +9,7 @@ const USAGE = `certkeeper: Kubernetes operator for ACME certificates (one regist
 
 Usage:
   certkeeper controller [flags]   run the operator against the cluster in KUBECONFIG or in-cluster
+  certkeeper account import|export [flags]   back up, restore or migrate an ACME account key (see "certkeeper account --help")
   certkeeper --help               show this help
   certkeeper --version            print the version
 
@@ -48,6 +51,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'controller':
         return await runController(rest);
+      case 'account':
+        return await runAccount(rest);
       case '--version':
       case 'version':
         process.stdout.write(`certkeeper ${process.env.npm_package_version ?? '0.1.0'}\n`);

@@ -9,10 +9,14 @@ import { core, KubeClient, loadKubeConfig, type KubeObject } from './kube/client
 import { createEventRecorder } from './kube/events.ts';
 import { Informer } from './kube/informer.ts';
 import { KeyedMutex } from './util/keyed-mutex.ts';
+import { CertificateController } from './controllers/certificate/controller.ts';
+import { Http01Responder } from './solvers/http01/responder.ts';
+import { dns01HandleFactory } from './solvers/dns01-handle.ts';
 import { LABEL_ACCOUNT_KEY } from './api/meta.ts';
 
 export interface RunningOperator {
   healthPort: number;
+  http01Port: number;
   stop(): Promise<void>;
 }
 
@@ -52,17 +56,32 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     secrets,
   });
 
-  const ready = () => secrets.hasSynced && issuers.hasSynced;
+  const http01 = new Http01Responder();
+  const certificates = new CertificateController({
+    kube, log, clock, events, issuers, secrets, http01,
+    solverService: { namespace: config.clusterResourceNamespace, name: config.http01ServiceName, port: config.http01ServicePort },
+    dns01: dns01HandleFactory(kube, { propagationTimeoutMs: config.dns01PropagationTimeoutSeconds * 1000 }),
+    clusterResourceNamespace: config.clusterResourceNamespace,
+    ownSecrets: config.enableCertificateOwnerRef,
+  });
+
+  const ready = () => secrets.hasSynced && issuers.hasSynced && certificates.hasSynced;
   const { host, port } = parseHostPort(config.healthAddress);
   const health: HealthServer = await startHealthServer(host, port, ready);
+  const solverAddress = parseHostPort(config.http01Address);
+  const http01Port = await http01.listen(solverAddress.host, solverAddress.port);
 
   secrets.start();
   issuers.start();
-  log.info({ healthPort: health.port, clusterResourceNamespace: config.clusterResourceNamespace }, 'certkeeper started');
+  certificates.start();
+  log.info({ healthPort: health.port, http01Port, clusterResourceNamespace: config.clusterResourceNamespace }, 'certkeeper started');
 
   return {
     healthPort: health.port,
+    http01Port,
     async stop() {
+      await certificates.stop();
+      await http01.close();
       await issuers.stop();
       await secrets.stop();
       await health.close();

@@ -28,8 +28,10 @@ process.on('exit', () => {
 /** All output of every operator started in this test file, for the secrets scan. */
 export const allOperatorOutput: string[] = [];
 
-export async function startOperatorProcess(opts: { clusterResourceNamespace: string; args?: string[]; env?: Record<string, string> }): Promise<OperatorProcess> {
+export async function startOperatorProcess(opts: { clusterResourceNamespace: string; args?: string[]; env?: Record<string, string>; http01Port?: number }): Promise<OperatorProcess> {
   const healthPort = await freePort();
+  // Pebble validates HTTP-01 on this port: the operator's responder listens there.
+  const http01Port = opts.http01Port ?? env().acme.httpChallengePort;
   const child = spawn(process.execPath, [
     path.join(repoRoot, 'bin/certkeeper.js'),
     'controller',
@@ -37,6 +39,7 @@ export async function startOperatorProcess(opts: { clusterResourceNamespace: str
     '--health-address', `127.0.0.1:${healthPort}`,
     '--cluster-resource-namespace', opts.clusterResourceNamespace,
     '--log-level', 'debug',
+    '--http01-address', `127.0.0.1:${http01Port}`,
     ...(opts.args ?? []),
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   running.add(child);

@@ -14,6 +14,7 @@ import { Controller, errorMessage, type ControllerHooks } from '../../kube/contr
 import type { EventRecorder } from '../../kube/events.ts';
 import { Informer, keyOf } from '../../kube/informer.ts';
 import type { KeyedMutex } from '../../util/keyed-mutex.ts';
+import { canonicalJson } from '../../util/canonical.ts';
 
 export const issuerTypes: Record<IssuerKind, ResourceType> = {
   Issuer: { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true },
@@ -224,15 +225,9 @@ export class IssuerController {
 
 /** Compares statuses ignoring key order. */
 function sameStatus(a: IssuerStatus, b: IssuerStatus): boolean {
-  return canonical(a) === canonical(b);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([x], [y]) => x.localeCompare(y)))
-      : v);
-}
 
 export type { Condition };
 export { errorMessage };

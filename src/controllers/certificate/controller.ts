@@ -1,0 +1,418 @@
+// The Certificate controller: keeps each Certificate's TLS Secret valid for
+// its spec. A sync reads the Certificate and its Secret, asks the pure checks
+// (checks.ts) whether to issue, drives an ACME order when needed (issue.ts),
+// writes the Secret in one request, and the status once. Renewal is a
+// requeue at the renewal time, recomputed from the Secret on every sync.
+import type { Logger } from 'pino';
+import { Certificate, type CertificateStatus, type OrderStatus } from '../../api/certificate.ts';
+import { Issuer, type IssuerKind } from '../../api/issuer.ts';
+import { API_VERSION, findCondition, setCondition, type ConditionInput } from '../../api/meta.ts';
+import { DEFAULT_ACCOUNT_KEY_NAME } from '../../api/issuer.ts';
+import { parseAccountSecret } from '../../acme/account-protocol.ts';
+import type { AcmeTransportOptions } from '../../acme/transport.ts';
+import { core, type KubeClient, type KubeObject, type ResourceType } from '../../kube/client.ts';
+import { Controller, errorMessage, type ControllerHooks } from '../../kube/controller.ts';
+import type { EventRecorder } from '../../kube/events.ts';
+import { Informer, keyOf, splitKey } from '../../kube/informer.ts';
+import { parseCertificateChain, parsePrivateKey } from '../../pki/certificate.ts';
+import type { Http01Responder } from '../../solvers/http01/responder.ts';
+import type { SolverService } from '../../solvers/http01/routes.ts';
+import { issuerKey, issuerTypes, type IssuerController } from '../issuer/controller.ts';
+import { needsIssuance, Reason, renewalTime, requestedNames, type SecretFacts } from './checks.ts';
+import { issue, requestHash, type Dns01Handle } from './issue.ts';
+import type { Solver } from '../../api/solvers.ts';
+import { canonicalJson } from '../../util/canonical.ts';
+
+export const certificates: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'certificates', namespaced: true };
+
+export const SECRET_ANNOTATION = {
+  certificateName: 'certkeeper.io/certificate-name',
+  issuerName: 'certkeeper.io/issuer-name',
+  issuerKind: 'certkeeper.io/issuer-kind',
+  altNames: 'certkeeper.io/alt-names',
+} as const;
+
+/** Requeue at least this often, so clock drift or a missed event cannot delay a renewal much. */
+const MAX_RESYNC_MS = 8 * 3_600_000;
+
+/** Backoff after failed issuances: 30 s doubling to 6 h, like cert-manager's but shorter at first. */
+export function issuanceBackoffMs(failures: number): number {
+  return Math.min(30_000 * 2 ** Math.max(0, failures - 1), 6 * 3_600_000);
+}
+
+export interface CertificateControllerDeps {
+  kube: KubeClient;
+  log: Logger;
+  clock: () => Date;
+  events: EventRecorder;
+  issuers: IssuerController;
+  secrets: Informer<KubeObject>;
+  http01: Http01Responder;
+  solverService: SolverService;
+  dns01: (solver: Solver, secretNamespace: string) => Promise<Dns01Handle>;
+  clusterResourceNamespace: string;
+  /** cert-manager's --enable-certificate-owner-ref: the Secret goes with its Certificate. */
+  ownSecrets: boolean;
+  transportHooks?: Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf'>;
+  hooks?: ControllerHooks;
+  workers?: number;
+  onCertificate?: (namespace: string, name: string, facts: { ready: boolean; notAfter?: Date; renewalTime?: Date } | undefined) => void;
+}
+
+interface SecretObject extends KubeObject {
+  type?: string;
+  data?: Record<string, string>;
+}
+
+export class CertificateController {
+  readonly informer: Informer<KubeObject>;
+  readonly controller: Controller;
+  private readonly deps: CertificateControllerDeps;
+  /** issuer key / Secret key → certificate keys that reference it. */
+  private readonly index = new Map<string, Set<string>>();
+  private readonly refsOf = new Map<string, string[]>();
+
+  constructor(deps: CertificateControllerDeps) {
+    this.deps = deps;
+    const log = deps.log.child({ controller: 'certificate' });
+    this.informer = new Informer({ kube: deps.kube, type: certificates, log });
+    this.controller = new Controller({ name: 'certificate', reconcile: (key) => this.sync(key), log, hooks: deps.hooks, workers: deps.workers ?? 8 });
+    this.informer.onChange((key, current, previous) => {
+      this.reindex(key, current);
+      this.controller.enqueue(key, { force: current?.metadata.generation !== previous?.metadata.generation });
+    });
+    const requeueDependents = (ref: string) => {
+      for (const cert of this.index.get(ref) ?? []) this.controller.enqueue(cert);
+    };
+    deps.issuers.issuers.onChange((key) => requeueDependents(`Issuer/${key}`));
+    deps.issuers.clusterIssuers.onChange((key) => requeueDependents(`ClusterIssuer/${key}`));
+    deps.secrets.onChange((key) => requeueDependents(`Secret/${key}`));
+  }
+
+  private reindex(key: string, object: KubeObject | undefined): void {
+    for (const ref of this.refsOf.get(key) ?? []) this.index.get(ref)?.delete(key);
+    this.refsOf.delete(key);
+    if (!object) return;
+    const spec = (object as { spec?: { secretName?: string; issuerRef?: { name?: string; kind?: string } } }).spec;
+    const ns = object.metadata.namespace!;
+    const kind = (spec?.issuerRef?.kind ?? 'Issuer') as IssuerKind;
+    const refs = [`Secret/${ns}/${spec?.secretName}`, kind === 'ClusterIssuer' ? `ClusterIssuer/${spec?.issuerRef?.name}` : `Issuer/${ns}/${spec?.issuerRef?.name}`];
+    this.refsOf.set(key, refs);
+    for (const ref of refs) {
+      if (!this.index.has(ref)) this.index.set(ref, new Set());
+      this.index.get(ref)!.add(key);
+    }
+  }
+
+  start(): void {
+    this.informer.start();
+    this.controller.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.controller.stop();
+    await this.informer.stop();
+  }
+
+  get hasSynced(): boolean {
+    return this.informer.hasSynced;
+  }
+
+  private async sync(key: string): Promise<{ requeueAfterMs?: number } | void> {
+    const { namespace, name } = splitKey(key);
+    const ns = namespace!;
+    const log = this.deps.log.child({ controller: 'certificate', namespace: ns, name });
+    const now = this.deps.clock();
+    // Live read: the status holds the order to resume and the revision.
+    const object = await this.deps.kube.get<KubeObject>(certificates, ns, name);
+    if (!object || object.metadata.deletionTimestamp) {
+      this.deps.onCertificate?.(ns, name, undefined);
+      return;
+    }
+    const generation = object.metadata.generation ?? 0;
+    const previous: CertificateStatus = (object as { status?: CertificateStatus }).status ?? {};
+    const parsed = Certificate.safeParse(object);
+    const writer = new StatusWriter(this.deps.kube, ns, name, previous, generation, now);
+    if (!parsed.success) {
+      const issue0 = parsed.error.issues[0];
+      writer.ready(false, 'InvalidSpec', `spec is invalid at ${issue0?.path.join('.')}: ${issue0?.message}`);
+      await writer.flush();
+      return;
+    }
+    const cert = parsed.data;
+    const spec = cert.spec;
+
+    // The Secret as it is now.
+    const secret = await this.deps.kube.get<SecretObject>(core.secrets, ns, spec.secretName);
+    const facts = secretFacts(secret);
+    const renewal = facts.certificate
+      ? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key })
+      : undefined;
+    const verdict = needsIssuance({ spec, secretName: spec.secretName, secret: facts, now, renewalTime: renewal });
+    // Ready means: the Secret holds a valid certificate for this spec (renewal due is still Ready).
+    const currentValid = !verdict || verdict.reason === Reason.RenewalDue;
+    if (facts.certificate) writer.validity(facts.certificate.notBefore, facts.certificate.notAfter, renewal);
+
+    if (!verdict) {
+      writer.ready(true, 'Ready', `Certificate is valid until ${facts.certificate!.notAfter.toISOString()}; renewal at ${renewal!.toISOString()}`);
+      writer.issuing(undefined);
+      writer.clearOrder();
+      writer.clearFailures();
+      await writer.flush();
+      this.deps.onCertificate?.(ns, name, { ready: true, notAfter: facts.certificate!.notAfter, renewalTime: renewal });
+      return { requeueAfterMs: Math.min(renewal!.getTime() - now.getTime(), MAX_RESYNC_MS) };
+    }
+
+    // Issuance is needed. Is the issuer usable?
+    const issuerKind = spec.issuerRef.kind ?? 'Issuer';
+    const issuerObject = issuerKind === 'Issuer'
+      ? this.deps.issuers.issuers.get(`${ns}/${spec.issuerRef.name}`)
+      : this.deps.issuers.clusterIssuers.get(spec.issuerRef.name);
+    const issuerRef = issuerKind === 'Issuer' ? `Issuer ${ns}/${spec.issuerRef.name}` : `ClusterIssuer ${spec.issuerRef.name}`;
+    const notReady = async (reason: string, message: string) => {
+      if (!currentValid) writer.ready(false, reason, message);
+      writer.issuing({ status: 'False', reason, message });
+      await writer.flush();
+      this.deps.onCertificate?.(ns, name, { ready: currentValid, notAfter: facts.certificate?.notAfter, renewalTime: renewal });
+    };
+    const issuer = issuerObject ? Issuer.safeParse(issuerObject) : undefined;
+    if (!issuer?.success) return notReady('IssuerNotFound', `${issuerRef} not found; certkeeper issues as soon as it exists`);
+    const issuerReady = findCondition(issuer.data.status?.conditions, 'Ready');
+    const accountRef = issuer.data.status?.acme?.accountSecretRef;
+    if (issuerReady?.status !== 'True' || !accountRef) {
+      return notReady('IssuerNotReady', `${issuerRef} is not ready${issuerReady ? `: ${issuerReady.message}` : ''}`);
+    }
+
+    // Back off after failures (the CA may rate-limit; a broken DNS setup stays broken).
+    const failures = previous.failedIssuanceAttempts ?? 0;
+    if (failures > 0 && previous.lastFailureTime && generation === findCondition(previous.conditions, 'Issuing')?.observedGeneration) {
+      const retryAt = Date.parse(previous.lastFailureTime) + issuanceBackoffMs(failures);
+      if (retryAt > now.getTime()) {
+        if (!currentValid) writer.ready(false, verdict.reason, `${verdict.message}; the last attempt failed, next attempt at ${new Date(retryAt).toISOString()}`);
+        await writer.flush();
+        return { requeueAfterMs: retryAt - now.getTime() };
+      }
+    }
+
+    const accountSecret = await this.deps.kube.get<SecretObject>(core.secrets, accountRef.namespace, accountRef.name);
+    const account = parseAccountSecret(accountSecret, issuer.data.spec.acme.privateKeySecretRef.key ?? DEFAULT_ACCOUNT_KEY_NAME);
+    if (account.kind !== 'present' || !account.accountUrl) {
+      return notReady('IssuerNotReady', `${issuerRef}'s account key Secret ${keyOf(accountRef)} is not usable`);
+    }
+
+    const names = requestedNames(spec);
+    const revision = (previous.revision ?? 0) + 1;
+    const hash = requestHash({ names, issuer: `${issuerKind}/${spec.issuerRef.name}`, profile: spec.profile });
+    const rotation = spec.privateKey?.rotationPolicy ?? 'Always';
+    const existingKeyPem = secret?.data?.['tls.key'] ? Buffer.from(secret.data['tls.key'], 'base64').toString('utf8') : undefined;
+    const reuseKey = rotation === 'Never' && facts.key && verdict.reason !== Reason.KeyChanged ? existingKeyPem : undefined;
+    const acme = issuer.data.spec.acme;
+    log.info({ reason: verdict.reason, revision }, `issuing: ${verdict.message}`);
+    writer.issuing({ status: 'True', reason: verdict.reason, message: `Issuing revision ${revision}: ${verdict.message}` });
+
+    let result;
+    try {
+      result = await issue({
+        kube: this.deps.kube,
+        log,
+        http01: this.deps.http01,
+        solverService: this.deps.solverService,
+        dns01: this.deps.dns01,
+        transport: {
+          ca: acme.caBundle ? Buffer.from(acme.caBundle, 'base64').toString('utf8') : undefined,
+          insecureSkipVerify: acme.skipTLSVerify === true,
+          ...this.deps.transportHooks,
+        },
+        onOrder: async (order: OrderStatus) => {
+          writer.order(order);
+          await writer.flush();
+        },
+      }, {
+        certificateKey: key,
+        labels: object.metadata.labels ?? {},
+        directoryUrl: acme.server,
+        accountKeyPem: account.keyPem,
+        accountUrl: account.accountUrl,
+        solvers: acme.solvers ?? [],
+        secretNamespace: issuerKind === 'Issuer' ? ns : this.deps.clusterResourceNamespace,
+        names,
+        profile: spec.profile,
+        preferredChain: spec.preferredChain,
+        revision,
+        requestHash: hash,
+        existingOrder: previous.order,
+        reuseKeyPem: reuseKey,
+        keyAlgorithm: spec.privateKey?.algorithm ?? 'ECDSA',
+        keySize: spec.privateKey?.size,
+      });
+    } catch (error) {
+      result = { kind: 'failed' as const, message: errorMessage(error) };
+    }
+
+    if (result.kind === 'failed') {
+      const attempts = failures + 1;
+      const retryIn = issuanceBackoffMs(attempts);
+      const message = `${result.message}; attempt ${attempts}, next in ${Math.round(retryIn / 1000)} s`;
+      log.warn({ attempts }, `issuance failed: ${message}`);
+      writer.failure(now, attempts);
+      if (result.order) writer.order(result.order);
+      else writer.clearOrder();
+      writer.issuing({ status: 'False', reason: 'Failed', message });
+      if (!currentValid) writer.ready(false, 'Failed', message);
+      await writer.flush();
+      this.deps.events.record(involved(object), 'Warning', 'Failed', message);
+      this.deps.onCertificate?.(ns, name, { ready: currentValid, notAfter: facts.certificate?.notAfter, renewalTime: renewal });
+      return { requeueAfterMs: retryIn };
+    }
+
+    // One request writes certificate and key together, so they never disagree.
+    await this.deps.kube.apply(core.secrets, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: {
+        name: spec.secretName,
+        namespace: ns,
+        labels: { ...(spec.secretTemplate?.labels ?? {}), 'app.kubernetes.io/managed-by': 'certkeeper' },
+        annotations: {
+          ...(spec.secretTemplate?.annotations ?? {}),
+          [SECRET_ANNOTATION.certificateName]: name,
+          [SECRET_ANNOTATION.issuerName]: spec.issuerRef.name,
+          [SECRET_ANNOTATION.issuerKind]: issuerKind,
+          [SECRET_ANNOTATION.altNames]: names.dnsNames.join(','),
+        },
+        ...(this.deps.ownSecrets && object.metadata.uid
+          ? { ownerReferences: [{ apiVersion: API_VERSION, kind: 'Certificate', name, uid: object.metadata.uid, controller: true, blockOwnerDeletion: true }] }
+          : {}),
+      },
+      data: {
+        'tls.crt': Buffer.from(result.certificatePem).toString('base64'),
+        'tls.key': Buffer.from(result.keyPem).toString('base64'),
+      },
+    } as SecretObject);
+
+    const issued = parseCertificateChain(result.certificatePem)!;
+    const nextRenewal = renewalTime({ notBefore: issued.notBefore, notAfter: issued.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key });
+    writer.validity(issued.notBefore, issued.notAfter, nextRenewal);
+    writer.revision(revision);
+    writer.clearOrder();
+    writer.clearFailures();
+    writer.issuing(undefined);
+    writer.ready(true, 'Ready', `Certificate is valid until ${issued.notAfter.toISOString()}; renewal at ${nextRenewal.toISOString()}`);
+    await writer.flush();
+    const renewed = verdict.reason === Reason.RenewalDue || verdict.reason === Reason.Expired;
+    this.deps.events.record(involved(object), 'Normal', renewed ? 'Renewed' : 'Issued',
+      `${renewed ? 'Renewed' : 'Issued'} revision ${revision} into Secret ${spec.secretName}, valid until ${issued.notAfter.toISOString()}`);
+    log.info({ revision, notAfter: issued.notAfter.toISOString() }, 'certificate issued');
+    this.deps.onCertificate?.(ns, name, { ready: true, notAfter: issued.notAfter, renewalTime: nextRenewal });
+    return { requeueAfterMs: Math.min(nextRenewal.getTime() - this.deps.clock().getTime(), MAX_RESYNC_MS) };
+  }
+}
+
+function involved(object: KubeObject) {
+  return { apiVersion: API_VERSION, kind: 'Certificate', name: object.metadata.name, namespace: object.metadata.namespace, uid: object.metadata.uid };
+}
+
+/** What the TLS Secret holds, parsed without trusting it. */
+export function secretFacts(secret: SecretObject | undefined): SecretFacts {
+  if (!secret) return { exists: false };
+  const crt = secret.data?.['tls.crt'] ? Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8') : '';
+  const keyPem = secret.data?.['tls.key'] ? Buffer.from(secret.data['tls.key'], 'base64').toString('utf8') : '';
+  const certificate = crt ? parseCertificateChain(crt) : undefined;
+  const key = keyPem ? parsePrivateKey(keyPem) : undefined;
+  const annotations = secret.metadata.annotations ?? {};
+  const issuerName = annotations[SECRET_ANNOTATION.issuerName];
+  return {
+    exists: true,
+    ...(certificate ? { certificate } : {}),
+    ...(key && (key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa')
+      ? {
+        key: {
+          algorithm: key.asymmetricKeyType === 'ec' ? 'ECDSA' : 'RSA',
+          size: key.asymmetricKeyType === 'ec'
+            ? ({ prime256v1: 256, secp384r1: 384, secp521r1: 521 } as Record<string, number>)[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 0
+            : key.asymmetricKeyDetails?.modulusLength ?? 0,
+          matchesCertificate: certificate ? certificate.leaf.checkPrivateKey(key) : false,
+        },
+      }
+      : {}),
+    ...(issuerName ? { issuer: { kind: annotations[SECRET_ANNOTATION.issuerKind] ?? 'Issuer', name: issuerName } } : {}),
+  };
+}
+
+/** Collects status changes during a sync and writes them (server-side apply) only when something changed. */
+class StatusWriter {
+  private status: CertificateStatus;
+  private written: string;
+  private readonly kube: KubeClient;
+  private readonly namespace: string;
+  private readonly name: string;
+  private readonly generation: number;
+  private readonly now: Date;
+
+  constructor(kube: KubeClient, namespace: string, name: string, previous: CertificateStatus, generation: number, now: Date) {
+    this.kube = kube;
+    this.namespace = namespace;
+    this.name = name;
+    this.status = structuredClone(previous);
+    this.written = canonicalJson(previous);
+    this.generation = generation;
+    this.now = now;
+  }
+
+  private condition(input: Omit<ConditionInput, 'observedGeneration'>) {
+    this.status.conditions = setCondition(this.status.conditions, { ...input, observedGeneration: this.generation }, this.now);
+  }
+
+  ready(ok: boolean, reason: string, message: string) {
+    this.condition({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
+  }
+
+  issuing(state: { status: 'True' | 'False'; reason: string; message: string } | undefined) {
+    if (state) this.condition({ type: 'Issuing', ...state });
+    else this.status.conditions = this.status.conditions?.filter((c) => c.type !== 'Issuing');
+  }
+
+  validity(notBefore: Date, notAfter: Date, renewal: Date | undefined) {
+    this.status.notBefore = notBefore.toISOString();
+    this.status.notAfter = notAfter.toISOString();
+    if (renewal) this.status.renewalTime = renewal.toISOString();
+  }
+
+  order(order: OrderStatus) {
+    this.status.order = order;
+  }
+
+  clearOrder() {
+    delete this.status.order;
+  }
+
+  revision(revision: number) {
+    this.status.revision = revision;
+  }
+
+  failure(at: Date, attempts: number) {
+    this.status.lastFailureTime = at.toISOString();
+    this.status.failedIssuanceAttempts = attempts;
+  }
+
+  clearFailures() {
+    delete this.status.lastFailureTime;
+    delete this.status.failedIssuanceAttempts;
+  }
+
+  async flush(): Promise<void> {
+    const next = canonicalJson(this.status);
+    if (next === this.written) return;
+    await this.kube.apply(certificates, {
+      apiVersion: API_VERSION,
+      kind: 'Certificate',
+      metadata: { name: this.name, namespace: this.namespace },
+      status: this.status,
+    } as KubeObject, { subresource: 'status' });
+    this.written = next;
+  }
+}
+
+
+export { issuerKey, issuerTypes };

@@ -1,0 +1,201 @@
+// Drives one ACME order for a Certificate with acme-client's lower-level calls
+// (never auto(), always with the stored account URL, so no newAccount is ever
+// sent from here): open or resume the order, solve each authorization with the
+// selected solver, finalize with a CSR from a key certkeeper generates, and
+// download the chain. The order URL is persisted (onOrder) before any
+// challenge is answered, so a restart resumes the same order.
+import { createHash } from 'node:crypto';
+import acme from 'acme-client';
+import type { Logger } from 'pino';
+import type { OrderStatus } from '../../api/certificate.ts';
+import type { Solver } from '../../api/solvers.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { createCsr } from '../../pki/certificate.ts';
+import { generatePrivateKeyPem } from '../../pki/keys.ts';
+import { installTransport, type AcmeTransportOptions } from '../../acme/transport.ts';
+import type { Http01Responder } from '../../solvers/http01/responder.ts';
+import { presentRoute, type SolverService } from '../../solvers/http01/routes.ts';
+import { selectSolver } from '../../solvers/select.ts';
+
+/** What DNS-01 needs from a solver: publish/remove a TXT value, and where to check it. */
+export interface Dns01Handle {
+  present(fqdn: string, value: string): Promise<void>;
+  cleanUp(fqdn: string, value: string): Promise<void>;
+  waitForPropagation(fqdn: string, value: string): Promise<void>;
+}
+
+export interface IssueDeps {
+  kube: KubeClient;
+  log: Logger;
+  http01: Http01Responder;
+  solverService: SolverService;
+  /** Builds the DNS-01 provider for a solver (reads its TSIG Secret from the issuer's namespace). */
+  dns01: (solver: Solver, secretNamespace: string) => Promise<Dns01Handle>;
+  transport: AcmeTransportOptions;
+  /** Persists the order in the Certificate's status (called when it is opened or changes state). */
+  onOrder: (order: OrderStatus) => Promise<void>;
+}
+
+export interface IssueRequest {
+  certificateKey: string; // namespace/name
+  labels: Record<string, string>;
+  directoryUrl: string;
+  accountKeyPem: string;
+  accountUrl: string;
+  solvers: Solver[];
+  secretNamespace: string;
+  names: { commonName?: string; dnsNames: string[]; ipAddresses: string[] };
+  profile?: string;
+  preferredChain?: string;
+  revision: number;
+  requestHash: string;
+  /** The order in status, resumed when it is for this request. */
+  existingOrder?: OrderStatus;
+  /** The key to put in the CSR (rotationPolicy Never), or undefined to generate one. */
+  reuseKeyPem?: string;
+  keyAlgorithm: 'ECDSA' | 'RSA';
+  keySize?: number;
+}
+
+export type IssueResult =
+  | { kind: 'issued'; certificatePem: string; keyPem: string; order: OrderStatus }
+  | { kind: 'failed'; message: string; order?: OrderStatus };
+
+/** Identifies what an order was opened for, so a spec change never resumes a stale order. */
+export function requestHash(parts: { names: IssueRequest['names']; issuer: string; profile?: string }): string {
+  return createHash('sha256').update(JSON.stringify([parts.names, parts.issuer, parts.profile ?? ''])).digest('hex').slice(0, 16);
+}
+
+interface AcmeOrder {
+  url: string;
+  status: string;
+  authorizations: string[];
+  finalize: string;
+  certificate?: string;
+}
+
+interface AcmeAuthorization {
+  url: string;
+  status: string;
+  identifier: { type: string; value: string };
+  wildcard?: boolean;
+  challenges: { type: string; url: string; token: string; status: string; error?: { detail?: string } }[];
+}
+
+export async function issue(deps: IssueDeps, request: IssueRequest): Promise<IssueResult> {
+  const client = new acme.Client({
+    directoryUrl: request.directoryUrl,
+    accountKey: request.accountKeyPem,
+    accountUrl: request.accountUrl,
+    // Poll quickly at first: a fast CA answers in well under a second.
+    backoffAttempts: 12,
+    backoffMin: 200,
+    backoffMax: 10_000,
+  });
+  installTransport(client, deps.transport);
+  const log = deps.log;
+
+  const toStatus = (order: AcmeOrder, authorizations?: OrderStatus['authorizations']): OrderStatus => ({
+    url: order.url,
+    state: order.status,
+    revision: request.revision,
+    requestHash: request.requestHash,
+    ...(authorizations ? { authorizations } : {}),
+  });
+
+  // Resume the order in status when it is for this request and still usable.
+  let order: AcmeOrder | undefined;
+  const existing = request.existingOrder;
+  if (existing && existing.requestHash === request.requestHash && existing.revision === request.revision) {
+    try {
+      const resumed = await client.getOrder({ url: existing.url } as never) as unknown as AcmeOrder;
+      if (resumed.status !== 'invalid') {
+        order = resumed;
+        log.info({ order: order.url, state: order.status }, 'resuming order');
+      }
+    } catch (error) {
+      log.info({ order: existing.url, err: (error as Error).message }, 'cannot resume order; opening a new one');
+    }
+  }
+  if (!order) {
+    const identifiers = [
+      ...request.names.dnsNames.map((value) => ({ type: 'dns', value })),
+      ...request.names.ipAddresses.map((value) => ({ type: 'ip', value })),
+    ];
+    order = await client.createOrder({ identifiers, ...(request.profile ? { profile: request.profile } : {}) } as never) as unknown as AcmeOrder;
+    log.info({ order: order.url }, 'opened order');
+    await deps.onOrder(toStatus(order));
+  }
+
+  if (order.status === 'pending') {
+    const authorizations = await client.getAuthorizations(order as never) as unknown as AcmeAuthorization[];
+    const results = await Promise.all(authorizations.map((authz) => solve(deps, client, request, authz)));
+    const authzStatus = results.map((r) => r.status);
+    const failures = results.filter((r) => r.error).map((r) => r.error!);
+    order = await client.getOrder(order as never) as unknown as AcmeOrder;
+    await deps.onOrder(toStatus(order, authzStatus));
+    if (failures.length > 0) return { kind: 'failed', message: failures.join('; '), order: toStatus(order, authzStatus) };
+  }
+
+  if (order.status === 'invalid') return { kind: 'failed', message: `order ${order.url} is invalid`, order: toStatus(order) };
+
+  let keyPem = request.reuseKeyPem;
+  if (order.status === 'ready') {
+    keyPem ??= generatePrivateKeyPem(request.keyAlgorithm, request.keySize);
+    const csr = await createCsr(keyPem, request.names);
+    order = await client.finalizeOrder(order as never, csr) as unknown as AcmeOrder;
+  }
+  if (!keyPem) {
+    // The order was finalized by a process that did not live to store the key:
+    // the certificate is unusable without it; open a new order next time.
+    return { kind: 'failed', message: `order ${order.url} was finalized before a restart and its key is lost; a new order follows` };
+  }
+  if (order.status !== 'valid') order = await client.waitForValidStatus(order as never) as unknown as AcmeOrder;
+  const certificatePem = await client.getCertificate(order as never, request.preferredChain);
+  return { kind: 'issued', certificatePem, keyPem, order: toStatus(order) };
+}
+
+type AuthzOutcome = { status: NonNullable<OrderStatus['authorizations']>[number]; error?: string };
+
+async function solve(deps: IssueDeps, client: acme.Client, request: IssueRequest, authz: AcmeAuthorization): Promise<AuthzOutcome> {
+  const name = authz.wildcard ? `*.${authz.identifier.value}` : authz.identifier.value;
+  const base = { identifier: name, url: authz.url };
+  if (authz.status === 'valid') return { status: { ...base, state: 'valid' } };
+  const solver = selectSolver(request.solvers, name, request.labels);
+  if (!solver) {
+    return { status: { ...base, state: authz.status }, error: `no solver of the issuer matches ${name}${name.startsWith('*.') ? ' (wildcards need a dns01 solver)' : ''}` };
+  }
+  const type = solver.dns01 ? 'dns-01' : 'http-01';
+  const challenge = authz.challenges.find((c) => c.type === type);
+  if (!challenge) return { status: { ...base, state: authz.status }, error: `the CA offers no ${type} challenge for ${name}` };
+  const status = { ...base, challengeType: type, token: challenge.token };
+  const keyAuthorization = await client.getChallengeKeyAuthorization(challenge as never);
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    if (solver.http01) {
+      deps.http01.present(challenge.token, keyAuthorization);
+      cleanups.push(async () => deps.http01.cleanUp(challenge.token));
+      cleanups.push(await presentRoute(deps.kube, solver.http01, deps.solverService, { host: authz.identifier.value, token: challenge.token, certificate: request.certificateKey }));
+    } else {
+      const dns = await deps.dns01(solver, request.secretNamespace);
+      const fqdn = `_acme-challenge.${authz.identifier.value}.`;
+      await dns.present(fqdn, keyAuthorization);
+      cleanups.push(() => dns.cleanUp(fqdn, keyAuthorization));
+      await dns.waitForPropagation(fqdn, keyAuthorization);
+    }
+    if (challenge.status === 'pending') await client.completeChallenge(challenge as never);
+    try {
+      await client.waitForValidStatus(authz as never);
+      return { status: { ...status, state: 'valid' } };
+    } catch {
+      // Read why: the challenge's error detail is what the user needs to see.
+      const failed = await client.getAuthorizations({ authorizations: [authz.url] } as never).then((a) => a[0] as unknown as AcmeAuthorization).catch(() => authz);
+      const detail = failed.challenges.find((c) => c.type === type)?.error?.detail ?? `authorization is ${failed.status}`;
+      return { status: { ...status, state: failed.status }, error: `${type} challenge for ${name} failed: ${detail}` };
+    }
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((error: Error) => deps.log.warn({ name, err: error.message }, 'challenge cleanup failed'));
+    }
+  }
+}
