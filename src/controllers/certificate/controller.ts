@@ -188,8 +188,7 @@ export class CertificateController {
     if (failures > 0 && previous.lastFailureTime && generation === findCondition(previous.conditions, 'Issuing')?.observedGeneration) {
       const retryAt = Date.parse(previous.lastFailureTime) + issuanceBackoffMs(failures);
       if (retryAt > now.getTime()) {
-        if (!currentValid) writer.ready(false, verdict.reason, `${verdict.message}; the last attempt failed, next attempt at ${new Date(retryAt).toISOString()}`);
-        await writer.flush();
+        // The conditions already say what failed and when the next attempt is.
         return { requeueAfterMs: retryAt - now.getTime() };
       }
     }
