@@ -9,7 +9,7 @@ import { API_VERSION } from '../src/api/meta.ts';
 import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
 import { ingresses } from '../src/solvers/http01/routes.ts';
-import { getOrders, mintEabKey } from './env/ca-client.ts';
+import { dropHeldChallenges, getHeldChallenges, getOrders, holdNextChallenge, mintEabKey } from './env/ca-client.ts';
 import { createNamespace, env, kubeClient, waitFor } from './helpers.ts';
 import { startOperatorProcess, type OperatorProcess } from './operator-process.ts';
 
@@ -209,6 +209,26 @@ describe('issuance over HTTP-01', () => {
 });
 
 describe('orders', () => {
+  it('resumes the same order after the operator is killed mid-order', async () => {
+    const mgmt = env().acme.managementUrl;
+    const name = testName('resume');
+    await holdNextChallenge(mgmt);
+    await createCertificate('resume', { secretName: 'resume-tls', issuerRef: { name: 'gts' }, dnsNames: [name] });
+    await waitFor('the challenge answer to be held by the CA', async () => (await getHeldChallenges(mgmt)) === 1);
+    // The order was persisted before the challenge was answered.
+    const pending = await kube.get<CertificateObject>(certificates, ns, 'resume');
+    expect(pending!.status!.order!.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\//);
+    expect(pending!.status!.conditions!.find((c) => c.type === 'Issuing')).toMatchObject({ status: 'True', reason: 'SecretMissing' });
+    await operator.kill();
+    await dropHeldChallenges(mgmt);
+
+    operator = await startOperatorProcess({ clusterResourceNamespace: systemNamespace });
+    await waitForCertificate('resume', readyAtRevision(1), 'Ready after the restart');
+    const orders = (await getOrders(mgmt)).filter((o) => o.identifiers.some((i) => i.value === name));
+    expect(orders).toHaveLength(1);
+    expect(orders[0]!.orderUrl).toBe(pending!.status!.order!.url);
+  });
+
   it('opens one order per revision', async () => {
     await createCertificate('single', { secretName: 'single-tls', issuerRef: { name: 'gts' }, dnsNames: [testName('single')] });
     const cert = await waitForCertificate('single', readyAtRevision(1), 'revision 1');

@@ -46,3 +46,18 @@ export async function getHeldCount(managementUrl: string): Promise<number> {
 export function getOrders(managementUrl: string): Promise<OrderJournalEntry[]> {
   return call(managementUrl, 'GET', '/orders');
 }
+
+/** Holds the next challenge response POST (never forwarded to Pebble). */
+export async function holdNextChallenge(managementUrl: string): Promise<void> {
+  await call(managementUrl, 'POST', '/challenge-fault', { mode: 'hold' });
+}
+
+/** How many challenge POSTs are held. */
+export async function getHeldChallenges(managementUrl: string): Promise<number> {
+  return (await call<{ held: number }>(managementUrl, 'GET', '/challenge-fault')).held;
+}
+
+/** Drops held challenge POSTs (their connections are closed). */
+export async function dropHeldChallenges(managementUrl: string): Promise<number> {
+  return (await call<{ dropped: number }>(managementUrl, 'POST', '/challenge-fault/drop')).dropped;
+}

@@ -504,6 +504,19 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
     return r;
   }
 
+  // ---- challenge fault: hold the next "I am ready" POST to a challenge ------------
+  let challengeHoldArmed = false;
+  const heldChallenges: http.ServerResponse[] = [];
+  function isChallengeResponse(pathname: string, body: Buffer): boolean {
+    if (!pathname.includes('/chal')) return false;
+    try {
+      const jws = JSON.parse(body.toString('utf8')) as { payload?: string };
+      return typeof jws.payload === 'string' && jws.payload !== ''; // POST-as-GET has an empty payload
+    } catch {
+      return false;
+    }
+  }
+
   // ---- ACME listener -------------------------------------------------------------
   const acmeServer = https.createServer({ cert: opts.tlsCert, key: opts.tlsKey }, (req, res) => {
     const method = req.method ?? 'GET';
@@ -519,6 +532,11 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
           });
         } else if (method === 'POST' && pathname === paths.newOrder) {
           send(res, method, await newOrder(req, body));
+        } else if (method === 'POST' && challengeHoldArmed && isChallengeResponse(pathname, body)) {
+          // Held without reaching Pebble: the client believes it answered the
+          // challenge, the CA never heard of it. Dropped on request.
+          challengeHoldArmed = false;
+          heldChallenges.push(res);
         } else {
           send(res, method, await toPebble(method, req.url ?? '/', req.headers, body));
         }
@@ -571,6 +589,16 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
             fault = parsed;
             return reply(200, { armed: fault });
           }
+          case 'GET /challenge-fault':
+            return reply(200, { held: heldChallenges.length, armed: challengeHoldArmed });
+          case 'POST /challenge-fault':
+            challengeHoldArmed = input.mode === 'hold';
+            return reply(200, { armed: challengeHoldArmed });
+          case 'POST /challenge-fault/drop': {
+            const n = heldChallenges.length;
+            for (const r of heldChallenges.splice(0)) r.destroy();
+            return reply(200, { dropped: n });
+          }
           case 'POST /new-account-fault/release': {
             const n = held.length;
             for (const deliver of held.splice(0)) deliver();
@@ -599,6 +627,7 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
     async stop() {
       fault = null;
       held.splice(0);
+      for (const r of heldChallenges.splice(0)) r.destroy();
       await Promise.all(
         [acmeServer, mgmtServer].map(
           (s) =>
