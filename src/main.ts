@@ -9,7 +9,7 @@ const USAGE = `certkeeper: Kubernetes operator for ACME certificates (one regist
 
 Usage:
   certkeeper controller [flags]   run the operator against the cluster in KUBECONFIG or in-cluster
-  certkeeper account import|export [flags]   back up, restore or migrate an ACME account key (see "certkeeper account --help")
+  certkeeper account import|export  back up, restore or migrate ACME account keys (see "certkeeper account --help")
   certkeeper --help               show this help
   certkeeper --version            print the version
 

@@ -142,7 +142,7 @@ export function customResourceDefinitions(): Record<string, JsonSchema> {
       printerColumns: [
         { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
         { name: 'Secret', type: 'string', jsonPath: '.spec.secretName' },
-        { name: 'NotAfter', type: 'date', jsonPath: '.status.notAfter' },
+        { name: 'NotAfter', type: 'string', jsonPath: '.status.notAfter' },
         { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
         { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
       ],

@@ -308,6 +308,11 @@ export class CertificateController {
   }
 }
 
+/** RFC 3339 to the second, as Kubernetes prints times. */
+function rfc3339(date: Date): string {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
 function involved(object: KubeObject) {
   return { apiVersion: API_VERSION, kind: 'Certificate', name: object.metadata.name, namespace: object.metadata.namespace, uid: object.metadata.uid };
 }
@@ -373,9 +378,9 @@ class StatusWriter {
   }
 
   validity(notBefore: Date, notAfter: Date, renewal: Date | undefined) {
-    this.status.notBefore = notBefore.toISOString();
-    this.status.notAfter = notAfter.toISOString();
-    if (renewal) this.status.renewalTime = renewal.toISOString();
+    this.status.notBefore = rfc3339(notBefore);
+    this.status.notAfter = rfc3339(notAfter);
+    if (renewal) this.status.renewalTime = rfc3339(renewal);
   }
 
   order(order: OrderStatus) {

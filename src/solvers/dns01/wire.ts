@@ -313,9 +313,16 @@ export function tsigMac(key: TsigKey, message: Buffer, t: Pick<TsigRdata, 'timeS
   return hmac.update(message).update(variables).digest();
 }
 
-/** Appends a TSIG record to an encoded message; returns the signed message and its MAC (to verify the response with). */
-export function signMessage(message: Buffer, key: TsigKey, { timeSigned = Math.floor(Date.now() / 1000), fudge = 300 } = {}): { wire: Buffer; mac: Buffer } {
-  const mac = tsigMac(key, message, { timeSigned, fudge, error: 0, other: Buffer.alloc(0) });
+/**
+ * Appends a TSIG record to an encoded message; returns the signed message and
+ * its MAC (to verify the response with). requestMac signs a response.
+ */
+export function signMessage(
+  message: Buffer,
+  key: TsigKey,
+  { timeSigned = Math.floor(Date.now() / 1000), fudge = 300, requestMac }: { timeSigned?: number; fudge?: number; requestMac?: Buffer } = {},
+): { wire: Buffer; mac: Buffer } {
+  const mac = tsigMac(key, message, { timeSigned, fudge, error: 0, other: Buffer.alloc(0) }, requestMac);
   const rdata = encodeTsigRdata({
     algorithm: TSIG_ALGORITHMS[key.algorithm].wireName, timeSigned, fudge, mac, originalId: message.readUInt16BE(0), error: 0, other: Buffer.alloc(0),
   });
