@@ -1,11 +1,14 @@
-// Starts the GTS-like CA for tests and the local environment: pebble-challtestsrv
-// (DNS that answers 127.0.0.1 for every name), Pebble (requiring EAB, with a pool
-// of pre-generated keys) and the GTS proxy in front of it (test/env/gts-proxy.ts).
+// Starts the GTS-like CA for tests and the local environment: Pebble (requiring
+// EAB, with a pool of pre-generated keys) and the GTS proxy in front of it
+// (test/env/gts-proxy.ts). Pebble resolves names with the DNS server it is given
+// (the environment's BIND, test/env/bind.ts) or, without one, with its own
+// pebble-challtestsrv that answers 127.0.0.1 for every name.
 // Everything listens on free loopback ports; child output goes to log files in
 // workDir; children are killed on stop() and, as a last resort, on process exit.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { startChild, stopChild, waitForChild } from './children.ts';
 import { freePort, waitForPort } from './ports.ts';
 import { ensureTools, type Tools } from './tools.ts';
 import { generateEabPool, startGtsProxy, type EabKey, type GtsProxy, type JournalEntry, type OrderJournalEntry } from './gts-proxy.ts';
@@ -23,6 +26,8 @@ export interface StartCaOptions {
   eabPoolSize?: number;
   /** Already located binaries; ensureTools() when absent. */
   tools?: Tools;
+  /** DNS server (host:port) Pebble resolves with; when absent a pebble-challtestsrv is started for it. */
+  dnsServer?: string;
 }
 
 export interface RunningCa extends AcmeEnvInfo {
@@ -31,51 +36,6 @@ export interface RunningCa extends AcmeEnvInfo {
   journal(): Promise<JournalEntry[]>;
   orders(): Promise<OrderJournalEntry[]>;
   stop(): Promise<void>;
-}
-
-// Children of every CA started in this process, SIGKILLed if the process exits
-// without stop() (a crashed test run must not leave Pebble listening).
-const living = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of living) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
-
-function startChild(bin: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const fd = fs.openSync(logFile, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
-  fs.closeSync(fd);
-  living.add(child);
-  child.once('exit', () => living.delete(child));
-  return child;
-}
-
-/** Waits for the port, failing early (with the log's tail) if the child dies first. */
-async function waitForChild(child: ChildProcess, name: string, ports: number[], logFile: string): Promise<void> {
-  const died = new Promise<never>((_, reject) => {
-    const onExit = (code: number | null, signal: string | null) => {
-      const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n') : '';
-      reject(new Error(`${name} exited (code ${code}, signal ${signal}) before listening:\n${tail}`));
-    };
-    if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
-    else child.once('exit', onExit);
-  });
-  died.catch(() => {}); // handled by the race below; avoid an unhandled rejection after success
-  await Promise.race([Promise.all(ports.map((p) => waitForPort(p, 30_000))), died]);
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 export async function startCa(opts: StartCaOptions): Promise<RunningCa> {
@@ -90,26 +50,34 @@ export async function startCa(opts: StartCaOptions): Promise<RunningCa> {
   };
 
   try {
-    // DNS for Pebble's validations: every name resolves to 127.0.0.1 (A only, so
-    // validation never tries ::1). All other challtestsrv servers are switched off.
-    const dnsPort = await freePort();
-    const challMgmtPort = await freePort();
-    const challLog = path.join(opts.workDir, 'challtestsrv.log');
-    const chall = startChild(
-      tools.challtestsrv,
-      [
-        '-dnsserver', `127.0.0.1:${dnsPort}`,
-        '-management', `127.0.0.1:${challMgmtPort}`,
-        '-defaultIPv4', '127.0.0.1',
-        '-defaultIPv6', '',
-        '-http01', '',
-        '-https01', '',
-        '-tlsalpn01', '',
-        '-doh', '',
-      ],
-      challLog,
-    );
-    children.push(chall);
+    let dnsServer = opts.dnsServer;
+    let challtestsrvManagementUrl: string | undefined;
+    let chall: { child: ChildProcess; ports: number[]; log: string } | undefined;
+    if (dnsServer === undefined) {
+      // DNS for Pebble's validations: every name resolves to 127.0.0.1 (A only, so
+      // validation never tries ::1). All other challtestsrv servers are switched off.
+      const dnsPort = await freePort();
+      const challMgmtPort = await freePort();
+      const log = path.join(opts.workDir, 'challtestsrv.log');
+      const child = startChild(
+        tools.challtestsrv,
+        [
+          '-dnsserver', `127.0.0.1:${dnsPort}`,
+          '-management', `127.0.0.1:${challMgmtPort}`,
+          '-defaultIPv4', '127.0.0.1',
+          '-defaultIPv6', '',
+          '-http01', '',
+          '-https01', '',
+          '-tlsalpn01', '',
+          '-doh', '',
+        ],
+        log,
+      );
+      children.push(child);
+      chall = { child, ports: [dnsPort, challMgmtPort], log };
+      dnsServer = `127.0.0.1:${dnsPort}`;
+      challtestsrvManagementUrl = `http://127.0.0.1:${challMgmtPort}`;
+    }
 
     const pebblePort = await freePort();
     const pebbleMgmtPort = await freePort();
@@ -142,14 +110,17 @@ export async function startCa(opts: StartCaOptions): Promise<RunningCa> {
       ),
     );
     const pebbleLog = path.join(opts.workDir, 'pebble.log');
-    const pebble = startChild(tools.pebble, ['-config', configFile, '-dnsserver', `127.0.0.1:${dnsPort}`], pebbleLog, {
+    const pebble = startChild(tools.pebble, ['-config', configFile, '-dnsserver', dnsServer], pebbleLog, {
       PEBBLE_VA_NOSLEEP: '1',
       PEBBLE_WFE_NONCEREJECT: String(opts.nonceRejectPercent ?? 0),
     });
     children.push(pebble);
 
-    await waitForChild(chall, 'pebble-challtestsrv', [dnsPort, challMgmtPort], challLog);
-    await waitForChild(pebble, 'pebble', [pebblePort, pebbleMgmtPort], pebbleLog);
+    const listening = (ports: number[]) => async () => {
+      await Promise.all(ports.map((p) => waitForPort(p, 30_000)));
+    };
+    if (chall) await waitForChild(chall.child, 'pebble-challtestsrv', listening(chall.ports), chall.log);
+    await waitForChild(pebble, 'pebble', listening([pebblePort, pebbleMgmtPort]), pebbleLog);
 
     proxy = await startGtsProxy({
       pebbleUrl: `https://127.0.0.1:${pebblePort}`,
@@ -166,8 +137,8 @@ export async function startCa(opts: StartCaOptions): Promise<RunningCa> {
       managementUrl: p.managementUrl,
       pebbleManagementUrl: `https://127.0.0.1:${pebbleMgmtPort}`,
       httpChallengePort,
-      dnsServer: `127.0.0.1:${dnsPort}`,
-      challtestsrvManagementUrl: `http://127.0.0.1:${challMgmtPort}`,
+      dnsServer,
+      ...(challtestsrvManagementUrl !== undefined ? { challtestsrvManagementUrl } : {}),
       proxy: p,
       mintEabKey: async () => p.mintEabKey(),
       journal: async () => p.journal(),

@@ -1,11 +1,13 @@
 // Starts everything certkeeper is tried and tested on: the control plane (or
-// an existing cluster given CERTKEEPER_TEST_KUBECONFIG), the GTS-like CA, and
-// the CRDs from crds/ installed with kubectl. Used by vitest's global setup,
+// an existing cluster given CERTKEEPER_TEST_KUBECONFIG), BIND9 as the
+// authoritative DNS server of certkeeper.test (which the CA resolves with), the
+// GTS-like CA, and the CRDs from crds/ installed with kubectl. Used by vitest's global setup,
 // `npm run localenv`, the demo and the benchmark.
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { startBind } from './bind.ts';
 import { startCa } from './ca.ts';
 import { startControlPlane } from './controlplane.ts';
 import { ensureTools, repoRoot } from './tools.ts';
@@ -33,17 +35,22 @@ export async function startLocalEnv(opts: { workDir: string; nonceRejectPercent?
       workDir: path.join(opts.workDir, 'controlplane'),
       users: [{ name: 'developer', groups: ['developers'] }],
     });
+  let bind;
   let ca;
   try {
-    ca = await startCa({ workDir: path.join(opts.workDir, 'ca'), tools, nonceRejectPercent: opts.nonceRejectPercent });
+    bind = await startBind({ workDir: path.join(opts.workDir, 'bind') });
+    ca = await startCa({ workDir: path.join(opts.workDir, 'ca'), tools, nonceRejectPercent: opts.nonceRejectPercent, dnsServer: bind.server });
   } catch (error) {
+    await bind?.stop();
     await controlPlane?.stop();
     throw error;
   }
   const kubeconfig = external ?? controlPlane!.kubeconfig;
+  const dns = bind;
   const stop = async () => {
     await ca.stop();
     await controlPlane?.stop();
+    await dns.stop();
   };
   try {
     await run(tools.kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '-f', path.join(repoRoot, 'crds')]);
@@ -63,8 +70,8 @@ export async function startLocalEnv(opts: { workDir: string; nonceRejectPercent?
       pebbleManagementUrl: ca.pebbleManagementUrl,
       httpChallengePort: ca.httpChallengePort,
       dnsServer: ca.dnsServer,
-      challtestsrvManagementUrl: ca.challtestsrvManagementUrl,
     },
+    dns: { server: bind.server, zone: bind.zone, tsig: bind.tsig },
     eab,
     binDir: tools.binDir,
     kubernetesVersion: KUBERNETES_VERSION,

@@ -1,4 +1,4 @@
-// `npm run localenv`: starts the control plane and the GTS-like CA, installs the
+// `npm run localenv`: starts the control plane, BIND9 and the GTS-like CA, installs the
 // CRDs, writes .certkeeper/localenv.json, and stops everything on Ctrl-C.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -18,6 +18,8 @@ console.log(`certkeeper local environment is up (${((Date.now() - started) / 100
   ACME directory (GTS-like, EAB required): ${info.acme.directoryUrl}
     trust root: ${info.acme.caRootFile}
     management: ${info.acme.managementUrl}  (POST /eab-keys, GET /journal)
+  DNS (BIND9, authoritative for ${info.dns.zone}; the CA resolves with it): ${info.dns.server}
+    TSIG key ${info.dns.tsig.name} (${info.dns.tsig.algorithm}) may update TXT records (secret in ${file})
   a fresh EAB key: keyId=${info.eab.keyId}  (HMAC in ${file})
   logs: ${workDir}
 

@@ -1,4 +1,5 @@
 // Free loopback ports for the servers tests start.
+import dgram from 'node:dgram';
 import net from 'node:net';
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */
@@ -16,6 +17,20 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(address.port));
     });
   });
+}
+
+/** A port free on 127.0.0.1 for both TCP and UDP (for DNS servers, which listen on both). */
+export async function freeUdpTcpPort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await freePort();
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const socket = dgram.createSocket('udp4');
+      socket.once('error', () => resolve(false));
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+  throw new Error('no port free for both TCP and UDP on 127.0.0.1');
 }
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:port, or rejects at the deadline. */

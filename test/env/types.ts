@@ -13,16 +13,27 @@ export interface AcmeEnvInfo {
   pebbleManagementUrl: string;
   /** Port Pebble connects to for HTTP-01 validation (the operator's solver listens here). */
   httpChallengePort: number;
-  /** DNS server (host:port) Pebble resolves names with. */
+  /** DNS server (host:port) Pebble resolves names with: the environment's BIND (LocalEnvInfo.dns.server). */
   dnsServer: string;
-  /** pebble-challtestsrv's management API (TXT/A records). */
-  challtestsrvManagementUrl: string;
+  /** pebble-challtestsrv's management API (TXT/A records); only when the CA runs its own challtestsrv instead of BIND. */
+  challtestsrvManagementUrl?: string;
+}
+
+/** The environment's authoritative DNS server (BIND9), which Pebble resolves with. */
+export interface DnsEnvInfo {
+  /** host:port of BIND on loopback (UDP and TCP). */
+  server: string;
+  /** The zone it serves: `*.<zone>` and `<zone>` have A 127.0.0.1, so test names are `<something>.<zone>`. */
+  zone: string;
+  /** TSIG key allowed to add and delete TXT records anywhere in the zone (RFC 2136). */
+  tsig: { name: string; algorithm: string; secret: string };
 }
 
 export interface LocalEnvInfo {
   kubeconfig: string;
   kubectl: string;
   acme: AcmeEnvInfo;
+  dns: DnsEnvInfo;
   eab: { keyId: string; hmacKey: string };
   /** Directory holding the cached binaries (helm, pebble, ...). */
   binDir: string;
