@@ -14,6 +14,10 @@ export const ControllerConfig = z.object({
   http01ServicePort: z.coerce.number().int().min(1).max(65535),
   enableCertificateOwnerRef: z.boolean(),
   dns01PropagationTimeoutSeconds: z.coerce.number().int().min(1),
+  leaderElect: z.boolean(),
+  leaderElectionNamespace: z.string().min(1),
+  leaderElectionId: z.string().min(1),
+  leaseDurationSeconds: z.coerce.number().int().min(1),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfig>;
 
@@ -28,6 +32,10 @@ export const controllerFlags = {
   'http01-service-port': { type: 'string', description: 'Port of that Service (default 8089)' },
   'enable-certificate-owner-ref': { type: 'boolean', description: 'Make each TLS Secret owned by its Certificate, so it is deleted with it (default: kept)' },
   'dns01-propagation-timeout': { type: 'string', description: 'Seconds to wait for a DNS-01 record at the authoritative server (default 120)' },
+  'leader-elect': { type: 'boolean', description: 'Run leader election so several replicas can run; only the leader reconciles' },
+  'leader-election-namespace': { type: 'string', description: 'Namespace of the leader Lease (default: the cluster resource namespace)' },
+  'leader-election-id': { type: 'string', description: 'Name of the leader Lease (default certkeeper)' },
+  'lease-duration': { type: 'string', description: 'Seconds a standby waits for a silent leader before taking over (default 15)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' },
 } as const;
 
@@ -62,6 +70,10 @@ export function parseControllerConfig(args: string[], env: NodeJS.ProcessEnv): C
     http01ServicePort: values['http01-service-port'] ?? '8089',
     enableCertificateOwnerRef: values['enable-certificate-owner-ref'] === true,
     dns01PropagationTimeoutSeconds: values['dns01-propagation-timeout'] ?? '120',
+    leaderElect: values['leader-elect'] === true,
+    leaderElectionNamespace: values['leader-election-namespace'] ?? values['cluster-resource-namespace'] ?? env.POD_NAMESPACE ?? 'certkeeper',
+    leaderElectionId: values['leader-election-id'] ?? 'certkeeper',
+    leaseDurationSeconds: values['lease-duration'] ?? '15',
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -32,17 +32,21 @@ async function runController(args: string[]): Promise<number> {
     return 1;
   }
   const operator = await startOperator(config, kube, log);
-  await new Promise<void>((resolve) => {
+  const exitCode = await new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      resolve();
+      log.info({ signal }, 'shutting down: finishing in-flight work');
+      resolve(0);
     };
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
+    void operator.fatal.then((error) => {
+      log.error({ err: error.message }, 'stopping');
+      resolve(1);
+    });
   });
   await operator.stop();
   log.info('stopped');
-  return 0;
+  return exitCode;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -8,6 +8,7 @@ import { startHealthServer, type HealthServer } from './health.ts';
 import { core, KubeClient, loadKubeConfig, type KubeObject } from './kube/client.ts';
 import { createEventRecorder } from './kube/events.ts';
 import { Informer } from './kube/informer.ts';
+import { LeaderElector } from './kube/leader-election.ts';
 import { KeyedMutex } from './util/keyed-mutex.ts';
 import { CertificateController } from './controllers/certificate/controller.ts';
 import { Http01Responder } from './solvers/http01/responder.ts';
@@ -17,6 +18,8 @@ import { LABEL_ACCOUNT_KEY } from './api/meta.ts';
 export interface RunningOperator {
   healthPort: number;
   http01Port: number;
+  /** Settles with an error when the operator must exit (leadership lost). */
+  fatal: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -65,6 +68,8 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     ownSecrets: config.enableCertificateOwnerRef,
   });
 
+  http01.fallback = (token) => certificates.keyAuthorizationFor(token);
+
   const ready = () => secrets.hasSynced && issuers.hasSynced && certificates.hasSynced;
   const { host, port } = parseHostPort(config.healthAddress);
   const health: HealthServer = await startHealthServer(host, port, ready);
@@ -72,17 +77,48 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
   const http01Port = await http01.listen(solverAddress.host, solverAddress.port);
 
   secrets.start();
-  issuers.start();
-  certificates.start();
+  issuers.startWatching();
+  certificates.startWatching();
   log.info({ healthPort: health.port, http01Port, clusterResourceNamespace: config.clusterResourceNamespace }, 'certkeeper started');
+
+  const startWorking = () => {
+    issuers.startWorking();
+    certificates.startWorking();
+  };
+  const running = new AbortController();
+  let reportFatal!: (error: Error) => void;
+  const fatal = new Promise<Error>((resolve) => (reportFatal = resolve));
+  const elector = config.leaderElect
+    ? new LeaderElector({
+      kube, log,
+      namespace: config.leaderElectionNamespace,
+      name: config.leaderElectionId,
+      leaseDurationMs: config.leaseDurationSeconds * 1000,
+      renewDeadlineMs: Math.max(1000, config.leaseDurationSeconds * 1000 * 2 / 3),
+      retryPeriodMs: Math.max(500, config.leaseDurationSeconds * 1000 / 7),
+    })
+    : undefined;
+  if (elector) {
+    void elector.acquire(running.signal).then(async (acquired) => {
+      if (!acquired) return;
+      startWorking();
+      await elector.holdLeadership(running.signal);
+    }).catch((error: Error) => reportFatal(error));
+  } else {
+    startWorking();
+  }
 
   return {
     healthPort: health.port,
     http01Port,
+    fatal,
     async stop() {
-      await certificates.stop();
+      running.abort();
+      // Finish in-flight reconciles before giving up the Lease, so the next
+      // leader never works on a key this process is still writing.
+      await Promise.all([certificates.stop(), issuers.stop()]);
+      await elector?.release();
       await http01.close();
-      await issuers.stop();
       await secrets.stop();
       await health.close();
       kube.close();

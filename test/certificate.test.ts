@@ -208,6 +208,37 @@ describe('issuance over HTTP-01', () => {
   });
 });
 
+describe('issuance over DNS-01 (RFC2136 into BIND9)', () => {
+  it('issues a wildcard and its base name, and removes the TXT records afterwards', async () => {
+    const dns = env().dns;
+    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tsig', namespace: ns }, stringData: { secret: dns.tsig.secret } } as KubeObject);
+    const eab = await mintEabKey(env().acme.managementUrl);
+    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab-dns', namespace: ns }, stringData: { secret: eab.hmacKey } } as KubeObject);
+    const gts = await kube.get<KubeObject & { spec: { acme: Record<string, unknown> } }>(issuers, ns, 'gts');
+    await kube.create(issuers, {
+      apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: 'dns', namespace: ns },
+      spec: {
+        acme: {
+          ...gts!.spec.acme,
+          privateKeySecretRef: { name: 'dns-account' },
+          externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: 'eab-dns' } },
+          solvers: [{ dns01: { rfc2136: { nameserver: dns.server, tsigKeyName: dns.tsig.name, tsigAlgorithm: 'HMACSHA256', tsigSecretSecretRef: { name: 'tsig', key: 'secret' } } } }],
+        },
+      },
+    } as KubeObject);
+    const base = `dns-${process.pid}.${dns.zone}`;
+    const names = [`*.${base}`, base, `www.${base}`];
+    await createCertificate('wild', { secretName: 'wild-tls', issuerRef: { name: 'dns' }, dnsNames: names });
+    await waitForCertificate('wild', readyAtRevision(1), 'Ready at revision 1');
+    const { leaf } = await tlsSecret('wild-tls');
+    expect(leaf.subjectAltName!.split(', ').sort()).toEqual(names.map((n) => `DNS:${n}`).sort());
+    const { queryTxt } = await import('../src/solvers/dns01/provider.ts');
+    for (const name of [`_acme-challenge.${base}.`, `_acme-challenge.www.${base}.`]) {
+      expect(await queryTxt(name, dns.server)).toEqual([]);
+    }
+  });
+});
+
 describe('orders', () => {
   it('resumes the same order after the operator is killed mid-order', async () => {
     const mgmt = env().acme.managementUrl;

@@ -71,6 +71,9 @@ export class CertificateController {
   /** issuer key / Secret key → certificate keys that reference it. */
   private readonly index = new Map<string, Set<string>>();
   private readonly refsOf = new Map<string, string[]>();
+  /** HTTP-01 token → Certificate key, from the orders recorded in status (any replica can answer). */
+  private readonly tokens = new Map<string, string>();
+  private readonly tokensOf = new Map<string, string[]>();
 
   constructor(deps: CertificateControllerDeps) {
     this.deps = deps;
@@ -79,6 +82,7 @@ export class CertificateController {
     this.controller = new Controller({ name: 'certificate', reconcile: (key) => this.sync(key), log, hooks: deps.hooks, workers: deps.workers ?? 8 });
     this.informer.onChange((key, current, previous) => {
       this.reindex(key, current);
+      this.indexTokens(key, current);
       this.controller.enqueue(key, { force: current?.metadata.generation !== previous?.metadata.generation });
     });
     const requeueDependents = (ref: string) => {
@@ -104,8 +108,34 @@ export class CertificateController {
     }
   }
 
-  start(): void {
+  private indexTokens(key: string, object: KubeObject | undefined): void {
+    for (const token of this.tokensOf.get(key) ?? []) this.tokens.delete(token);
+    const order = (object as { status?: CertificateStatus } | undefined)?.status?.order;
+    const tokens = (order?.authorizations ?? []).filter((a) => a.challengeType === 'http-01' && a.token).map((a) => a.token!);
+    for (const token of tokens) this.tokens.set(token, key);
+    if (tokens.length > 0) this.tokensOf.set(key, tokens);
+    else this.tokensOf.delete(key);
+  }
+
+  /** The key authorization for a token recorded in some Certificate's status. */
+  keyAuthorizationFor(token: string): string | undefined {
+    const key = this.tokens.get(token);
+    const cert = key ? this.informer.get(key) as { metadata: { namespace?: string }; spec?: { issuerRef?: { name?: string; kind?: string } } } | undefined : undefined;
+    if (!cert?.spec?.issuerRef?.name) return undefined;
+    const issuer = cert.spec.issuerRef.kind === 'ClusterIssuer'
+      ? this.deps.issuers.clusterIssuers.get(cert.spec.issuerRef.name)
+      : this.deps.issuers.issuers.get(`${cert.metadata.namespace}/${cert.spec.issuerRef.name}`);
+    const thumbprint = (issuer as { status?: { acme?: { keyThumbprint?: string } } } | undefined)?.status?.acme?.keyThumbprint;
+    return thumbprint ? `${token}.${thumbprint}` : undefined;
+  }
+
+  /** Watches (every replica, so a standby is warm and can answer HTTP-01). */
+  startWatching(): void {
     this.informer.start();
+  }
+
+  /** Reconciles (the leader only). */
+  startWorking(): void {
     this.controller.start();
   }
 

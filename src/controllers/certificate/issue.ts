@@ -124,16 +124,18 @@ export async function issue(deps: IssueDeps, request: IssueRequest): Promise<Iss
     ];
     order = await client.createOrder({ identifiers, ...(request.profile ? { profile: request.profile } : {}) } as never) as unknown as AcmeOrder;
     log.info({ order: order.url }, 'opened order');
-    await deps.onOrder(toStatus(order));
   }
 
   if (order.status === 'pending') {
     const authorizations = await client.getAuthorizations(order as never) as unknown as AcmeAuthorization[];
+    // Persisted before any challenge is answered: a restart resumes this order,
+    // and every replica can answer HTTP-01 for these tokens (see Http01Responder).
+    const planned = authorizations.map((authz) => plan(request, authz));
+    if (!sameOrder(existing, order.url, planned)) await deps.onOrder(toStatus(order, planned));
     const results = await Promise.all(authorizations.map((authz) => solve(deps, client, request, authz)));
     const authzStatus = results.map((r) => r.status);
     const failures = results.filter((r) => r.error).map((r) => r.error!);
     order = await client.getOrder(order as never) as unknown as AcmeOrder;
-    await deps.onOrder(toStatus(order, authzStatus));
     if (failures.length > 0) return { kind: 'failed', message: failures.join('; '), order: toStatus(order, authzStatus) };
   }
 
@@ -153,6 +155,26 @@ export async function issue(deps: IssueDeps, request: IssueRequest): Promise<Iss
   if (order.status !== 'valid') order = await client.waitForValidStatus(order as never) as unknown as AcmeOrder;
   const certificatePem = await client.getCertificate(order as never, request.preferredChain);
   return { kind: 'issued', certificatePem, keyPem, order: toStatus(order) };
+}
+
+type AuthzStatus = NonNullable<OrderStatus['authorizations']>[number];
+
+/** The solver and challenge an authorization will use, as recorded in status. */
+function plan(request: IssueRequest, authz: AcmeAuthorization): AuthzStatus {
+  const name = authz.wildcard ? `*.${authz.identifier.value}` : authz.identifier.value;
+  const solver = selectSolver(request.solvers, name, request.labels);
+  const type = solver?.dns01 ? 'dns-01' : 'http-01';
+  const challenge = authz.challenges.find((c) => c.type === type);
+  return {
+    identifier: name,
+    url: authz.url,
+    state: authz.status,
+    ...(solver && challenge ? { challengeType: type, token: challenge.token } : {}),
+  };
+}
+
+function sameOrder(existing: OrderStatus | undefined, url: string, planned: AuthzStatus[]): boolean {
+  return existing?.url === url && JSON.stringify(existing.authorizations ?? []) === JSON.stringify(planned);
 }
 
 type AuthzOutcome = { status: NonNullable<OrderStatus['authorizations']>[number]; error?: string };

@@ -105,9 +105,14 @@ export class IssuerController {
     this.controller.enqueue(key, { force: object?.metadata.generation !== previous?.metadata.generation });
   }
 
-  start(): void {
+  /** Watches (every replica). */
+  startWatching(): void {
     this.issuers.start();
     this.clusterIssuers.start();
+  }
+
+  /** Reconciles (the leader only). */
+  startWorking(): void {
     this.controller.start();
   }
 

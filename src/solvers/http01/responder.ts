@@ -8,6 +8,12 @@ const PREFIX = '/.well-known/acme-challenge/';
 
 export class Http01Responder {
   private readonly tokens = new Map<string, string>();
+  /**
+   * Answers tokens this process did not present: another replica (the leader)
+   * opened the order and recorded the token in the Certificate's status, and
+   * the key authorization is token + "." + the account key's thumbprint.
+   */
+  fallback: ((token: string) => string | undefined) | undefined;
   private server: http.Server | undefined;
   /** Requests answered, for tests and metrics. */
   served = 0;
@@ -27,7 +33,7 @@ export class Http01Responder {
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = (req.url ?? '').split('?')[0]!;
     const token = path.startsWith(PREFIX) ? path.slice(PREFIX.length) : undefined;
-    const answer = token ? this.tokens.get(token) : undefined;
+    const answer = token ? this.tokens.get(token) ?? this.fallback?.(token) : undefined;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405).end();
     } else if (answer === undefined) {
@@ -43,7 +49,9 @@ export class Http01Responder {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => resolve());
+      // reusePort: replicas (and tests' operator pairs) may share one address;
+      // any of them can answer, so the kernel may hand connections to either.
+      server.listen({ port, host, reusePort: true }, () => resolve());
     });
     const address = server.address();
     return typeof address === 'object' && address ? address.port : port;
