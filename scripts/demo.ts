@@ -43,6 +43,7 @@ try {
     '--kubeconfig', info.kubeconfig,
     '--cluster-resource-namespace', 'certkeeper',
     '--health-address', `127.0.0.1:${healthPort}`,
+    '--metrics-address', `127.0.0.1:${await freePort()}`,
     '--http01-address', `127.0.0.1:${info.acme.httpChallengePort}`,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logChunks: Buffer[] = [];

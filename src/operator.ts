@@ -9,6 +9,7 @@ import { core, KubeClient, loadKubeConfig, type KubeObject } from './kube/client
 import { createEventRecorder } from './kube/events.ts';
 import { Informer } from './kube/informer.ts';
 import { LeaderElector } from './kube/leader-election.ts';
+import { acmeEndpointOf, Metrics } from './metrics.ts';
 import { KeyedMutex } from './util/keyed-mutex.ts';
 import { CertificateController } from './controllers/certificate/controller.ts';
 import { Http01Responder } from './solvers/http01/responder.ts';
@@ -17,6 +18,7 @@ import { LABEL_ACCOUNT_KEY } from './api/meta.ts';
 
 export interface RunningOperator {
   healthPort: number;
+  metricsPort: number;
   http01Port: number;
   /** Settles with an error when the operator must exit (leadership lost). */
   fatal: Promise<Error>;
@@ -50,6 +52,9 @@ export async function connect(config: ControllerConfig): Promise<KubeClient> {
 
 export async function startOperator(config: ControllerConfig, kube: KubeClient, log: Logger): Promise<RunningOperator> {
   const clock = () => new Date();
+  const metrics = new Metrics();
+  const transportHooks = { onResponse: metrics.onAcmeResponse, endpointOf: acmeEndpointOf };
+  const hooks = { onReconcile: metrics.onReconcile };
   const secrets = new Informer<KubeObject>({ kube, type: core.secrets, log, metadataOnly: true, transform: shrinkSecretMetadata });
   const events = createEventRecorder(kube, log, config.clusterResourceNamespace, clock);
   const issuers = new IssuerController({
@@ -57,6 +62,9 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     locks: new KeyedMutex(),
     clusterResourceNamespace: config.clusterResourceNamespace,
     secrets,
+    hooks,
+    accountHooks: { onRegistration: metrics.onRegistration, transportHooks },
+    onIssuerStatus: metrics.onIssuerStatus,
   });
 
   const http01 = new Http01Responder();
@@ -66,20 +74,27 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     dns01: dns01HandleFactory(kube, { propagationTimeoutMs: config.dns01PropagationTimeoutSeconds * 1000 }),
     clusterResourceNamespace: config.clusterResourceNamespace,
     ownSecrets: config.enableCertificateOwnerRef,
+    transportHooks,
+    hooks,
+    onCertificate: metrics.onCertificate,
   });
+  metrics.watchQueue('issuer', () => issuers.controller.queue.depth);
+  metrics.watchQueue('certificate', () => certificates.controller.queue.depth);
 
   http01.fallback = (token) => certificates.keyAuthorizationFor(token);
 
   const ready = () => secrets.hasSynced && issuers.hasSynced && certificates.hasSynced;
   const { host, port } = parseHostPort(config.healthAddress);
   const health: HealthServer = await startHealthServer(host, port, ready);
+  const metricsAddress = parseHostPort(config.metricsAddress);
+  const metricsServer = await metrics.listen(metricsAddress.host, metricsAddress.port);
   const solverAddress = parseHostPort(config.http01Address);
   const http01Port = await http01.listen(solverAddress.host, solverAddress.port);
 
   secrets.start();
   issuers.startWatching();
   certificates.startWatching();
-  log.info({ healthPort: health.port, http01Port, clusterResourceNamespace: config.clusterResourceNamespace }, 'certkeeper started');
+  log.info({ healthPort: health.port, metricsPort: metricsServer.port, http01Port, clusterResourceNamespace: config.clusterResourceNamespace }, 'certkeeper started');
 
   const startWorking = () => {
     issuers.startWorking();
@@ -110,6 +125,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
 
   return {
     healthPort: health.port,
+    metricsPort: metricsServer.port,
     http01Port,
     fatal,
     async stop() {
@@ -121,6 +137,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
       await http01.close();
       await secrets.stop();
       await health.close();
+      await metricsServer.close();
       kube.close();
     },
   };

@@ -146,6 +146,26 @@ describe('issuance over HTTP-01', () => {
     expect(events.items.some((e) => e.involvedObject.name === 'web' && e.reason === 'Issued')).toBe(true);
   });
 
+  it('reports the issuance in /metrics', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${operator.metricsPort}/metrics`)).text();
+    const value = (pattern: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(pattern));
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const cert = await kube.get<CertificateObject>(certificates, ns, 'web');
+    expect(value(`certkeeper_certificate_ready{namespace="${ns}",name="web"}`)).toBe(1);
+    expect(value(`certkeeper_certificate_expiration_timestamp_seconds{namespace="${ns}",name="web"}`)).toBe(Date.parse(cert!.status!.notAfter!) / 1000);
+    expect(value(`certkeeper_certificate_renewal_timestamp_seconds{namespace="${ns}",name="web"}`)).toBe(Date.parse(cert!.status!.renewalTime!) / 1000);
+    expect(value(`certkeeper_issuer_ready{kind="Issuer",namespace="${ns}",name="gts"}`)).toBe(1);
+    expect(value('certkeeper_acme_eab_sends_total')).toBe(1);
+    expect(value('certkeeper_acme_account_registrations_total{outcome="registered"}')).toBe(1);
+    expect(value('certkeeper_acme_requests_total{endpoint="newOrder",status="201"}')).toBe(1);
+    expect(value('certkeeper_acme_requests_total{endpoint="finalize",status="200"}')).toBe(1);
+    expect(value('certkeeper_reconcile_total{controller="certificate",result="success"}')).toBeGreaterThan(0);
+    expect(value('certkeeper_workqueue_depth{controller="certificate"}')).toBe(0);
+    expect(value('certkeeper_process_resident_memory_bytes')).toBeGreaterThan(0);
+  });
+
   it('repairs a deleted Secret and a Secret whose key was replaced', async () => {
     await createCertificate('repair', { secretName: 'repair-tls', issuerRef: { name: 'gts' }, dnsNames: [testName('repair')] });
     await waitForCertificate('repair', readyAtRevision(1), 'revision 1');

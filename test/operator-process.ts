@@ -10,6 +10,7 @@ import { env, waitFor } from './helpers.ts';
 export interface OperatorProcess {
   child: ChildProcess;
   healthPort: number;
+  metricsPort: number;
   /** Every line written so far (stdout and stderr). */
   lines: string[];
   /** Structured log records parsed from stdout. */
@@ -30,6 +31,7 @@ export const allOperatorOutput: string[] = [];
 
 export async function startOperatorProcess(opts: { clusterResourceNamespace: string; args?: string[]; env?: Record<string, string>; http01Port?: number }): Promise<OperatorProcess> {
   const healthPort = await freePort();
+  const metricsPort = await freePort();
   // Pebble validates HTTP-01 on this port: the operator's responder listens there.
   const http01Port = opts.http01Port ?? env().acme.httpChallengePort;
   const child = spawn(process.execPath, [
@@ -37,6 +39,7 @@ export async function startOperatorProcess(opts: { clusterResourceNamespace: str
     'controller',
     '--kubeconfig', env().kubeconfig,
     '--health-address', `127.0.0.1:${healthPort}`,
+    '--metrics-address', `127.0.0.1:${metricsPort}`,
     '--cluster-resource-namespace', opts.clusterResourceNamespace,
     '--log-level', 'debug',
     '--http01-address', `127.0.0.1:${http01Port}`,
@@ -69,6 +72,7 @@ export async function startOperatorProcess(opts: { clusterResourceNamespace: str
   return {
     child,
     healthPort,
+    metricsPort,
     lines,
     records: () => lines.flatMap((line) => {
       try {

@@ -462,7 +462,7 @@ export function importedAccountSecret(opts: { namespace: string; name: string; s
       namespace: opts.namespace,
       labels: { [LABEL_ACCOUNT_KEY]: 'true', 'app.kubernetes.io/managed-by': 'certkeeper' },
       annotations: {
-        [ANNOTATION.state]: 'pending',
+        [ANNOTATION.state]: 'imported',
         [ANNOTATION.server]: opts.server,
         ...(account.accountUrl ? { [ANNOTATION.accountUrl]: account.accountUrl } : {}),
         ...(account.email ? { [ANNOTATION.email]: account.email } : {}),

@@ -28,7 +28,7 @@ Usage:
 Run "certkeeper account import --help" or "certkeeper account export --help" for the flags.
 `;
 
-export const IMPORT_USAGE = `Usage: certkeeper account import --namespace NS --secret NAME --server DIRECTORY_URL SOURCE [--email E] [--kubeconfig PATH]
+export const IMPORT_USAGE = `Usage: certkeeper account import --namespace NS --secret NAME --server DIRECTORY_URL SOURCE [--account-url URL] [--email E] [--eab-key-id ID] [--kubeconfig PATH]
 
 Creates the account key Secret NS/NAME from an existing ACME account, marked
 certkeeper.io/account-state: imported. The operator uses the account URL when it
@@ -50,6 +50,7 @@ Flags:
   --account-url URL     the account URL, when the source does not record it (otherwise the operator looks it up)
   --email E             the account's contact email, when the source does not record it; with --from-lego,
                         chooses among several accounts
+  --eab-key-id ID       the EAB key ID the account was registered with, for the record (it is never sent)
   --kubeconfig PATH     kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)
   -h, --help            show this help
 `;
@@ -61,7 +62,7 @@ and DIR/account.json (server, accountUrl, email, eabKeyId, state and the RFC 763
 thumbprint of the key). Never overwrites existing files. Keep account.key secret.
 To restore it later:
   certkeeper account import --namespace NS --secret NAME --server SERVER \\
-    --key-file DIR/account.key --account-url ACCOUNT_URL --email EMAIL
+    --key-file DIR/account.key --account-url ACCOUNT_URL --email EMAIL --eab-key-id EAB_KEY_ID
 
 Flags:
   --namespace NS        namespace of the account key Secret (required)
@@ -226,7 +227,7 @@ interface SecretObject extends KubeObject {
 const SOURCES = ['from-cert-manager-secret', 'from-lego', 'from-certbot', 'from-acme-sh', 'key-file'] as const;
 
 async function runImport(args: string[], io: AccountIo): Promise<number> {
-  const values = parseFlags(args, ['namespace', 'secret', 'server', ...SOURCES, 'account-url', 'email', 'kubeconfig']);
+  const values = parseFlags(args, ['namespace', 'secret', 'server', ...SOURCES, 'account-url', 'email', 'eab-key-id', 'kubeconfig']);
   if (values.help) {
     io.stdout(IMPORT_USAGE);
     return 0;
@@ -278,7 +279,7 @@ async function runImport(args: string[], io: AccountIo): Promise<number> {
         break;
       }
     }
-    account = withFlags(account, { accountUrl: accountUrlFlag, email });
+    account = withFlags(account, { accountUrl: accountUrlFlag, email, eabKeyId: optional(values, 'eab-key-id') });
 
     kube ??= await connect(optional(values, 'kubeconfig'));
     const client = kube;
@@ -301,7 +302,7 @@ async function runImport(args: string[], io: AccountIo): Promise<number> {
 }
 
 /** Adds what the flags say, refusing a flag that contradicts the source's own record. */
-function withFlags(account: ImportedAccount, flags: { accountUrl?: string; email?: string }): ImportedAccount {
+function withFlags(account: ImportedAccount, flags: { accountUrl?: string; email?: string; eabKeyId?: string }): ImportedAccount {
   const result = { ...account };
   if (flags.accountUrl) {
     if (account.accountUrl && account.accountUrl !== flags.accountUrl) {
@@ -315,6 +316,12 @@ function withFlags(account: ImportedAccount, flags: { accountUrl?: string; email
       throw new AccountCommandError(`--email ${flags.email} differs from the email ${account.email} that ${account.source} records; leave --email out (set spec.acme.email to change the contact)`);
     }
     result.email = flags.email;
+  }
+  if (flags.eabKeyId) {
+    if (account.eabKeyId && account.eabKeyId !== flags.eabKeyId) {
+      throw new AccountCommandError(`--eab-key-id ${flags.eabKeyId} differs from the EAB key ID ${account.eabKeyId} that ${account.source} records; leave --eab-key-id out`);
+    }
+    result.eabKeyId = flags.eabKeyId;
   }
   return result;
 }
