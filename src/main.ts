@@ -1,8 +1,8 @@
 // The certkeeper command line: `certkeeper controller` runs the operator;
 // `certkeeper account` backs up and imports account keys (src/cli/account.ts).
-import pino from 'pino';
 import { runAccount } from './cli/account.ts';
 import { controllerFlags, parseControllerConfig, UsageError } from './config.ts';
+import { createLogger } from './logging.ts';
 import { connect, startOperator } from './operator.ts';
 
 const USAGE = `certkeeper: Kubernetes operator for ACME certificates (one registration per EAB key, ever)
@@ -23,7 +23,7 @@ async function runController(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const log = pino({ level: config.logLevel, base: { component: 'certkeeper' } });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
   let kube;
   try {
     kube = await connect(config);
