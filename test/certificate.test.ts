@@ -11,6 +11,7 @@ import { Informer } from '../src/kube/informer.ts';
 import { ingresses } from '../src/solvers/http01/routes.ts';
 import { dropHeldChallenges, getHeldChallenges, getOrders, holdNextChallenge, mintEabKey } from './env/ca-client.ts';
 import { createNamespace, env, kubeClient, waitFor } from './helpers.ts';
+import { freePort } from './env/ports.ts';
 import { startOperatorProcess, type OperatorProcess } from './operator-process.ts';
 
 const issuers = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
@@ -270,6 +271,29 @@ describe('orders', () => {
     const pending = await kube.get<CertificateObject>(certificates, ns, 'resume');
     expect(pending!.status!.order!.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\//);
     expect(pending!.status!.conditions!.find((c) => c.type === 'Issuing')).toMatchObject({ status: 'True', reason: 'SecretMissing' });
+
+    // Any replica answers the challenge: a standby (it waits for a Lease someone
+    // else holds) serves the token recorded in status with the account's thumbprint.
+    const token = (pending as unknown as { status: { order: { authorizations: { token: string; challengeType: string }[] } } }).status.order.authorizations[0]!;
+    expect(token.challengeType).toBe('http-01');
+    const { microTime } = await import('../src/kube/leader-election.ts');
+    await kube.create(core.leases, {
+      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'held-elsewhere', namespace: systemNamespace },
+      spec: { holderIdentity: 'someone-else', leaseDurationSeconds: 3600, renewTime: microTime(new Date()) },
+    } as KubeObject);
+    const standbyPort = await freePort();
+    const standby = await startOperatorProcess({ clusterResourceNamespace: systemNamespace, http01Port: standbyPort, args: ['--leader-elect', '--leader-election-id', 'held-elsewhere'] });
+    try {
+      const answer = await waitFor('the standby to answer the token', async () => {
+        const res = await fetch(`http://127.0.0.1:${standbyPort}/.well-known/acme-challenge/${token.token}`);
+        return res.status === 200 ? res.text() : undefined;
+      });
+      const issuer = await kube.get<KubeObject & { status: { acme: { keyThumbprint: string } } }>(issuers, ns, 'gts');
+      expect(answer).toBe(`${token.token}.${issuer!.status.acme.keyThumbprint}`);
+      expect((await fetch(`http://127.0.0.1:${standbyPort}/.well-known/acme-challenge/unknown-token`)).status).toBe(404);
+    } finally {
+      await standby.stop();
+    }
     await operator.kill();
     await dropHeldChallenges(mgmt);
 
