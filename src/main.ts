@@ -1,9 +1,7 @@
 // The certkeeper command line: `certkeeper controller` runs the operator;
 // `certkeeper account` backs up and imports account keys (src/cli/account.ts).
-import { runAccount } from './cli/account.ts';
 import { controllerFlags, parseControllerConfig, UsageError } from './config.ts';
 import { createLogger } from './logging.ts';
-import { connect, startOperator } from './operator.ts';
 
 const USAGE = `certkeeper: Kubernetes operator for ACME certificates (one registration per EAB key, ever)
 
@@ -24,6 +22,7 @@ async function runController(args: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  const { connect, startOperator } = await import('./operator.ts');
   let kube;
   try {
     kube = await connect(config);
@@ -56,7 +55,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'controller':
         return await runController(rest);
       case 'account':
-        return await runAccount(rest);
+        // Loaded on demand: each command pulls in only what it needs.
+        return await (await import('./cli/account.ts')).runAccount(rest);
       case '--version':
       case 'version':
         process.stdout.write(`certkeeper ${process.env.npm_package_version ?? '0.1.0'}\n`);
