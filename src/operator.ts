@@ -10,6 +10,7 @@ import { createEventRecorder } from './kube/events.ts';
 import { Informer } from './kube/informer.ts';
 import { LeaderElector } from './kube/leader-election.ts';
 import { acmeEndpointOf, Metrics } from './metrics.ts';
+import { RenewalInfoClient } from './acme/ari.ts';
 import { KeyedMutex } from './util/keyed-mutex.ts';
 import { CertificateController } from './controllers/certificate/controller.ts';
 import { Http01Responder } from './solvers/http01/responder.ts';
@@ -77,6 +78,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     transportHooks,
     hooks,
     onCertificate: metrics.onCertificate,
+    renewalInfo: new RenewalInfoClient(log),
   });
   metrics.watchQueue('issuer', () => issuers.controller.queue.depth);
   metrics.watchQueue('certificate', () => certificates.controller.queue.depth);

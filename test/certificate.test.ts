@@ -147,8 +147,11 @@ describe('issuance over HTTP-01', () => {
     expect(events.items.some((e) => e.involvedObject.name === 'web' && e.reason === 'Issued')).toBe(true);
   });
 
-  it('reports the issuance in /metrics', async () => {
-    const text = await (await fetch(`http://127.0.0.1:${operator.metricsPort}/metrics`)).text();
+  it('reports the issuance in /metrics, and asked the CA for renewal information (ARI)', async () => {
+    const scrape = async () => (await fetch(`http://127.0.0.1:${operator.metricsPort}/metrics`)).text();
+    // After the Secret is written, the next sync asks Pebble's renewalInfo for the window.
+    await waitFor('an ARI request', async () => (await scrape()).includes('certkeeper_acme_requests_total{endpoint="renewalInfo",status="200"}'));
+    const text = await scrape();
     const value = (pattern: string) => {
       const line = text.split('\n').find((l) => l.startsWith(pattern));
       return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));

@@ -74,7 +74,12 @@ describe('renewalTime', () => {
     expect(times.size).toBeGreaterThan(95);
   });
 
-  it('picks a time inside the CA\'s ARI window', () => {
+  it('never renews later than a later ARI window would allow, and not later than its own schedule', () => {
+    const late = { start: new Date('2026-03-25T00:00:00Z'), end: new Date('2026-03-26T00:00:00Z') };
+    expect(renewalTime({ notBefore, notAfter, seed: 'a', ariWindow: late })).toEqual(renewalTime({ notBefore, notAfter, seed: 'a' }));
+  });
+
+  it('picks a time inside the CA\'s ARI window when it is earlier (e.g. before a revocation)', () => {
     const ariWindow = { start: new Date('2026-03-01T00:00:00Z'), end: new Date('2026-03-03T00:00:00Z') };
     for (const seed of ['a', 'b', 'c']) {
       const at = renewalTime({ notBefore, notAfter, seed, ariWindow });

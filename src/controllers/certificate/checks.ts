@@ -131,17 +131,15 @@ export interface RenewalInput {
 }
 
 /**
- * When to renew: inside the CA's ARI window when given; else renewBefore
- * before expiry; else when two thirds of the lifetime have passed. Moved
- * earlier by up to 2 % of the lifetime (at most an hour), seeded, so that
- * thousands of certificates issued together do not renew in the same second.
+ * When to renew: renewBefore before expiry, else when two thirds of the
+ * lifetime have passed, moved earlier by up to 2 % of the lifetime (at most an
+ * hour), seeded, so that thousands of certificates issued together do not
+ * renew in the same second. When the CA offers a renewal window (ARI), a
+ * seeded time inside it is used if that is earlier: never later than the CA
+ * asks (it moves the window forward when it must revoke).
  */
 export function renewalTime(input: RenewalInput): Date {
   const fraction = spreadFraction(input.seed);
-  if (input.ariWindow && input.ariWindow.end > input.ariWindow.start) {
-    const span = input.ariWindow.end.getTime() - input.ariWindow.start.getTime();
-    return new Date(input.ariWindow.start.getTime() + Math.floor(span * fraction));
-  }
   const lifetime = input.notAfter.getTime() - input.notBefore.getTime();
   let at = input.notBefore.getTime() + Math.floor((lifetime * 2) / 3);
   if (input.renewBefore) {
@@ -149,5 +147,10 @@ export function renewalTime(input: RenewalInput): Date {
     if (before < lifetime) at = input.notAfter.getTime() - before;
   }
   const spread = Math.min(lifetime * 0.02, 3_600_000);
-  return new Date(at - Math.floor(spread * fraction));
+  at -= Math.floor(spread * fraction);
+  if (input.ariWindow && input.ariWindow.end > input.ariWindow.start) {
+    const span = input.ariWindow.end.getTime() - input.ariWindow.start.getTime();
+    at = Math.min(at, input.ariWindow.start.getTime() + Math.floor(span * fraction));
+  }
+  return new Date(at);
 }

@@ -21,6 +21,7 @@ import { issuerKey, issuerTypes, type IssuerController } from '../issuer/control
 import { needsIssuance, Reason, renewalTime, requestedNames, type SecretFacts } from './checks.ts';
 import { issue, requestHash, type Dns01Handle } from './issue.ts';
 import type { Solver } from '../../api/solvers.ts';
+import type { RenewalInfoClient } from '../../acme/ari.ts';
 import { canonicalJson } from '../../util/canonical.ts';
 
 export const certificates: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'certificates', namespaced: true };
@@ -57,6 +58,8 @@ export interface CertificateControllerDeps {
   hooks?: ControllerHooks;
   workers?: number;
   onCertificate?: (namespace: string, name: string, facts: { ready: boolean; notAfter?: Date; renewalTime?: Date } | undefined) => void;
+  /** ACME Renewal Information (RFC 9773), when the issuer's CA offers it. */
+  renewalInfo?: RenewalInfoClient;
 }
 
 interface SecretObject extends KubeObject {
@@ -148,6 +151,21 @@ export class CertificateController {
     return this.informer.hasSynced;
   }
 
+  /** The CA's suggested renewal window for the Secret's certificate, if its issuer's CA offers ARI. */
+  private async renewalWindow(spec: Certificate['spec'], ns: string, secret: SecretObject) {
+    if (!this.deps.renewalInfo) return undefined;
+    const kind = spec.issuerRef.kind ?? 'Issuer';
+    const issuerObject = kind === 'Issuer' ? this.deps.issuers.issuers.get(`${ns}/${spec.issuerRef.name}`) : this.deps.issuers.clusterIssuers.get(spec.issuerRef.name);
+    const issuer = issuerObject ? Issuer.safeParse(issuerObject) : undefined;
+    if (!issuer?.success) return undefined;
+    const acme = issuer.data.spec.acme;
+    return this.deps.renewalInfo.window(acme.server, Buffer.from(secret.data!['tls.crt']!, 'base64').toString('utf8'), {
+      ca: acme.caBundle ? Buffer.from(acme.caBundle, 'base64').toString('utf8') : undefined,
+      insecureSkipVerify: acme.skipTLSVerify === true,
+      ...this.deps.transportHooks,
+    });
+  }
+
   private async sync(key: string): Promise<{ requeueAfterMs?: number } | void> {
     const { namespace, name } = splitKey(key);
     const ns = namespace!;
@@ -175,8 +193,9 @@ export class CertificateController {
     // The Secret as it is now.
     const secret = await this.deps.kube.get<SecretObject>(core.secrets, ns, spec.secretName);
     const facts = secretFacts(secret);
+    const ariWindow = facts.certificate && facts.key?.matchesCertificate ? await this.renewalWindow(spec, ns, secret!) : undefined;
     const renewal = facts.certificate
-      ? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key })
+      ? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key, ariWindow })
       : undefined;
     const verdict = needsIssuance({ spec, secretName: spec.secretName, secret: facts, now, renewalTime: renewal });
     // Ready means: the Secret holds a valid certificate for this spec (renewal due is still Ready).
