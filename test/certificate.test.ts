@@ -232,6 +232,40 @@ describe('issuance over HTTP-01', () => {
   });
 });
 
+describe('HTTP-01 through a Gateway API HTTPRoute', () => {
+  it('routes the challenge path on the name to the solver Service and removes the route after', async () => {
+    const { httpRoutes } = await import('../src/solvers/http01/routes.ts');
+    const seen: { added: boolean; object: KubeObject & { spec?: unknown } }[] = [];
+    const routes = new Informer<KubeObject>({ kube, type: httpRoutes, namespace: systemNamespace, log: pino({ level: 'silent' }) });
+    routes.onChange((_key, current, previous) => seen.push({ added: Boolean(current && !previous), object: (current ?? previous)! }));
+    routes.start();
+    await routes.waitForSync();
+    try {
+      const eab = await mintEabKey(env().acme.managementUrl);
+      await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab-gw', namespace: ns }, stringData: { secret: eab.hmacKey } } as KubeObject);
+      const gts = await kube.get<KubeObject & { spec: { acme: Record<string, unknown> } }>(issuers, ns, 'gts');
+      await kube.create(issuers, {
+        apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: 'gateway', namespace: ns },
+        spec: { acme: { ...gts!.spec.acme, privateKeySecretRef: { name: 'gw-account' }, externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: 'eab-gw' } },
+          solvers: [{ http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'public', namespace: 'gateways', sectionName: 'http' }] } } }] } },
+      } as KubeObject);
+      const name = testName('gw');
+      await createCertificate('gw', { secretName: 'gw-tls', issuerRef: { name: 'gateway' }, dnsNames: [name] });
+      await waitForCertificate('gw', readyAtRevision(1), 'Ready at revision 1');
+      const added = seen.filter((e) => e.added);
+      expect(added).toHaveLength(1);
+      expect(added[0]!.object.spec).toMatchObject({
+        parentRefs: [{ name: 'public', namespace: 'gateways', sectionName: 'http' }],
+        hostnames: [name],
+        rules: [{ matches: [{ path: { type: 'Exact', value: expect.stringMatching(/^\/\.well-known\/acme-challenge\/[\w-]+$/) } }], backendRefs: [{ name: 'certkeeper-http01', port: 8089 }] }],
+      });
+      await waitFor('the HTTPRoute to be removed', async () => routes.list().length === 0);
+    } finally {
+      await routes.stop();
+    }
+  });
+});
+
 describe('issuance over DNS-01 (RFC2136 into BIND9)', () => {
   it('issues a wildcard and its base name, and removes the TXT records afterwards', async () => {
     const dns = env().dns;

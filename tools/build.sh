@@ -8,10 +8,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 K8S_VERSION=$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p;s/^\tk8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/k8s/go.mod" | head -1)
 PEBBLE_VERSION=v2.10.1
 HELM_VERSION=v3.21.4
+GATEWAY_API_VERSION=v1.4.1
 cache=${CERTKEEPER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/certkeeper}
 # The key covers the versions and the tools module itself, so a change to either rebuilds.
 key=$(cat "$here/k8s/go.mod" "$here/k8s/go.sum" "$here"/k8s/*/main.go "$0" | sha256sum | cut -c1-12)
-bin="$cache/bin-$K8S_VERSION-pebble-$PEBBLE_VERSION-helm-$HELM_VERSION-$key"
+bin="$cache/bin-$K8S_VERSION-pebble-$PEBBLE_VERSION-helm-$HELM_VERSION-gateway-$GATEWAY_API_VERSION-$key"
 
 if [ -f "$bin/.complete" ]; then
   echo "$bin"
@@ -41,6 +42,11 @@ pebble_src=$(go env GOMODCACHE)/github.com/letsencrypt/pebble/v2@$PEBBLE_VERSION
 mkdir -p "$bin.tmp/pebble-certs"
 cp "$pebble_src/test/certs/localhost/cert.pem" "$pebble_src/test/certs/localhost/key.pem" "$pebble_src/test/certs/pebble.minica.pem" "$bin.tmp/pebble-certs/"
 chmod -R u+w "$bin.tmp/pebble-certs"
+# Gateway API CRDs (HTTPRoute), so HTTP-01 routing through a Gateway is tested on the real API server.
+gateway_src=$(cd "$here/k8s" && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+mkdir -p "$bin.tmp/gateway-api-crds"
+cp "$gateway_src/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" "$gateway_src/config/crd/standard/gateway.networking.k8s.io_gateways.yaml" "$gateway_src/config/crd/standard/gateway.networking.k8s.io_gatewayclasses.yaml" "$bin.tmp/gateway-api-crds/"
+chmod -R u+w "$bin.tmp/gateway-api-crds"
 rm -rf "$bin"
 mv "$bin.tmp" "$bin"
 echo "built in $(( $(date +%s) - start ))s" > "$bin/.complete"

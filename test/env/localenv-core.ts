@@ -54,7 +54,10 @@ export async function startLocalEnv(opts: { workDir: string; nonceRejectPercent?
   };
   try {
     await run(tools.kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '-f', path.join(repoRoot, 'crds')]);
+    // Gateway API, so HTTP-01 through an HTTPRoute is checked by the real API server.
+    await run(tools.kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '-f', tools.gatewayApiCrds]);
     await run(tools.kubectl, ['--kubeconfig', kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=certkeeper']);
+    await run(tools.kubectl, ['--kubeconfig', kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', 'crd/httproutes.gateway.networking.k8s.io']);
   } catch (error) {
     await stop();
     throw error;

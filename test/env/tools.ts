@@ -17,6 +17,8 @@ export interface Tools {
   pebbleCert: string;
   pebbleKey: string;
   pebbleRoot: string;
+  /** Gateway API CRDs (Gateway, GatewayClass, HTTPRoute) from sigs.k8s.io/gateway-api. */
+  gatewayApiCrds: string;
 }
 
 export function ensureTools(): Tools {
@@ -36,5 +38,6 @@ export function ensureTools(): Tools {
     pebbleCert: bin('pebble-certs/cert.pem'),
     pebbleKey: bin('pebble-certs/key.pem'),
     pebbleRoot: bin('pebble-certs/pebble.minica.pem'),
+    gatewayApiCrds: bin('gateway-api-crds'),
   };
 }
