@@ -297,6 +297,26 @@ describe('issuance over DNS-01 (RFC2136 into BIND9)', () => {
   });
 });
 
+describe('secrets', () => {
+  it('never writes a certificate key, account key or HMAC to the operator\'s output', async () => {
+    const output = operator.lines.join('\n');
+    expect(output.length).toBeGreaterThan(1000);
+    const secrets = await kube.list<SecretObject>(core.secrets, { namespace: ns });
+    let checked = 0;
+    for (const secret of secrets.items) {
+      for (const [name, value] of Object.entries(secret.data ?? {})) {
+        if (!['tls.key', 'secret'].includes(name)) continue;
+        const text = Buffer.from(value, 'base64').toString();
+        const material = text.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+        expect(output).not.toContain(material.slice(0, 40));
+        expect(output).not.toContain(value.slice(10, 50));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(5);
+  });
+});
+
 describe('orders', () => {
   it('resumes the same order after the operator is killed mid-order', async () => {
     const mgmt = env().acme.managementUrl;

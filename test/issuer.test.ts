@@ -269,6 +269,24 @@ describe('crash safety (the operator is killed with SIGKILL)', () => {
   });
 });
 
+describe('transient CA errors', () => {
+  it('reports Retrying, honours Retry-After, and then registers once', async () => {
+    const ns = await createNamespace(kube, 'retry');
+    const key = await newKey();
+    await eabSecret(ns, 'eab', key.hmacKey);
+    await setNewAccountFault(env().acme.managementUrl, { mode: 'fail-before', status: 503, retryAfterSeconds: 2 });
+    await createIssuer(ns, 'gts', issuerSpec(key.keyId));
+    const retrying = await waitForReason(ns, 'gts', 'Retrying');
+    expect(retrying.status!.conditions!.find((c) => c.type === 'Ready')!.message).toContain('HTTP 503');
+    const ready = await waitForReason(ns, 'gts', 'AccountReady');
+    const entries = await journalFor(key.keyId);
+    expect(entries.map((e) => e.status)).toEqual([503, 201]);
+    // The retry came no earlier than the CA asked.
+    expect(Date.parse(entries[1]!.time) - Date.parse(entries[0]!.time)).toBeGreaterThanOrEqual(2_000);
+    expect(ready.status!.acme!.uri).toBe(entries[1]!.accountUrl);
+  });
+});
+
 describe('clear conditions instead of a 403 loop', () => {
   it('reports a lost Secret and does not register again with the used key', async () => {
     const ns = await createNamespace(kube, 'lost');

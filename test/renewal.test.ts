@@ -42,7 +42,7 @@ beforeAll(async () => {
       solvers: [{ http01: {} }],
     } },
   } as KubeObject);
-  operator = await startOperatorProcess({ clusterResourceNamespace: ns });
+  operator = await startOperatorProcess({ clusterResourceNamespace: ns, args: ['--enable-certificate-owner-ref'] });
 });
 
 afterAll(async () => {
@@ -67,6 +67,9 @@ describe('renewal', () => {
       return cert?.status?.revision === 1 && cert.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? cert : undefined;
     });
     const firstLeaf = (await serialOf())!;
+    // --enable-certificate-owner-ref: the Secret goes with its Certificate.
+    const owned = await kube.get<KubeObject & { metadata: { ownerReferences?: { kind: string; name: string; uid: string; controller?: boolean }[] } }>(core.secrets, ns, 'short-tls');
+    expect(owned!.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Certificate', name: 'short', uid: first.metadata.uid, controller: true })]);
     // Renewal is scheduled before expiry, at about notAfter - 25s.
     const renewal = Date.parse(first.status!.renewalTime!);
     const notAfter = Date.parse(first.status!.notAfter!);

@@ -27,6 +27,8 @@ export interface ControlPlaneOptions {
   workDir: string;
   /** Users besides the admin, each with its groups; they get bearer tokens. */
   users?: { name: string; groups: string[] }[];
+  /** Writes an audit log (every request at Metadata level, JSON lines) to this file; off when absent. */
+  auditLogPath?: string;
 }
 
 const children = new Set<ChildProcess>();
@@ -110,6 +112,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   writeFileSync(saKeyFile, saKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   writeFileSync(saPubFile, saKeys.publicKey.export({ type: 'spki', format: 'pem' }));
 
+  const auditFlags: string[] = [];
+  if (options.auditLogPath) {
+    const policyFile = path.join(workDir, 'audit-policy.json');
+    writeFileSync(policyFile, JSON.stringify({ apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [{ level: 'Metadata' }] }));
+    // maxsize in MB: lumberjack's default (100) would rotate the file under a reader.
+    auditFlags.push(`--audit-policy-file=${policyFile}`, `--audit-log-path=${options.auditLogPath}`, '--audit-log-maxsize=100000');
+  }
+
   // Without --tls-cert-file the apiserver generates a self-signed CA and serving
   // certificate for 127.0.0.1 in --cert-dir; apiserver.crt holds both.
   const apiLog = path.join(workDir, 'kube-apiserver.log');
@@ -128,6 +138,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     `--service-account-signing-key-file=${saKeyFile}`,
     '--enable-priority-and-fairness=false',
     '--v=0',
+    ...auditFlags,
   ], apiLog);
   const server = `https://127.0.0.1:${apiPort}`;
   const caFile = path.join(certDir, 'apiserver.crt');

@@ -24,7 +24,7 @@ export interface LocalEnv {
   stop(): Promise<void>;
 }
 
-export async function startLocalEnv(opts: { workDir: string; nonceRejectPercent?: number }): Promise<LocalEnv> {
+export async function startLocalEnv(opts: { workDir: string; nonceRejectPercent?: number; auditLogPath?: string }): Promise<LocalEnv> {
   const tools = ensureTools();
   mkdirSync(opts.workDir, { recursive: true });
   const external = process.env.CERTKEEPER_TEST_KUBECONFIG;
@@ -34,6 +34,7 @@ export async function startLocalEnv(opts: { workDir: string; nonceRejectPercent?
       tools,
       workDir: path.join(opts.workDir, 'controlplane'),
       users: [{ name: 'developer', groups: ['developers'] }],
+      auditLogPath: opts.auditLogPath,
     });
   let bind;
   let ca;

@@ -1,0 +1,138 @@
+// The chart's RBAC on the real API server: with the ServiceAccount, ClusterRole,
+// Role and bindings applied, `kubectl auth can-i --as=<the ServiceAccount>`
+// shows certkeeper can do what it needs (its resources, their status, Secrets,
+// Events, its Lease, HTTP-01 Ingresses/HTTPRoutes in its namespace) and nothing
+// more: no deleting Secrets, no Pods, ConfigMaps, Namespaces or wildcards.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeClient } from '../src/kube/client.ts';
+import { chartDir } from '../scripts/render-manifests.ts';
+import { createNamespace, env, kubeClient, kubectl } from './helpers.ts';
+
+const run = promisify(execFile);
+
+describe('the chart\'s RBAC', () => {
+  let kube: KubeClient;
+  let namespace: string;
+  let otherNamespace: string;
+  let release: string;
+  let serviceAccount: string;
+
+  beforeAll(async () => {
+    kube = await kubeClient();
+    namespace = await createNamespace(kube, 'rbac');
+    otherNamespace = await createNamespace(kube, 'rbac-other');
+    release = `certkeeper-rbac-${randomBytes(3).toString('hex')}`;
+    serviceAccount = `system:serviceaccount:${namespace}:${release}`;
+    const { stdout } = await run(path.join(env().binDir, 'helm'), [
+      'template', release, chartDir, '--namespace', namespace, '--kube-version', env().kubernetesVersion,
+      '--show-only', 'templates/serviceaccount.yaml', '--show-only', 'templates/rbac.yaml',
+    ]);
+    await kubectl(['apply', '--server-side', '-f', '-'], stdout);
+  });
+
+  afterAll(async () => {
+    // Cluster-scoped, so not cleaned up with the namespace.
+    await kubectl(['delete', '--ignore-not-found', 'clusterrolebinding', release]);
+    await kubectl(['delete', '--ignore-not-found', 'clusterrole', release]);
+    kube.close();
+  });
+
+  /**
+   * Asks the API server with a SubjectAccessReview, which is what kubectl auth can-i
+   * sends; for resources the server does not serve, where kubectl cannot resolve the
+   * name (Gateway API is not installed here).
+   */
+  async function review(verb: string, resource: string, ns: string): Promise<boolean> {
+    const [plural, ...group] = resource.split('.');
+    const { stdout } = await kubectl(['create', '-o', 'json', '-f', '-'], JSON.stringify({
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: serviceAccount,
+        groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+        resourceAttributes: { namespace: ns, verb, group: group.join('.'), resource: plural },
+      },
+    }));
+    return JSON.parse(stdout).status.allowed === true;
+  }
+
+  /** kubectl auth can-i as certkeeper's ServiceAccount: exit 0 "yes", exit 1 "no". */
+  async function canI(verb: string, resource: string, ns: string = otherNamespace, subresource?: string): Promise<boolean> {
+    if (resource.endsWith('.gateway.networking.k8s.io')) return review(verb, resource, ns);
+    const args = ['auth', 'can-i', verb, resource, '--as', serviceAccount, '-n', ns, ...(subresource ? ['--subresource', subresource] : [])];
+    try {
+      const { stdout } = await kubectl(args);
+      expect(stdout.trim()).toBe('yes');
+      return true;
+    } catch (error) {
+      const { stdout, code } = error as { stdout?: string; code?: number };
+      if (code === 1 && stdout?.trim().startsWith('no')) return false;
+      throw error;
+    }
+  }
+
+  async function table(checks: [verb: string, resource: string, ns?: string, subresource?: string][]) {
+    const answers = await Promise.all(checks.map(async ([verb, resource, ns, sub]) => [`${verb} ${resource}${sub ? `/${sub}` : ''} in ${ns === namespace ? 'its namespace' : 'another namespace'}`, await canI(verb, resource, ns, sub)] as const));
+    return Object.fromEntries(answers);
+  }
+
+  it('grants exactly the rules certkeeper needs', async () => {
+    const clusterRole = JSON.parse((await kubectl(['get', 'clusterrole', release, '-o', 'json'])).stdout);
+    expect(clusterRole.rules).toEqual([
+      { apiGroups: ['certkeeper.io'], resources: ['issuers', 'clusterissuers', 'certificates'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['certkeeper.io'], resources: ['issuers/status', 'clusterissuers/status', 'certificates/status'], verbs: ['get', 'patch', 'update'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ]);
+    const role = JSON.parse((await kubectl(['get', 'role', '-n', namespace, release, '-o', 'json'])).stdout);
+    expect(role.rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
+      { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
+    ]);
+  });
+
+  it('lets certkeeper do what it needs', async () => {
+    const checks: [string, string, string?, string?][] = [];
+    for (const resource of ['issuers.certkeeper.io', 'clusterissuers.certkeeper.io', 'certificates.certkeeper.io']) {
+      for (const verb of ['get', 'list', 'watch']) checks.push([verb, resource]);
+      for (const verb of ['get', 'patch', 'update']) checks.push([verb, resource, otherNamespace, 'status']);
+    }
+    for (const verb of ['get', 'list', 'watch', 'create', 'patch', 'update']) checks.push([verb, 'secrets'], [verb, 'secrets', namespace]);
+    for (const verb of ['create', 'patch']) checks.push([verb, 'events'], [verb, 'events', namespace]);
+    for (const verb of ['get', 'create', 'update']) checks.push([verb, 'leases.coordination.k8s.io', namespace]);
+    for (const verb of ['get', 'list', 'watch', 'create', 'delete']) {
+      checks.push([verb, 'ingresses.networking.k8s.io', namespace], [verb, 'httproutes.gateway.networking.k8s.io', namespace]);
+    }
+    const answers = await table(checks);
+    expect(Object.entries(answers).filter(([, yes]) => !yes).map(([what]) => what)).toEqual([]);
+  });
+
+  it('denies everything else: deleting Secrets, Pods, ConfigMaps, Namespaces, wildcards', async () => {
+    const answers = await table([
+      ['delete', 'secrets'], ['delete', 'secrets', namespace], ['deletecollection', 'secrets', namespace],
+      ['list', 'pods'], ['get', 'pods', namespace], ['create', 'pods', namespace],
+      ['get', 'configmaps'], ['get', 'configmaps', namespace], ['list', 'configmaps', namespace],
+      ['create', 'namespaces'], ['get', 'namespaces'], ['delete', 'namespaces'],
+      ['*', '*'], ['*', '*', namespace], ['*', 'secrets', namespace], ['get', '*', namespace],
+      // Its own resources: read-only apart from status.
+      ['create', 'issuers.certkeeper.io'], ['update', 'issuers.certkeeper.io'], ['delete', 'issuers.certkeeper.io'],
+      ['patch', 'clusterissuers.certkeeper.io'], ['delete', 'certificates.certkeeper.io'], ['update', 'certificates.certkeeper.io', otherNamespace, 'finalizers'],
+      // Leases and HTTP-01 routes only in its own namespace, and only what it uses.
+      ['get', 'leases.coordination.k8s.io'], ['delete', 'leases.coordination.k8s.io', namespace], ['list', 'leases.coordination.k8s.io', namespace],
+      ['create', 'ingresses.networking.k8s.io'], ['update', 'ingresses.networking.k8s.io', namespace],
+      ['create', 'httproutes.gateway.networking.k8s.io'], ['patch', 'httproutes.gateway.networking.k8s.io', namespace],
+      // Nothing that would let it widen its own rights or reach workloads.
+      ['create', 'services', namespace], ['create', 'deployments.apps', namespace], ['create', 'serviceaccounts/token', namespace],
+      ['create', 'clusterrolebindings.rbac.authorization.k8s.io'], ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
+      ['bind', 'clusterroles.rbac.authorization.k8s.io'], ['impersonate', 'users'], ['get', 'nodes'],
+      ['create', 'validatingadmissionpolicies.admissionregistration.k8s.io'], ['delete', 'validatingadmissionpolicybindings.admissionregistration.k8s.io'],
+      ['update', 'customresourcedefinitions.apiextensions.k8s.io'],
+    ]);
+    expect(Object.entries(answers).filter(([, yes]) => yes).map(([what]) => what)).toEqual([]);
+  });
+});
