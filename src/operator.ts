@@ -71,7 +71,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
   const http01 = new Http01Responder();
   const certificates = new CertificateController({
     kube, log, clock, events, issuers, secrets, http01,
-    solverService: { namespace: config.clusterResourceNamespace, name: config.http01ServiceName, port: config.http01ServicePort },
+    solverService: { namespace: config.http01ServiceNamespace, name: config.http01ServiceName, port: config.http01ServicePort },
     dns01: dns01HandleFactory(kube, { propagationTimeoutMs: config.dns01PropagationTimeoutSeconds * 1000 }),
     clusterResourceNamespace: config.clusterResourceNamespace,
     ownSecrets: config.enableCertificateOwnerRef,

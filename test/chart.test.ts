@@ -186,6 +186,7 @@ describe('the certkeeper Helm chart', () => {
       '--metrics-address=0.0.0.0:9402',
       '--http01-address=0.0.0.0:8089',
       '--http01-service-name=certkeeper-http01',
+      '--http01-service-namespace=ops',
       '--http01-service-port=8089',
       '--dns01-propagation-timeout=120',
     ]);
@@ -246,6 +247,7 @@ describe('the certkeeper Helm chart', () => {
       '--metrics-address=0.0.0.0:9500',
       '--http01-address=0.0.0.0:8090',
       '--http01-service-name=ck-http01',
+      '--http01-service-namespace=ops',
       '--http01-service-port=8090',
       '--dns01-propagation-timeout=300',
       '--enable-certificate-owner-ref',
@@ -259,17 +261,19 @@ describe('the certkeeper Helm chart', () => {
     expect(find(await template(), 'ClusterRole')?.rules).not.toContainEqual(expect.objectContaining({ resources: ['certificates/finalizers'] }));
   });
 
-  it('keeps HTTP-01 routing consistent with the cluster resource namespace', async () => {
-    // certkeeper creates challenge Ingresses/HTTPRoutes in the cluster resource namespace, for its solver Service there.
-    const stderr = await helmFails(['template', 'certkeeper', chartDir, '--namespace', 'ops', '--kube-version', env().kubernetesVersion, '-f', valuesFile({ clusterResourceNamespace: 'elsewhere' })]);
-    expect(stderr).toContain('http01.enabled needs clusterResourceNamespace to be the release namespace');
-
-    const manifests = await template({ clusterResourceNamespace: 'elsewhere', http01: { enabled: false } }, { namespace: 'ops' });
+  it('routes HTTP-01 to the solver Service in the release namespace, whatever the cluster resource namespace', async () => {
+    // Challenge Ingresses/HTTPRoutes go next to the solver Service (the release namespace), not into the
+    // cluster resource namespace, which may be another one.
+    const manifests = await template({ clusterResourceNamespace: 'elsewhere' }, { namespace: 'ops' });
     const c = container(manifests);
     expect(c.args).toContain('--cluster-resource-namespace=elsewhere');
-    expect((c.args as string[]).filter((a) => a.startsWith('--http01'))).toEqual([]);
-    expect(find(manifests, 'Service', 'certkeeper-http01')).toBeUndefined();
-    expect(find(manifests, 'Role')?.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+    expect(c.args).toContain('--http01-service-namespace=ops');
+    expect(find(manifests, 'Service', 'certkeeper-http01')?.metadata.namespace).toBe('ops');
+
+    const without = await template({ clusterResourceNamespace: 'elsewhere', http01: { enabled: false } }, { namespace: 'ops' });
+    expect((container(without).args as string[]).filter((a) => a.startsWith('--http01'))).toEqual([]);
+    expect(find(without, 'Service', 'certkeeper-http01')).toBeUndefined();
+    expect(find(without, 'Role')?.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
   });
 
   it('passes only flags that `certkeeper controller` accepts, and sets every one it accepts', async () => {

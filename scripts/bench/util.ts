@@ -1,0 +1,125 @@
+// Small helpers of the benchmark: bounded waiting, a concurrency pool,
+// percentiles, and reading a process's memory and CPU time from /proc.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls check until it returns something other than undefined/false; throws after timeoutMs. */
+export async function waitUntil<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs, intervalMs = 100, describe }: { timeoutMs: number; intervalMs?: number; describe?: () => string },
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const state = describe ? `; ${describe()}` : '';
+      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}${state}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** Runs task for every item with at most `limit` in flight; rejects with the first failure (after the in-flight ones settle). */
+export async function pool<T>(items: Iterable<T>, limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
+  const iterator = items[Symbol.iterator]();
+  let index = 0;
+  let failure: unknown;
+  const worker = async () => {
+    for (;;) {
+      if (failure !== undefined) return;
+      const next = iterator.next();
+      if (next.done) return;
+      const i = index++;
+      try {
+        await task(next.value, i);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
+  if (failure !== undefined) throw failure;
+}
+
+export function* range(n: number): Generator<number> {
+  for (let i = 0; i < n; i++) yield i;
+}
+
+/** Nearest-rank percentile of unsorted values (p in 0..100). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+export const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+export const MiB = 1024 * 1024;
+
+let clockTicks: number | undefined;
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** Resident set size of a process (VmRSS), in bytes; undefined once it is gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** User + system CPU time a process has used, in seconds (/proc/<pid>/stat utime + stime). */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line, i.e. 12 and 13 after "state".
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses the Prometheus text format into "name{labels}" → value. */
+export function parseMetrics(text: string): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
+/** Sum of every series of a metric whose labels contain all the given label="value" pairs. */
+export function metricSum(metrics: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const [series, value] of metrics) {
+    const brace = series.indexOf('{');
+    const seriesName = brace < 0 ? series : series.slice(0, brace);
+    if (seriesName !== name) continue;
+    if (wanted.every((w) => series.includes(w))) sum += value;
+  }
+  return sum;
+}
