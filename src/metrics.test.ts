@@ -41,3 +41,24 @@ describe('Metrics', () => {
     expect(await metrics.registry.metrics()).not.toContain('name="web"');
   });
 });
+
+describe('the Grafana dashboard (charts/certkeeper/dashboards/certkeeper.json)', () => {
+  it('queries only metrics the operator exposes', async () => {
+    const { readFileSync } = await import('node:fs');
+    const dashboard = JSON.parse(readFileSync(new URL('../charts/certkeeper/dashboards/certkeeper.json', import.meta.url), 'utf8')) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    const metrics = new Metrics();
+    metrics.onCertificate('ns', 'c', { ready: true, notAfter: new Date(), renewalTime: new Date() });
+    metrics.onIssuerStatus('Issuer', 'ns', 'i', true);
+    metrics.onAcmeResponse('newOrder', 201);
+    metrics.onRegistration(true, 'registered');
+    metrics.onReconcile('certificate', 'success', 0.1);
+    metrics.watchQueue('certificate', () => 0);
+    const exposed = new Set((await metrics.registry.getMetricsAsJSON()).flatMap((m) =>
+      m.type === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
+    const queried = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/certkeeper_[a-z_]+/g) ?? []));
+    expect(queried.length).toBeGreaterThan(10);
+    for (const name of queried) expect(exposed, `${name} is queried but not exposed`).toContain(name);
+  });
+});
