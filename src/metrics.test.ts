@@ -56,7 +56,7 @@ describe('the Grafana dashboard (charts/certkeeper/dashboards/certkeeper.json)',
     metrics.onReconcile('certificate', 'success', 0.1);
     metrics.watchQueue('certificate', () => 0);
     const exposed = new Set((await metrics.registry.getMetricsAsJSON()).flatMap((m) =>
-      m.type === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
+      String(m.type) === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
     const queried = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/certkeeper_[a-z_]+/g) ?? []));
     expect(queried.length).toBeGreaterThan(10);
     for (const name of queried) expect(exposed, `${name} is queried but not exposed`).toContain(name);

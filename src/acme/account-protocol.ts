@@ -78,9 +78,34 @@ export type AccountSecret =
     resourceVersion: string;
   };
 
-interface SecretObject extends KubeObject {
+export interface SecretObject extends KubeObject {
   type?: string;
   data?: Record<string, string>;
+}
+
+/** The account Secret certkeeper writes (no ownerReferences: deleting an Issuer never deletes the key). */
+export function accountSecretObject(opts: {
+  namespace: string; name: string; keyName: string; keyPem: string; state: AccountState;
+  server: string; accountUrl?: string; eabKeyId?: string; email?: string;
+}): SecretObject & { type: string } {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {
+      name: opts.name,
+      namespace: opts.namespace,
+      labels: { [LABEL_ACCOUNT_KEY]: 'true', 'app.kubernetes.io/managed-by': 'certkeeper' },
+      annotations: {
+        [ANNOTATION.state]: opts.state,
+        [ANNOTATION.server]: opts.server,
+        ...(opts.accountUrl ? { [ANNOTATION.accountUrl]: opts.accountUrl } : {}),
+        ...(opts.eabKeyId ? { [ANNOTATION.eabKeyId]: opts.eabKeyId } : {}),
+        ...(opts.email ? { [ANNOTATION.email]: opts.email } : {}),
+      },
+    },
+    data: { [opts.keyName]: Buffer.from(opts.keyPem).toString('base64') },
+  };
 }
 
 /** Reads what the account Secret says. Pure; problems never quote key material. */
@@ -329,23 +354,10 @@ export async function ensureAccount(deps: AccountDeps, request: AccountRequest):
         case 'create-key': {
           const keyPem = generatePrivateKeyPem(spec.privateKey?.algorithm ?? 'ECDSA', spec.privateKey?.size);
           try {
-            secretObject = await deps.kube.create<SecretObject>(core.secrets, {
-              apiVersion: 'v1',
-              kind: 'Secret',
-              type: 'Opaque',
-              metadata: {
-                name: ref.name,
-                namespace: request.secretNamespace,
-                labels: { [LABEL_ACCOUNT_KEY]: 'true', 'app.kubernetes.io/managed-by': 'certkeeper' },
-                annotations: {
-                  [ANNOTATION.state]: 'pending',
-                  [ANNOTATION.server]: spec.server,
-                  ...(kid ? { [ANNOTATION.eabKeyId]: kid } : {}),
-                  ...(spec.email ? { [ANNOTATION.email]: spec.email } : {}),
-                },
-              },
-              data: { [keyName]: Buffer.from(keyPem).toString('base64') },
-            });
+            secretObject = await deps.kube.create<SecretObject>(core.secrets, accountSecretObject({
+              namespace: request.secretNamespace, name: ref.name, keyName, keyPem,
+              state: 'pending', server: spec.server, eabKeyId: kid, email: spec.email,
+            }));
             deps.log.info({ secret: secretRef }, 'created account key Secret (pending)');
           } catch (error) {
             if (!isAlreadyExists(error)) throw error;

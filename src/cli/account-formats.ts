@@ -19,8 +19,7 @@
 import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { DEFAULT_ACCOUNT_KEY_NAME } from '../api/issuer.ts';
-import { LABEL_ACCOUNT_KEY } from '../api/meta.ts';
-import { ANNOTATION, type AccountSecret } from '../acme/account-protocol.ts';
+import { accountSecretObject, ANNOTATION, type AccountSecret, type SecretObject } from '../acme/account-protocol.ts';
 import type { KubeObject } from '../kube/client.ts';
 import { jwkThumbprint, parsePrivateKeyPem } from '../pki/keys.ts';
 
@@ -408,10 +407,6 @@ export function readKeyFile(text: string | undefined, file: string): ImportedAcc
   return { source: `key file ${file}`, keyFile: file, ...keyFromPem(text, file), notes: [] };
 }
 
-interface SecretObject extends KubeObject {
-  data?: Record<string, string>;
-}
-
 /**
  * Reads the key of a cert-manager account Secret (PEM under tls.key). cert-manager
  * keeps the account URL in the Issuer's status, not here; a certkeeper Secret
@@ -453,24 +448,17 @@ export function readKeySecret(secret: SecretObject | undefined, ref: string, opt
  */
 export function importedAccountSecret(opts: { namespace: string; name: string; server: string; account: ImportedAccount }): SecretObject & { type: string } {
   const { account } = opts;
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    type: 'Opaque',
-    metadata: {
-      name: opts.name,
-      namespace: opts.namespace,
-      labels: { [LABEL_ACCOUNT_KEY]: 'true', 'app.kubernetes.io/managed-by': 'certkeeper' },
-      annotations: {
-        [ANNOTATION.state]: 'imported',
-        [ANNOTATION.server]: opts.server,
-        ...(account.accountUrl ? { [ANNOTATION.accountUrl]: account.accountUrl } : {}),
-        ...(account.email ? { [ANNOTATION.email]: account.email } : {}),
-        ...(account.eabKeyId ? { [ANNOTATION.eabKeyId]: account.eabKeyId } : {}),
-      },
-    },
-    data: { [DEFAULT_ACCOUNT_KEY_NAME]: Buffer.from(account.keyPem).toString('base64') },
-  };
+  return accountSecretObject({
+    namespace: opts.namespace,
+    name: opts.name,
+    keyName: DEFAULT_ACCOUNT_KEY_NAME,
+    keyPem: account.keyPem,
+    state: 'imported',
+    server: opts.server,
+    accountUrl: account.accountUrl,
+    email: account.email,
+    eabKeyId: account.eabKeyId,
+  });
 }
 
 /** account.json of an export: what the Secret says about the account (unknowns are null). */
