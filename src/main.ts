@@ -43,9 +43,13 @@ async function runController(args: string[]): Promise<number> {
       resolve(1);
     });
   });
-  await operator.stop();
+  // The grace period fits the pod's (30 s in the chart); CERTKEEPER_SHUTDOWN_GRACE_SECONDS overrides it.
+  const graceSeconds = Number(process.env.CERTKEEPER_SHUTDOWN_GRACE_SECONDS ?? 20);
+  await operator.stop(Number.isFinite(graceSeconds) ? graceSeconds * 1000 : undefined);
   log.info('stopped');
-  return exitCode;
+  // Abandoned work may still hold sockets open: exit rather than wait for it.
+  log.flush();
+  process.exit(exitCode);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -17,13 +17,17 @@ import { Http01Responder } from './solvers/http01/responder.ts';
 import { dns01HandleFactory } from './solvers/dns01-handle.ts';
 import { LABEL_ACCOUNT_KEY } from './api/meta.ts';
 
+/** How long a shutdown waits for in-flight reconciles (the chart's grace period is 30 s). */
+export const SHUTDOWN_GRACE_MS = 20_000;
+
 export interface RunningOperator {
   healthPort: number;
   metricsPort: number;
   http01Port: number;
   /** Settles with an error when the operator must exit (leadership lost). */
   fatal: Promise<Error>;
-  stop(): Promise<void>;
+  /** Stops taking work and waits up to graceMs for in-flight reconciles; the caller exits after. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** Keeps only what the controllers look at, so thousands of Secrets cost little memory. */
@@ -130,12 +134,20 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     metricsPort: metricsServer.port,
     http01Port,
     fatal,
-    async stop() {
+    async stop(graceMs = SHUTDOWN_GRACE_MS) {
       running.abort();
       // Finish in-flight reconciles before giving up the Lease, so the next
-      // leader never works on a key this process is still writing.
-      await Promise.all([certificates.stop(), issuers.stop()]);
-      await elector?.release();
+      // leader never works on a key this process is still writing. Work that
+      // outlives the grace period is abandoned (an interrupted order resumes
+      // from status), and the Lease then simply expires.
+      let timer: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        Promise.all([certificates.stop(), issuers.stop()]).then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (finished) await elector?.release();
+      else log.warn({ graceMs }, 'in-flight reconciles did not finish in time; abandoning them');
       await http01.close();
       await secrets.stop();
       await health.close();

@@ -361,6 +361,21 @@ describe('orders', () => {
     expect(orders[0]!.orderUrl).toBe(pending!.status!.order!.url);
   });
 
+  it('exits within the grace period on SIGTERM even when a reconcile hangs, and the order resumes', async () => {
+    const mgmt = env().acme.managementUrl;
+    await operator.kill();
+    operator = await startOperatorProcess({ clusterResourceNamespace: systemNamespace, env: { CERTKEEPER_SHUTDOWN_GRACE_SECONDS: '1' } });
+    await holdNextChallenge(mgmt);
+    await createCertificate('hang', { secretName: 'hang-tls', issuerRef: { name: 'gts' }, dnsNames: [testName('hang')] });
+    await waitFor('the challenge answer to be held', async () => (await getHeldChallenges(mgmt)) === 1);
+    // The reconcile hangs on the held answer: SIGTERM abandons it after the grace period and exits 0.
+    expect(await operator.stop()).toBe(0);
+    expect(operator.lines.some((l) => l.includes('abandoning them'))).toBe(true);
+    await dropHeldChallenges(mgmt);
+    operator = await startOperatorProcess({ clusterResourceNamespace: systemNamespace });
+    await waitForCertificate('hang', readyAtRevision(1), 'Ready after the restart');
+  });
+
   it('opens one order per revision', async () => {
     await createCertificate('single', { secretName: 'single-tls', issuerRef: { name: 'gts' }, dnsNames: [testName('single')] });
     const cert = await waitForCertificate('single', readyAtRevision(1), 'revision 1');
