@@ -76,6 +76,32 @@ describe('the local control plane', () => {
     await informer.stop();
   });
 
+  it('stops cleanly: a second control plane leaves nothing running or listening', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const net = await import('node:net');
+    const { startControlPlane } = await import('./env/controlplane.ts');
+    const { ensureTools } = await import('./env/tools.ts');
+    const workDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-cp-'));
+    try {
+      const plane = await startControlPlane({ tools: ensureTools(), workDir });
+      const port = Number(new URL(plane.server).port);
+      const pids = plane.pids();
+      expect(pids).toHaveLength(2);
+      await plane.stop();
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+      const listening = await new Promise<boolean>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.once('connect', () => { socket.destroy(); resolve(true); });
+        socket.once('error', () => resolve(false));
+      });
+      expect(listening).toBe(false);
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  });
+
   it('serves TLS that the kubeconfig trusts and refuses anonymous requests', async () => {
     const kubeconfig = JSON.parse(readFileSync(env().kubeconfig, 'utf8'));
     const ca = Buffer.from(kubeconfig.clusters[0].cluster['certificate-authority-data'], 'base64');

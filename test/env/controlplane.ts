@@ -19,6 +19,8 @@ export interface ControlPlane {
   adminToken: string;
   /** Tokens of extra users defined at start (name → token), for RBAC tests. */
   userTokens: Record<string, string>;
+  /** Process IDs of etcd and kube-apiserver. */
+  pids(): number[];
   stop(): Promise<void>;
 }
 
@@ -161,6 +163,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     caFile,
     adminToken,
     userTokens,
+    pids: () => [etcd.pid!, apiserver.pid!],
     async stop() {
       await stopProcess(apiserver);
       await stopProcess(etcd);
