@@ -3,7 +3,6 @@
 // (the only call that can carry EAB), read, and update the contact.
 // Built on acme-client's signed-request layer; acme-client's createAccount()
 // and auto() are not used because they decide on their own when to send EAB.
-import acme from 'acme-client';
 import { installTransport, type AcmeTransportOptions } from './transport.ts';
 
 const PROBLEM = 'urn:ietf:params:acme:error:';
@@ -74,7 +73,9 @@ export interface Eab {
   hmacKey: string;
 }
 
-function clientFor(options: AccountClientOptions, eab?: Eab): HttpSeam {
+async function clientFor(options: AccountClientOptions, eab?: Eab): Promise<HttpSeam> {
+  // Loaded on first use: a fleet at rest never needs the ACME client in memory.
+  const { default: acme } = await import('acme-client');
   const client = new acme.Client({
     directoryUrl: options.directoryUrl,
     accountKey: options.accountKeyPem,
@@ -86,7 +87,7 @@ function clientFor(options: AccountClientOptions, eab?: Eab): HttpSeam {
 
 /** newAccount with onlyReturnExisting: finds the account for this key without EAB. */
 export async function lookupAccount(options: AccountClientOptions): Promise<{ found: true; accountUrl: string } | { found: false }> {
-  const http = clientFor(options);
+  const http = await clientFor(options);
   const url = await http.getResourceUrl('newAccount');
   const response = await http.signedRequest(url, { onlyReturnExisting: true }, { kid: null, includeExternalAccountBinding: false });
   if (response.status === 200 || response.status === 201) {
@@ -104,7 +105,7 @@ export async function lookupAccount(options: AccountClientOptions): Promise<{ fo
  * certkeeper that sends an EAB key: callers go through the account protocol.
  */
 export async function registerAccount(options: AccountClientOptions & { email?: string; eab?: Eab }): Promise<{ accountUrl: string; created: boolean }> {
-  const http = clientFor(options, options.eab);
+  const http = await clientFor(options, options.eab);
   const url = await http.getResourceUrl('newAccount');
   const payload = {
     termsOfServiceAgreed: true,
@@ -121,7 +122,7 @@ export async function registerAccount(options: AccountClientOptions & { email?: 
 
 /** POST-as-GET of the account: its status and contact. */
 export async function getAccount(options: AccountClientOptions & { accountUrl: string }): Promise<AccountObject> {
-  const http = clientFor(options);
+  const http = await clientFor(options);
   // POST-as-GET: a null payload is signed as the empty string (RFC 8555 §6.3).
   const response = await http.signedRequest(options.accountUrl, null, { kid: options.accountUrl });
   if (response.status !== 200) throw problemOf(response);
@@ -131,7 +132,7 @@ export async function getAccount(options: AccountClientOptions & { accountUrl: s
 
 /** Changes the account's contact (never registers). */
 export async function updateAccountContact(options: AccountClientOptions & { accountUrl: string; email: string }): Promise<AccountObject> {
-  const http = clientFor(options);
+  const http = await clientFor(options);
   const response = await http.signedRequest(options.accountUrl, { contact: [`mailto:${options.email}`] }, { kid: options.accountUrl });
   if (response.status !== 200) throw problemOf(response);
   const body = response.data as { status?: string; contact?: string[] };

@@ -27,14 +27,14 @@ describe('ariCertId', () => {
   it('joins the base64url key identifier and the DER serial (RFC 9773 §4.1 example)', async () => {
     // The RFC's example: keyIdentifier 69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4, serial 00:87:65:43:21.
     const pem = await certificate('0087654321', '69885b6b87464041e1b37b847ba0ae2cde01c8d4');
-    expect(ariCertId(pem)).toBe('aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE');
+    expect(await ariCertId(pem)).toBe('aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE');
   });
 
   it('has no ID without an authority key identifier', async () => {
     const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
     const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
     const cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=x', keys, signingAlgorithm: alg });
-    expect(ariCertId(cert.toString('pem'))).toBeUndefined();
+    expect(await ariCertId(cert.toString('pem'))).toBeUndefined();
   });
 });
 

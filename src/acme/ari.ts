@@ -3,13 +3,14 @@
 // renewalInfo URL, cached per certificate until the Retry-After the CA gives.
 // A CA without renewalInfo, or any failure, means "no window": certkeeper
 // then renews on its own schedule.
-import * as x509 from '@peculiar/x509';
 import type { Logger } from 'pino';
 import { makeAgent, sendAcmeRequest, type AcmeTransportOptions } from './transport.ts';
 import { parseRetryAfter } from './account-client.ts';
 
 /** certID = base64url(AKI keyIdentifier) "." base64url(DER serial number bytes). */
-export function ariCertId(certificatePem: string): string | undefined {
+export async function ariCertId(certificatePem: string): Promise<string | undefined> {
+  // Loaded on first use, like the ACME client.
+  const x509 = await import('@peculiar/x509');
   const cert = new x509.X509Certificate(certificatePem);
   const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
   if (!aki?.keyId) return undefined;
@@ -42,7 +43,7 @@ export class RenewalInfoClient {
   /** The CA's window for this certificate, or undefined. Never throws. */
   async window(directoryUrl: string, certificatePem: string, transport: AcmeTransportOptions): Promise<RenewalWindow | undefined> {
     try {
-      const certId = ariCertId(certificatePem);
+      const certId = await ariCertId(certificatePem);
       if (!certId) return undefined;
       const key = `${directoryUrl}|${certId}`;
       const cached = this.windows.get(key);
@@ -72,11 +73,6 @@ export class RenewalInfoClient {
       this.log.debug({ err: (error as Error).message }, 'renewal information unavailable');
       return undefined;
     }
-  }
-
-  forget(directoryUrl: string, certificatePem: string): void {
-    const certId = ariCertId(certificatePem);
-    if (certId) this.windows.delete(`${directoryUrl}|${certId}`);
   }
 
   private async renewalInfoUrl(agent: ReturnType<typeof makeAgent>, directoryUrl: string, transport: AcmeTransportOptions): Promise<string | undefined> {

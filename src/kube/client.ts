@@ -1,16 +1,16 @@
 // A small typed REST client for the Kubernetes API: the handful of verbs
 // certkeeper uses (get, list, create, replace, patch, server-side apply, delete,
-// watch), over Node's https with credentials from client-node's KubeConfig.
+// watch), over Node's https with credentials from src/kube/config.ts.
 //
 // Why not client-node's generated APIs: certkeeper needs the status
 // subresource, server-side apply and metadata-only lists/watches for any
 // resource, plus a count of requests by verb (benchmarks report API load);
-// one small layer does all of that uniformly. client-node still loads the
-// configuration (KUBECONFIG, in-cluster) and authenticates.
-import { KubeConfig } from '@kubernetes/client-node';
+// one small layer does all of that uniformly, and keeps the ~80 MiB that
+// loading client-node costs out of the running operator.
 import http from 'node:http';
 import https from 'node:https';
 import { URL } from 'node:url';
+import { loadConnection, type ClusterConnection } from './config.ts';
 
 export interface ResourceType {
   group: string; // '' for the core group
@@ -89,32 +89,22 @@ const PARTIAL_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.i
 export class KubeClient {
   readonly server: URL;
   readonly fieldManager: string;
-  private readonly config: KubeConfig;
+  private readonly connection: ClusterConnection;
   private readonly agent: https.Agent | http.Agent;
   private readonly options: KubeClientOptions;
 
-  static async fromKubeConfig(config: KubeConfig, options: KubeClientOptions): Promise<KubeClient> {
-    const cluster = config.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster');
-    const tls: https.RequestOptions = {};
-    await config.applyToHTTPSOptions(tls);
-    return new KubeClient(config, new URL(cluster.server), tls, options);
+  /** A client for the cluster a kubeconfig (or the in-cluster service account) describes. */
+  static async fromKubeConfig(connection: ClusterConnection | Promise<ClusterConnection>, options: KubeClientOptions): Promise<KubeClient> {
+    return new KubeClient(await connection, options);
   }
 
-  private constructor(config: KubeConfig, server: URL, tls: https.RequestOptions, options: KubeClientOptions) {
-    this.config = config;
-    this.server = server;
+  private constructor(connection: ClusterConnection, options: KubeClientOptions) {
+    this.connection = connection;
+    this.server = connection.server;
     this.options = options;
     this.fieldManager = options.fieldManager;
-    this.agent = server.protocol === 'https:'
-      ? new https.Agent({
-        keepAlive: true,
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        rejectUnauthorized: tls.rejectUnauthorized,
-        servername: tls.servername,
-      })
+    this.agent = this.server.protocol === 'https:'
+      ? new https.Agent({ keepAlive: true, ...connection.tls })
       : new http.Agent({ keepAlive: true });
   }
 
@@ -292,16 +282,12 @@ export class KubeClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
-    // Re-applied per request: tokens (in-cluster, exec plugins) rotate.
-    const auth: https.RequestOptions = {};
-    await this.config.applyToHTTPSOptions(auth);
+    // Asked per request: tokens (in-cluster, exec plugins) rotate.
     const headers: Record<string, string> = {
       accept: opts.accept ?? 'application/json',
       'user-agent': this.options.userAgent ?? 'certkeeper',
+      ...(await this.connection.headers()),
     };
-    for (const [k, v] of Object.entries(auth.headers ?? {})) {
-      if (typeof v === 'string') headers[k.toLowerCase()] = v;
-    }
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     if (payload !== undefined) {
       headers['content-type'] = opts.contentType ?? 'application/json';
@@ -348,12 +334,9 @@ function toApiError(status: number, body: string): ApiError {
   }
 }
 
-/** Loads KUBECONFIG (or ~/.kube/config, or the in-cluster service account) like kubectl does. */
-export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
-  const config = new KubeConfig();
-  if (kubeconfigPath) config.loadFromFile(kubeconfigPath);
-  else config.loadFromDefault();
-  return config;
+/** Finds the cluster like kubectl: the path, $KUBECONFIG, ~/.kube/config, or in-cluster. */
+export function loadKubeConfig(kubeconfigPath?: string): Promise<ClusterConnection> {
+  return loadConnection(kubeconfigPath);
 }
 
 export const core = {

@@ -1,6 +1,5 @@
 // Reading what a TLS Secret holds (without trusting it) and building CSRs.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import acme from 'acme-client';
 
 export interface ParsedCertificate {
   /** The leaf, first in tls.crt. */
@@ -60,6 +59,7 @@ export function parsePrivateKey(pem: string): KeyObject | undefined {
 /** A CSR for the names, signed by the key (acme-client builds it; no clientAuth EKU is added). */
 export async function createCsr(keyPem: string, names: { commonName?: string; dnsNames: string[]; ipAddresses: string[] }): Promise<Buffer> {
   const altNames = [...names.dnsNames, ...names.ipAddresses];
+  const { default: acme } = await import('acme-client');
   const [, csr] = await acme.crypto.createCsr({
     ...(names.commonName ? { commonName: names.commonName } : {}),
     altNames,

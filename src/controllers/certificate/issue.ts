@@ -5,7 +5,7 @@
 // download the chain. The order URL is persisted (onOrder) before any
 // challenge is answered, so a restart resumes the same order.
 import { createHash } from 'node:crypto';
-import acme from 'acme-client';
+import type acme from 'acme-client';
 import type { Logger } from 'pino';
 import type { OrderStatus } from '../../api/certificate.ts';
 import type { Solver } from '../../api/solvers.ts';
@@ -83,7 +83,9 @@ interface AcmeAuthorization {
 }
 
 export async function issue(deps: IssueDeps, request: IssueRequest): Promise<IssueResult> {
-  const client = new acme.Client({
+  // Loaded on first use: a fleet at rest never needs the ACME client in memory.
+  const { default: acmeClient } = await import('acme-client');
+  const client = new acmeClient.Client({
     directoryUrl: request.directoryUrl,
     accountKey: request.accountKeyPem,
     accountUrl: request.accountUrl,
