@@ -150,7 +150,8 @@ export class KubeClient {
           query: {
             labelSelector: opts.labelSelector,
             fieldSelector: opts.fieldSelector,
-            limit: opts.limit ?? 500,
+            // Metadata-only pages are small: fewer round trips when a cluster holds many Secrets.
+            limit: opts.limit ?? (opts.metadataOnly ? 5000 : 500),
             continue: continueToken,
           },
           accept: opts.metadataOnly ? PARTIAL_METADATA_LIST : undefined,
