@@ -91,7 +91,7 @@ interface AuditEvent {
  * start (ResponseStarted) since they may outlive the measurement.
  */
 export function countAuditLine(line: string, userAgent: string, counts: ApiCounts, seenWatches: Set<string>): void {
-  if (!line.includes(userAgent)) return;
+  if (!line.includes(`"userAgent":${JSON.stringify(userAgent)}`)) return;
   let event: AuditEvent;
   try {
     event = JSON.parse(line) as AuditEvent;

@@ -2,6 +2,8 @@
 // TLS certificates of the scale scenario (so the operator finds every Secret
 // valid and issues nothing) and the serving certificate of the counting proxy.
 import { webcrypto } from 'node:crypto';
+
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 import * as x509 from '@peculiar/x509';
 
 const subtle = webcrypto.subtle;

@@ -1,7 +1,7 @@
 // Small helpers of the benchmark: bounded waiting, a concurrency pool,
 // percentiles, and reading a process's memory and CPU time from /proc.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -122,4 +122,57 @@ export function metricSum(metrics: Map<string, number>, name: string, labels: Re
     if (wanted.every((w) => series.includes(w))) sum += value;
   }
   return sum;
+}
+
+/** Server processes by command name (kube-apiserver, etcd, pebble, named) whose command line mentions `marker` (the environment's directory), from /proc. */
+export function findProcesses(names: readonly string[], marker: string): Map<string, number[]> {
+  const found = new Map<string, number[]>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (!names.includes(comm)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) continue;
+    } catch {
+      continue;
+    }
+    found.set(comm, [...(found.get(comm) ?? []), Number(entry)]);
+  }
+  return found;
+}
+
+export const SERVER_PROCESSES = ['kube-apiserver', 'etcd', 'pebble', 'named'] as const;
+
+/** CPU seconds used so far by each named group of processes. */
+export function cpuByProcess(groups: Record<string, number[]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, pids] of Object.entries(groups)) out[name] = pids.reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
+  return out;
+}
+
+/** after − before, rounded. */
+export function cpuDelta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, round(v - (before[k] ?? 0), 2)]));
+}
+
+/** CPU seconds the whole machine has been busy (all cores), from /proc/stat. */
+export function machineBusySeconds(): number {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    const busy = fields[0]! + fields[1]! + fields[2]! + fields[5]! + fields[6]! + fields[7]!;
+    return busy / ticksPerSecond();
+  } catch {
+    return 0;
+  }
 }

@@ -1,0 +1,147 @@
+// `npm run bench`: starts the local environment (control plane with an audit
+// log, BIND9, Pebble without validation sleep behind the GTS-like proxy), runs
+// the scenarios of scripts/bench/harness.ts against the operator running as a
+// separate process, prints a table and writes bench/results.json and
+// bench/time-to-ready.svg. Stops everything it started, also on failure.
+//
+//   npm run bench                       # N = 100 and 1000; 10,000 Certificates + 50,000 unrelated Secrets; idle 2 min
+//   npm run bench -- --quick            # a few minutes: N = 20, 500 + 500, idle 10 s
+//   npm run bench -- --sizes 20,100 --scale-certs 2000 --unrelated 10000 --idle 30 --rest 20 --profile
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startLocalEnv, type LocalEnv } from '../test/env/localenv-core.ts';
+import { repoRoot } from '../test/env/tools.ts';
+import { defaultConfig, quickConfig, runBenchmark, type BenchConfig, type BenchResults } from './bench/harness.ts';
+import { describeEnvironment, evaluateTargets, formatReport, timeToReadySvg, type Environment } from './bench/report.ts';
+
+const USAGE = `npm run bench -- [flags]
+  --quick                  N=20, 500 Certificates + 500 unrelated Secrets, idle 10 s, rest 10 s
+  --sizes 100,1000         issuance sizes (Certificates created at once)
+  --concurrency 8          orders in flight in the bare acme-client loop (the operator's certificate workers)
+  --scale-certs 10000      Certificates with valid Secrets for the memory/start-up scenario (0 skips it)
+  --unrelated 50000        unrelated Secrets added for the second start-up
+  --idle 120               idle seconds per start-up run (RSS, CPU)
+  --rest 60                seconds to count writes at rest after issuance
+  --create-concurrency 32  requests in flight when creating objects
+  --profile                CPU profiles of every operator run (bench/profiles/*.cpuprofile)
+  --heap-snapshots         heap snapshot at the end of each idle period (bench/profiles/)
+  --operator-node-options  extra NODE_OPTIONS for the operator process, e.g. "--max-semi-space-size=4"
+  --out bench              where results.json and time-to-ready.svg go
+  --keep                   keep the work directory (logs, audit log)
+  --report FILE            print the table (and rewrite the SVG next to it) from a results.json, without running`;
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    sizes: { type: 'string' },
+    concurrency: { type: 'string' },
+    'scale-certs': { type: 'string' },
+    unrelated: { type: 'string' },
+    idle: { type: 'string' },
+    rest: { type: 'string' },
+    'create-concurrency': { type: 'string' },
+    profile: { type: 'boolean' },
+    'heap-snapshots': { type: 'boolean' },
+    'operator-node-options': { type: 'string' },
+    out: { type: 'string' },
+    keep: { type: 'boolean' },
+    report: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  strict: true,
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+if (values.report) {
+  const saved = JSON.parse(readFileSync(values.report, 'utf8')) as BenchResults & Environment & { durationSeconds: number };
+  const targets = evaluateTargets(saved);
+  writeFileSync(path.join(path.dirname(values.report), 'time-to-ready.svg'), timeToReadySvg(saved));
+  console.log(formatReport(saved, saved, targets, saved.durationSeconds));
+  process.exit(0);
+}
+
+function int(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`--${name} must be a non-negative integer, got "${value}"\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const base = values.quick ? quickConfig : defaultConfig;
+const outDir = path.resolve(values.out ?? path.join(repoRoot, 'bench'));
+const config: BenchConfig = {
+  sizes: values.sizes ? values.sizes.split(',').map((s) => int('sizes', s.trim(), 0)).filter((n) => n > 0) : base.sizes,
+  concurrency: int('concurrency', values.concurrency, base.concurrency),
+  scaleCerts: int('scale-certs', values['scale-certs'], base.scaleCerts),
+  unrelated: int('unrelated', values.unrelated, base.unrelated),
+  idleSeconds: int('idle', values.idle, base.idleSeconds),
+  restSeconds: int('rest', values.rest, base.restSeconds),
+  createConcurrency: int('create-concurrency', values['create-concurrency'], base.createConcurrency),
+  ...(values.profile || values['heap-snapshots'] ? { profileDir: path.join(outDir, 'profiles') } : {}),
+  ...(values.profile ? { cpuProfiles: true } : {}),
+  ...(values['heap-snapshots'] ? { heapSnapshots: true } : {}),
+  ...(values['operator-node-options'] ? { operatorNodeOptions: values['operator-node-options'] } : {}),
+};
+
+const started = performance.now();
+const stamp = () => `[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s]`;
+const log = (line: string) => console.log(`${stamp()} ${line}`);
+const workDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-bench-'));
+// An external cluster (CERTKEEPER_TEST_KUBECONFIG) has no audit log of ours: the harness counts through a proxy.
+const auditLogPath = process.env.CERTKEEPER_TEST_KUBECONFIG ? undefined : path.join(workDir, 'audit.log');
+
+let env: LocalEnv | undefined;
+let stopping = false;
+const stopAll = async () => {
+  if (stopping) return;
+  stopping = true;
+  await env?.stop();
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping (work directory ${workDir})`);
+    // Operator and bare-loop processes are killed by their exit handlers.
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
+let exitCode = 1;
+try {
+  log(`starting the local environment (work directory ${workDir})...`);
+  env = await startLocalEnv({ workDir, ...(auditLogPath ? { auditLogPath } : {}) });
+  log(`config: ${JSON.stringify(config)}`);
+  const results = await runBenchmark({ info: env.info, workDir, ...(auditLogPath ? { auditLogPath } : {}), log }, config);
+  const environment = describeEnvironment(env.info);
+  await stopAll();
+  const durationSeconds = (performance.now() - started) / 1000;
+  const targets = evaluateTargets(results);
+  mkdirSync(outDir, { recursive: true });
+  const jsonFile = path.join(outDir, 'results.json');
+  const svgFile = path.join(outDir, 'time-to-ready.svg');
+  writeFileSync(jsonFile, JSON.stringify({
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    durationSeconds: Math.round(durationSeconds),
+    ...environment,
+    ...results,
+    targets,
+  }, null, 2) + '\n');
+  writeFileSync(svgFile, timeToReadySvg(results));
+  console.log('\n' + formatReport(results, environment, targets, durationSeconds));
+  console.log(`\nwrote ${path.relative(process.cwd(), jsonFile)} and ${path.relative(process.cwd(), svgFile)}`);
+  exitCode = 0;
+} catch (error) {
+  console.error(`\nbenchmark failed: ${(error as Error).stack ?? error}\nlogs are in ${workDir}`);
+} finally {
+  await stopAll().catch((error: Error) => console.error(`stopping the environment failed: ${error.message}`));
+  if (exitCode === 0 && !values.keep) rmSync(workDir, { recursive: true, force: true });
+  else console.error(`work directory kept: ${workDir}`);
+}
+process.exit(exitCode);

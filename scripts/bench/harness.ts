@@ -1,0 +1,796 @@
+// The benchmark's scenarios, run against an environment it is given (the
+// script starts its own; the integration test passes the shared one):
+//
+// 1. The limit: N certificates by a bare acme-client loop (no Kubernetes),
+//    with the operator's concurrency, on the CA's validation port.
+// 2. Issuance: N Certificates created at once, the operator issuing them;
+//    time to all Ready and each one's time to Ready, seen by a watch.
+// 3. API load per issued certificate (reads, writes, watches) and at rest.
+// 4. Scale: thousands of Certificates whose Secrets already hold valid
+//    certificates (the operator must issue nothing), with and without tens of
+//    thousands of unrelated Secrets: time to /readyz, memory, idle CPU.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { API_VERSION } from '../../src/api/meta.ts';
+import { core, KubeClient, loadKubeConfig, type KubeObject, type ResourceType } from '../../src/kube/client.ts';
+import { Informer } from '../../src/kube/informer.ts';
+import { getOrders, mintEabKey } from '../../test/env/ca-client.ts';
+import type { LocalEnvInfo } from '../../test/env/types.ts';
+import { runAcmeLoopProcess, type LoopOutput } from './acme-loop.ts';
+import { auditLogCounter, countingProxy, diffCounts, type ApiCounter, type ApiCounts } from './api-count.ts';
+import { createLocalCa, type LocalCa } from './local-ca.ts';
+import { startBenchOperator, type BenchOperator } from './operator.ts';
+import { cpuByProcess, cpuDelta, findProcesses, machineBusySeconds, metricSum, MiB, percentile, pool, range, round, SERVER_PROCESSES, sleep, waitUntil } from './util.ts';
+
+export const certificates: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'certificates', namespaced: true };
+export const issuers: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
+
+/** The operator's number of certificate workers (src/controllers/certificate/controller.ts, `workers ?? 8`). */
+export const OPERATOR_CERTIFICATE_WORKERS = 8;
+
+export interface BenchConfig {
+  /** Issuance sizes (Certificates created at once). */
+  sizes: number[];
+  /** Orders in flight in the bare loop: the operator's certificate workers. */
+  concurrency: number;
+  /** Certificates (with valid Secrets) of the scale scenario; 0 skips it. */
+  scaleCerts: number;
+  /** Unrelated Secrets added for the second scale run. */
+  unrelated: number;
+  /** Idle period of each scale run, seconds. */
+  idleSeconds: number;
+  /** Window for writes at rest after issuance, seconds. */
+  restSeconds: number;
+  /** Requests in flight when creating objects. */
+  createConcurrency: number;
+  /** Where CPU profiles and heap snapshots go. */
+  profileDir?: string;
+  /** Write V8 CPU profiles of the operator runs (--cpu-prof) into profileDir. */
+  cpuProfiles?: boolean;
+  /** Take a heap snapshot (SIGUSR2) at the end of each scale run's idle period into profileDir. */
+  heapSnapshots?: boolean;
+  /** Extra NODE_OPTIONS for the operator process (e.g. V8 heap flags), to try their effect. */
+  operatorNodeOptions?: string;
+  /** Delete what the benchmark created (for a shared environment). */
+  cleanup?: boolean;
+}
+
+export const defaultConfig: BenchConfig = {
+  sizes: [100, 1000],
+  concurrency: OPERATOR_CERTIFICATE_WORKERS,
+  scaleCerts: 10_000,
+  unrelated: 50_000,
+  idleSeconds: 120,
+  restSeconds: 60,
+  createConcurrency: 32,
+};
+
+export const quickConfig: BenchConfig = { ...defaultConfig, sizes: [20], scaleCerts: 500, unrelated: 500, idleSeconds: 10, restSeconds: 10 };
+
+export interface BenchEnv {
+  info: LocalEnvInfo;
+  /** Logs of the operator runs, kubeconfigs. */
+  workDir: string;
+  /** The API server's audit log, when the environment writes one; else requests are counted by a proxy. */
+  auditLogPath?: string;
+  log?: (line: string) => void;
+}
+
+export interface Distribution {
+  count: number;
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export interface PerCertificate {
+  reads: number;
+  writes: number;
+  watches: number;
+}
+
+export interface LoopResult {
+  n: number;
+  concurrency: number;
+  totalSeconds: number;
+  certsPerSecond: number;
+  /** From the start of the batch until each certificate was downloaded. */
+  doneSeconds: Distribution;
+  /** One order, first request to chain downloaded. */
+  orderSeconds: Distribution;
+  issued: number;
+  errors: string[];
+  acmeRequestsPerCertificate: number;
+  acmeRequests: Record<string, number>;
+  /** CPU seconds by process over the run (the loop itself, the CA, the benchmark process with the CA's proxy). */
+  cpuSeconds: Record<string, number>;
+  /** Sorted completion times (s), for the plot. */
+  samples: number[];
+}
+
+export interface IssuanceResult {
+  n: number;
+  namespace: string;
+  createSeconds: number;
+  /** First create request to the last Certificate seen Ready. */
+  allReadySeconds: number;
+  certsPerSecond: number;
+  timeToReadySeconds: Distribution;
+  ready: number;
+  secretsWritten: number;
+  failedIssuanceAttempts: number;
+  api: ApiCounts;
+  perCertificate: PerCertificate;
+  acmeRequests: Record<string, number>;
+  acmeRequestsPerCertificate: number;
+  operatorCpuSeconds: number;
+  /** CPU seconds by process from the first create to the last Ready. */
+  cpuSeconds: Record<string, number>;
+  quiesced: boolean;
+  /** Sorted times to Ready (s), for the plot. */
+  samples: number[];
+}
+
+export interface RestResult {
+  seconds: number;
+  writes: number;
+  writesPerMinute: number;
+  readsPerMinute: number;
+  watchesStarted: number;
+  cpuSecondsPerMinute: number;
+  api: ApiCounts;
+}
+
+export interface StartupRun {
+  label: string;
+  unrelatedSecrets: number;
+  readyzSeconds: number;
+  /** Spawn until every Certificate was reconciled once (queue empty). */
+  initialSyncSeconds: number;
+  rssAtReadyzMiB: number;
+  rssAfterSyncMiB: number;
+  rssAfterIdleMiB: number;
+  rssMaxMiB: number;
+  /** [seconds since idle start, MiB]. */
+  rssSamples: [number, number][];
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  externalMiB: number;
+  idleSeconds: number;
+  idleCpuSecondsPerMinute: number;
+  idleApi: ApiCounts;
+  startupApi: ApiCounts;
+  /** One /metrics scrape with this many Certificates: CPU seconds and bytes. */
+  scrape: { cpuSeconds: number; bytes: number; series: number };
+  newOrders: number;
+  reconciles: number;
+}
+
+export interface ScaleResult {
+  certificates: number;
+  unrelatedSecrets: number;
+  namespace: string;
+  createSeconds: number;
+  unrelatedCreateSeconds: number;
+  /** The first start ever on these objects: it writes every Certificate's status once. */
+  firstStart: { readyzSeconds: number; allReadySeconds: number; api: ApiCounts; perCertificate: PerCertificate; rssMiB: number; newOrders: number };
+  runs: StartupRun[];
+  /** Orders the CA saw for the scale names, over the whole scenario (must be 0). */
+  caOrdersForScaleNames: number;
+  rssIncreasePercent: number;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  /** 1, 5 and 15 minute load averages when the run started and ended (other work on the machine distorts timings). */
+  loadAverage: { start: number[]; end?: number[] };
+  apiCounting: string;
+  config: BenchConfig;
+  operatorCertificateWorkers: number;
+  bareLoop: LoopResult[];
+  issuance: IssuanceResult[];
+  rest?: RestResult;
+  scale?: ScaleResult;
+}
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  observedGeneration?: number;
+}
+interface CertificateObject extends KubeObject {
+  status?: { conditions?: Condition[]; failedIssuanceAttempts?: number };
+}
+
+const silent = pino({ level: 'silent' });
+
+export function distribution(values: readonly number[]): Distribution {
+  return {
+    count: values.length,
+    min: round(Math.min(...values), 3),
+    mean: round(values.reduce((a, b) => a + b, 0) / Math.max(1, values.length), 3),
+    p50: round(percentile(values, 50), 3),
+    p90: round(percentile(values, 90), 3),
+    p99: round(percentile(values, 99), 3),
+    max: round(Math.max(...values), 3),
+  };
+}
+
+export function isReady(c: CertificateObject): boolean {
+  return c.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True' && x.observedGeneration === c.metadata.generation) ?? false;
+}
+
+export const certificateNames = (i: number, domain: string) => [`${i}-a.${domain}`, `${i}-b.${domain}`];
+
+const perCertificate = (counts: ApiCounts, n: number): PerCertificate => ({
+  reads: round(counts.read / n, 2),
+  writes: round(counts.write / n, 2),
+  watches: round(counts.watch / n, 3),
+});
+
+function diffRecord(after: Map<string, number>, before: Map<string, number>, name: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [series, value] of after) {
+    if (!series.startsWith(`${name}{`)) continue;
+    const match = new RegExp(`${label}="([^"]*)"`).exec(series);
+    if (!match) continue;
+    const delta = value - (before.get(series) ?? 0);
+    if (delta) out[match[1]!] = (out[match[1]!] ?? 0) + delta;
+  }
+  return out;
+}
+
+/** Everything one benchmark run shares. */
+class Bench {
+  readonly env: BenchEnv;
+  readonly config: BenchConfig;
+  readonly kube: KubeClient;
+  readonly counter: ApiCounter;
+  readonly localCa: LocalCa;
+  readonly run = randomBytes(3).toString('hex');
+  readonly systemNamespace: string;
+  readonly namespaces: string[] = [];
+  readonly log: (line: string) => void;
+  operator: BenchOperator | undefined;
+  private operatorRuns = 0;
+  /** The environment's servers: their command lines name its directory (where the kubeconfig lives). */
+  private readonly servers: Map<string, number[]>;
+
+  constructor(env: BenchEnv, config: BenchConfig, kube: KubeClient, counter: ApiCounter, localCa: LocalCa) {
+    this.env = env;
+    this.config = config;
+    this.kube = kube;
+    this.counter = counter;
+    this.localCa = localCa;
+    this.systemNamespace = `bench-system-${this.run}`;
+    this.servers = findProcesses(SERVER_PROCESSES, path.dirname(path.dirname(env.info.kubeconfig)));
+    this.log = env.log ?? (() => {});
+  }
+
+  /** CPU seconds so far of the operator, the benchmark process (with the CA's proxy) and the environment's servers. */
+  cpu(extra: Record<string, number[]> = {}): Record<string, number> {
+    return {
+      ...cpuByProcess({
+        ...(this.operator ? { certkeeper: [this.operator.pid] } : {}),
+        ...extra,
+        'bench+gts-proxy': [process.pid],
+        ...Object.fromEntries(this.servers),
+      }),
+      machine: machineBusySeconds(),
+    };
+  }
+
+  /** CPU deltas by process, plus "other": what the rest of the machine used meanwhile (other work on it distorts timings). */
+  cpuSince(before: Record<string, number>, extra: Record<string, number> = {}): Record<string, number> {
+    const delta = { ...extra, ...cpuDelta(this.cpu(), before) };
+    const machine = delta.machine ?? 0;
+    delete delta.machine;
+    const known = Object.values(delta).reduce((a, b) => a + b, 0);
+    return { ...delta, other: round(Math.max(0, machine - known), 2), 'machine total': round(machine, 2) };
+  }
+
+  get domain(): string {
+    return `bench.${this.env.info.dns.zone}`;
+  }
+
+  async createNamespace(name: string): Promise<string> {
+    await this.kube.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    this.namespaces.push(name);
+    return name;
+  }
+
+  /** An Issuer "bench" with its own account (a fresh EAB key) and an HTTP-01 solver; waits until Ready. */
+  async createIssuer(namespace: string): Promise<void> {
+    const info = this.env.info;
+    const eab = await mintEabKey(info.acme.managementUrl);
+    await this.kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace }, stringData: { secret: eab.hmacKey } } as KubeObject);
+    await this.kube.create(issuers, {
+      apiVersion: API_VERSION,
+      kind: 'Issuer',
+      metadata: { name: 'bench', namespace },
+      spec: {
+        acme: {
+          server: info.acme.directoryUrl,
+          email: 'bench@example.com',
+          privateKeySecretRef: { name: 'account-key' },
+          externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: 'eab' } },
+          caBundle: readFileSync(info.acme.caRootFile).toString('base64'),
+          solvers: [{ http01: {} }],
+        },
+      },
+    } as KubeObject);
+    await waitUntil(`Issuer ${namespace}/bench to be Ready`, async () => {
+      const issuer = await this.kube.get<CertificateObject>(issuers, namespace, 'bench');
+      return issuer?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    }, { timeoutMs: 60_000 });
+  }
+
+  async startOperator(label: string): Promise<BenchOperator> {
+    const operator = await startBenchOperator({
+      kubeconfig: this.counter.kubeconfig,
+      clusterResourceNamespace: this.systemNamespace,
+      http01Port: this.env.info.acme.httpChallengePort,
+      workDir: this.env.workDir,
+      label: `${++this.operatorRuns}-${label}`,
+      cpuProfileDir: this.config.cpuProfiles ? this.config.profileDir : undefined,
+      heapSnapshotDir: this.config.heapSnapshots ? this.config.profileDir : undefined,
+      nodeOptions: this.config.operatorNodeOptions,
+    });
+    this.operator = operator;
+    this.log(`  operator ${label}: pid ${operator.pid}, /readyz after ${(operator.readyMs / 1000).toFixed(2)} s (log ${operator.logFile})`);
+    return operator;
+  }
+
+  async stopOperator(): Promise<void> {
+    const operator = this.operator;
+    this.operator = undefined;
+    if (operator) {
+      const code = await operator.stop();
+      if (code !== 0) this.log(`  operator exited with ${code} (see ${operator.logFile})`);
+    }
+  }
+
+  /**
+   * Waits until the operator is idle: its work queue empty and no API request
+   * for `quietMs`. Returns false if that did not happen within timeoutMs.
+   */
+  async quiesce(quietMs = 2_000, timeoutMs = 60_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    let last = -1;
+    let quietSince = Date.now();
+    while (Date.now() < deadline) {
+      const counts = await this.counter.snapshot();
+      const total = counts.read + counts.write;
+      if (total !== last) {
+        last = total;
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince >= quietMs) {
+        // Scraped only once quiet: /metrics with thousands of Certificates costs the operator CPU.
+        const depth = this.operator ? metricSum(await this.operator.metrics(), 'certkeeper_workqueue_depth') : 0;
+        if (depth === 0) return true;
+        quietSince = Date.now();
+      }
+      await sleep(250);
+    }
+    return false;
+  }
+
+  /** Bare acme-client loop over the same names as the operator's run of size n (the operator must be stopped). */
+  async bareLoop(n: number): Promise<LoopResult> {
+    const info = this.env.info;
+    const eab = await mintEabKey(info.acme.managementUrl);
+    const cpuBefore = this.cpu();
+    const output: LoopOutput = await runAcmeLoopProcess({
+      directoryUrl: info.acme.directoryUrl,
+      caFile: info.acme.caRootFile,
+      eab,
+      email: 'bench@example.com',
+      http01Port: info.acme.httpChallengePort,
+      certificates: Array.from(range(n), (i) => certificateNames(i, this.domain)),
+      concurrency: this.config.concurrency,
+    }, 120_000 + n * 1_000);
+    const cpuSeconds = this.cpuSince(cpuBefore, { 'acme-loop': round(output.cpuSeconds, 2) });
+    if (output.errors.length > 0) this.log(`  bare loop: ${output.errors.length} errors, first: ${output.errors[0]}`);
+    const totalSeconds = output.totalMs / 1000;
+    const requests = Object.values(output.acmeRequests).reduce((a, b) => a + b, 0);
+    return {
+      n,
+      concurrency: this.config.concurrency,
+      totalSeconds: round(totalSeconds, 3),
+      certsPerSecond: round(output.issued / totalSeconds, 2),
+      doneSeconds: distribution(output.doneMs.map((ms) => ms / 1000)),
+      orderSeconds: distribution(output.orderMs.map((ms) => ms / 1000)),
+      issued: output.issued,
+      errors: output.errors.slice(0, 10),
+      acmeRequestsPerCertificate: round(requests / n, 2),
+      acmeRequests: output.acmeRequests,
+      cpuSeconds,
+      samples: output.doneMs.map((ms) => round(ms / 1000, 3)).sort((a, b) => a - b),
+    };
+  }
+
+  /** n Certificates created at once; each one's time to Ready as a watch first sees it. */
+  async issuance(n: number): Promise<IssuanceResult> {
+    const operator = this.operator!;
+    const namespace = await this.createNamespace(`bench-n${n}-${this.run}`);
+    await this.createIssuer(namespace);
+    const createdAt = new Map<string, number>();
+    const readyAt = new Map<string, number>();
+    const failed = new Map<string, number>();
+    const informer = new Informer<CertificateObject>({ kube: this.kube, type: certificates, namespace, log: silent });
+    informer.onChange((_key, current) => {
+      if (!current) return;
+      if (!readyAt.has(current.metadata.name) && isReady(current)) readyAt.set(current.metadata.name, performance.now());
+      const attempts = current.status?.failedIssuanceAttempts ?? 0;
+      if (attempts > 0) failed.set(current.metadata.name, Math.max(attempts, failed.get(current.metadata.name) ?? 0));
+    });
+    informer.start();
+    try {
+      await informer.waitForSync();
+      const metricsBefore = await operator.metrics();
+      const cpuBefore = operator.cpuSeconds() ?? 0;
+      const before = await this.counter.snapshot();
+      const cpuBeforeAll = this.cpu();
+      const started = performance.now();
+      await pool(range(n), this.config.createConcurrency * 2, async (i) => {
+        const name = `c${i}`;
+        createdAt.set(name, performance.now());
+        await this.kube.create(certificates, {
+          apiVersion: API_VERSION,
+          kind: 'Certificate',
+          metadata: { name, namespace },
+          spec: { secretName: `${name}-tls`, issuerRef: { name: 'bench' }, dnsNames: certificateNames(i, this.domain), privateKey: { algorithm: 'ECDSA' } },
+        } as KubeObject);
+      });
+      const createSeconds = (performance.now() - started) / 1000;
+      await waitUntil(`${n} Certificates in ${namespace} to be Ready`, () => readyAt.size >= n, {
+        timeoutMs: 120_000 + n * 1_000,
+        intervalMs: 50,
+        describe: () => {
+          const reasons = new Map<string, number>();
+          for (const c of informer.list()) {
+            const ready = c.status?.conditions?.find((x) => x.type === 'Ready');
+            const key = `${ready?.status ?? 'none'}/${ready?.reason ?? '-'}`;
+            reasons.set(key, (reasons.get(key) ?? 0) + 1);
+          }
+          return `${readyAt.size} Ready; conditions: ${[...reasons].map(([k, v]) => `${k}: ${v}`).join(', ')}`;
+        },
+      });
+      const lastReady = Math.max(...readyAt.values());
+      const cpuSeconds = this.cpuSince(cpuBeforeAll);
+      const quiesced = await this.quiesce();
+      const after = await this.counter.snapshot();
+      const metricsAfter = await operator.metrics();
+      const api = diffCounts(after, before);
+      const secrets = await this.kube.list(core.secrets, { namespace, metadataOnly: true });
+      const secretsWritten = secrets.items.filter((s) => s.metadata.annotations?.['certkeeper.io/certificate-name']).length;
+      const times = [...readyAt].map(([name, at]) => (at - createdAt.get(name)!) / 1000);
+      const acmeRequests = diffRecord(metricsAfter, metricsBefore, 'certkeeper_acme_requests_total', 'endpoint');
+      const allReadySeconds = (lastReady - started) / 1000;
+      return {
+        n,
+        namespace,
+        createSeconds: round(createSeconds, 3),
+        allReadySeconds: round(allReadySeconds, 3),
+        certsPerSecond: round(n / allReadySeconds, 2),
+        timeToReadySeconds: distribution(times),
+        ready: readyAt.size,
+        secretsWritten,
+        failedIssuanceAttempts: [...failed.values()].reduce((a, b) => a + b, 0),
+        api,
+        perCertificate: perCertificate(api, n),
+        acmeRequests,
+        acmeRequestsPerCertificate: round(Object.values(acmeRequests).reduce((a, b) => a + b, 0) / n, 2),
+        operatorCpuSeconds: round((operator.cpuSeconds() ?? 0) - cpuBefore, 2),
+        cpuSeconds,
+        quiesced,
+        samples: times.map((t) => round(t, 3)).sort((a, b) => a - b),
+      };
+    } finally {
+      await informer.stop();
+    }
+  }
+
+  /** API requests and CPU of the operator over `seconds` with nothing to do. */
+  async rest(seconds: number): Promise<RestResult> {
+    const operator = this.operator!;
+    await this.quiesce();
+    const before = await this.counter.snapshot();
+    const cpuBefore = operator.cpuSeconds() ?? 0;
+    await sleep(seconds * 1000);
+    const cpu = (operator.cpuSeconds() ?? 0) - cpuBefore;
+    const api = diffCounts(await this.counter.snapshot(), before);
+    const perMinute = (v: number) => round((v * 60) / seconds, 2);
+    return {
+      seconds,
+      writes: api.write,
+      writesPerMinute: perMinute(api.write),
+      readsPerMinute: perMinute(api.read),
+      watchesStarted: api.watch,
+      cpuSecondsPerMinute: perMinute(cpu),
+      api,
+    };
+  }
+
+  /** Orders the CA journal holds for names under `domain`. */
+  async ordersFor(domain: string): Promise<number> {
+    const orders = await getOrders(this.env.info.acme.managementUrl);
+    return orders.filter((o) => o.identifiers.some((id) => id.value.endsWith(`.${domain}`))).length;
+  }
+
+  /** Every Certificate in the cluster (the operator reconciles all of them at start). */
+  async countAllCertificates(): Promise<number> {
+    return (await this.kube.list(certificates, { metadataOnly: true })).items.length;
+  }
+
+  /** Starts the operator, waits for the first reconcile of every Certificate, idles, measures. */
+  async startupRun(label: string, unrelatedSecrets: number, totalCertificates: number): Promise<StartupRun> {
+    const idleSeconds = this.config.idleSeconds;
+    const startupBefore = await this.counter.snapshot();
+    const operator = await this.startOperator(label);
+    const rssAtReadyz = operator.rss() ?? 0;
+    await waitUntil(`the operator (${label}) to reconcile all ${totalCertificates} Certificates once`, async () => {
+      const m = await operator.metrics();
+      return metricSum(m, 'certkeeper_reconcile_total', { controller: 'certificate' }) >= totalCertificates
+        && metricSum(m, 'certkeeper_workqueue_depth', { controller: 'certificate' }) === 0;
+    }, { timeoutMs: 120_000 + totalCertificates * 100, intervalMs: 1_000 });
+    const initialSyncSeconds = (performance.now() - operator.spawnedAt) / 1000;
+    await this.quiesce(2_000, 120_000);
+    const startupApi = diffCounts(await this.counter.snapshot(), startupBefore);
+    const rssAfterSync = operator.rss() ?? 0;
+
+    // Idle: nothing to do; RSS sampled from /proc, no scrapes in the window.
+    const idleBefore = await this.counter.snapshot();
+    const cpuBefore = operator.cpuSeconds() ?? 0;
+    const idleStart = performance.now();
+    const samples: [number, number][] = [[0, round(rssAfterSync / MiB, 1)]];
+    const step = Math.max(1_000, (idleSeconds * 1000) / 30);
+    while (performance.now() - idleStart < idleSeconds * 1000) {
+      await sleep(Math.min(step, idleSeconds * 1000 - (performance.now() - idleStart)));
+      samples.push([round((performance.now() - idleStart) / 1000, 1), round((operator.rss() ?? 0) / MiB, 1)]);
+    }
+    const idleElapsed = (performance.now() - idleStart) / 1000;
+    const idleCpu = (operator.cpuSeconds() ?? 0) - cpuBefore;
+    const idleApi = diffCounts(await this.counter.snapshot(), idleBefore);
+    const rssAfterIdle = operator.rss() ?? 0;
+
+    // One scrape, as Prometheus would do every 15-60 s.
+    const cpuScrape = operator.cpuSeconds() ?? 0;
+    const text = await operator.scrape();
+    const scrapeCpu = (operator.cpuSeconds() ?? 0) - cpuScrape;
+    const metrics = await operator.metrics();
+    if (this.config.heapSnapshots && this.config.profileDir) {
+      process.kill(operator.pid, 'SIGUSR2');
+      await sleep(5_000 + totalCertificates);
+    }
+    await this.stopOperator();
+    const rss = [rssAtReadyz, rssAfterSync, ...samples.map(([, mib]) => mib * MiB)];
+    return {
+      label,
+      unrelatedSecrets,
+      readyzSeconds: round(operator.readyMs / 1000, 3),
+      initialSyncSeconds: round(initialSyncSeconds, 2),
+      rssAtReadyzMiB: round(rssAtReadyz / MiB, 1),
+      rssAfterSyncMiB: round(rssAfterSync / MiB, 1),
+      rssAfterIdleMiB: round(rssAfterIdle / MiB, 1),
+      rssMaxMiB: round(Math.max(...rss) / MiB, 1),
+      rssSamples: samples,
+      heapUsedMiB: round(metricSum(metrics, 'certkeeper_nodejs_heap_size_used_bytes') / MiB, 1),
+      heapTotalMiB: round(metricSum(metrics, 'certkeeper_nodejs_heap_size_total_bytes') / MiB, 1),
+      externalMiB: round(metricSum(metrics, 'certkeeper_nodejs_external_memory_bytes') / MiB, 1),
+      idleSeconds: round(idleElapsed, 1),
+      idleCpuSecondsPerMinute: round((idleCpu * 60) / idleElapsed, 3),
+      idleApi,
+      startupApi,
+      scrape: { cpuSeconds: round(scrapeCpu, 2), bytes: text.length, series: text.split('\n').filter((l) => l && !l.startsWith('#')).length },
+      newOrders: metricSum(metrics, 'certkeeper_acme_requests_total', { endpoint: 'newOrder' }),
+      reconciles: metricSum(metrics, 'certkeeper_reconcile_total', { controller: 'certificate' }),
+    };
+  }
+
+  /**
+   * Creates `count` Certificates and their Secrets (valid certificates from a
+   * local CA, with the annotations the operator writes) in `namespace`, whose
+   * Issuer "bench" is Ready. The operator must be stopped.
+   */
+  async createScaleObjects(namespace: string, count: number, scaleDomain: string): Promise<void> {
+    let done = 0;
+    await pool(range(count), this.config.createConcurrency, async (i) => {
+      const name = `s${i}`;
+      const names = certificateNames(i, scaleDomain);
+      const { certificatePem, keyPem } = await this.localCa.issue({ dnsNames: names });
+      await this.kube.create(core.secrets, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: {
+          name: `${name}-tls`,
+          namespace,
+          labels: { 'app.kubernetes.io/managed-by': 'certkeeper' },
+          annotations: {
+            'certkeeper.io/certificate-name': name,
+            'certkeeper.io/issuer-name': 'bench',
+            'certkeeper.io/issuer-kind': 'Issuer',
+            'certkeeper.io/alt-names': [...names].sort().join(','),
+          },
+        },
+        data: { 'tls.crt': Buffer.from(certificatePem).toString('base64'), 'tls.key': Buffer.from(keyPem).toString('base64') },
+      } as KubeObject);
+      await this.kube.create(certificates, {
+        apiVersion: API_VERSION,
+        kind: 'Certificate',
+        metadata: { name, namespace },
+        spec: { secretName: `${name}-tls`, issuerRef: { name: 'bench' }, dnsNames: names, privateKey: { algorithm: 'ECDSA' } },
+      } as KubeObject);
+      if (++done % 2000 === 0) this.log(`    ${done}/${count} Certificates and Secrets`);
+    });
+  }
+
+  /** `count` unrelated Secrets (1 KiB of data, labels, an annotation) spread over namespaces of their own. */
+  async createUnrelatedSecrets(count: number): Promise<void> {
+    const namespaceCount = Math.max(1, Math.min(50, Math.ceil(count / 1000)));
+    const namespaces: string[] = [];
+    for (let k = 0; k < namespaceCount; k++) namespaces.push(await this.createNamespace(`bench-other-${this.run}-${k}`));
+    let done = 0;
+    await pool(range(count), this.config.createConcurrency, async (i) => {
+      await this.kube.create(core.secrets, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        metadata: {
+          name: `app-${i}`,
+          namespace: namespaces[i % namespaceCount]!,
+          labels: { app: `app-${i % 100}`, 'app.kubernetes.io/managed-by': 'Helm' },
+          annotations: { 'meta.helm.sh/release-name': `release-${i % 100}`, description: `unrelated secret ${i} `.padEnd(200, '.') },
+        },
+        data: { 'config.yaml': randomBytes(768).toString('base64') },
+      } as KubeObject);
+      if (++done % 10_000 === 0) this.log(`    ${done}/${count} unrelated Secrets`);
+    });
+  }
+
+  /** The scale scenario; the namespace's Issuer must be Ready and the operator stopped. */
+  async scale(namespace: string): Promise<ScaleResult> {
+    const { scaleCerts, unrelated } = this.config;
+    const scaleDomain = `scale-${this.run}.${this.domain}`;
+    const ordersBefore = await this.ordersFor(scaleDomain);
+
+    this.log(`  creating ${scaleCerts} Certificates with valid TLS Secrets in ${namespace}...`);
+    let started = performance.now();
+    await this.createScaleObjects(namespace, scaleCerts, scaleDomain);
+    const createSeconds = (performance.now() - started) / 1000;
+    const totalCertificates = await this.countAllCertificates();
+
+    // First start: the operator has never seen these; it writes each status once.
+    const readyAt = new Map<string, number>();
+    const informer = new Informer<CertificateObject>({ kube: this.kube, type: certificates, namespace, log: silent });
+    informer.onChange((_key, current) => {
+      if (current && !readyAt.has(current.metadata.name) && isReady(current)) readyAt.set(current.metadata.name, performance.now());
+    });
+    informer.start();
+    let firstStart: ScaleResult['firstStart'];
+    try {
+      await informer.waitForSync();
+      const before = await this.counter.snapshot();
+      this.log('  first start on them (every status written once)...');
+      const operator = await this.startOperator('scale-first-start');
+      await waitUntil(`${scaleCerts} Certificates in ${namespace} to be Ready`, () => readyAt.size >= scaleCerts, {
+        timeoutMs: 120_000 + scaleCerts * 100,
+        intervalMs: 100,
+        describe: () => `${readyAt.size} Ready`,
+      });
+      const allReadySeconds = (Math.max(...readyAt.values()) - operator.spawnedAt) / 1000;
+      await this.quiesce(2_000, 120_000);
+      const api = diffCounts(await this.counter.snapshot(), before);
+      const metrics = await operator.metrics();
+      firstStart = {
+        readyzSeconds: round(operator.readyMs / 1000, 3),
+        allReadySeconds: round(allReadySeconds, 2),
+        api,
+        perCertificate: perCertificate(api, scaleCerts),
+        rssMiB: round((operator.rss() ?? 0) / MiB, 1),
+        newOrders: metricSum(metrics, 'certkeeper_acme_requests_total', { endpoint: 'newOrder' }),
+      };
+      await this.stopOperator();
+    } finally {
+      await informer.stop();
+    }
+
+    const runs: StartupRun[] = [];
+    this.log(`  restart with ${scaleCerts} Ready Certificates, idle ${this.config.idleSeconds} s...`);
+    runs.push(await this.startupRun('without-unrelated', 0, totalCertificates));
+    this.log(`  creating ${unrelated} unrelated Secrets...`);
+    started = performance.now();
+    await this.createUnrelatedSecrets(unrelated);
+    const unrelatedCreateSeconds = (performance.now() - started) / 1000;
+    this.log(`  restart with ${unrelated} unrelated Secrets added, idle ${this.config.idleSeconds} s...`);
+    runs.push(await this.startupRun('with-unrelated', unrelated, totalCertificates));
+
+    const settled = (r: StartupRun) => Math.max(r.rssAfterSyncMiB, r.rssAfterIdleMiB);
+    return {
+      certificates: scaleCerts,
+      unrelatedSecrets: unrelated,
+      namespace,
+      createSeconds: round(createSeconds, 1),
+      unrelatedCreateSeconds: round(unrelatedCreateSeconds, 1),
+      firstStart,
+      runs,
+      caOrdersForScaleNames: (await this.ordersFor(scaleDomain)) - ordersBefore,
+      rssIncreasePercent: round(((settled(runs[1]!) - settled(runs[0]!)) / settled(runs[0]!)) * 100, 1),
+    };
+  }
+
+  /** Deletes the objects the run created (the control plane has no namespace controller to do it). */
+  async cleanup(): Promise<void> {
+    for (const namespace of this.namespaces) {
+      for (const type of [certificates, issuers, core.secrets, core.events]) {
+        await this.kube.request('DELETE', this.kube.path(type, namespace), {}, 'write').catch(() => undefined);
+      }
+      await this.kube.delete(core.namespaces, undefined, namespace).catch(() => undefined);
+    }
+  }
+}
+
+/** Runs every scenario on env; stops what it started, also on failure. */
+export async function runBenchmark(env: BenchEnv, config: BenchConfig): Promise<BenchResults> {
+  const log = env.log ?? (() => {});
+  const kube = await KubeClient.fromKubeConfig(loadKubeConfig(env.info.kubeconfig), { fieldManager: 'certkeeper-bench', userAgent: 'certkeeper-bench' });
+  const localCa = await createLocalCa();
+  const counter = env.auditLogPath
+    ? auditLogCounter({ auditLogPath: env.auditLogPath, kubeconfig: env.info.kubeconfig })
+    : await countingProxy({ kubeconfig: env.info.kubeconfig, ca: localCa, kubeconfigOut: path.join(env.workDir, 'operator-kubeconfig.json') });
+  const bench = new Bench(env, config, kube, counter, localCa);
+  const results: BenchResults = {
+    startedAt: new Date().toISOString(),
+    loadAverage: { start: os.loadavg().map((v) => round(v, 2)) },
+    apiCounting: counter.method,
+    config,
+    operatorCertificateWorkers: OPERATOR_CERTIFICATE_WORKERS,
+    bareLoop: [],
+    issuance: [],
+  };
+  try {
+    await bench.createNamespace(bench.systemNamespace);
+    for (const n of config.sizes) {
+      log(`bare acme-client loop: ${n} certificates, ${config.concurrency} in flight...`);
+      const loop = await bench.bareLoop(n);
+      results.bareLoop.push(loop);
+      log(`  ${loop.issued}/${n} in ${loop.totalSeconds} s (${loop.certsPerSecond}/s)`);
+    }
+    log('operator: issuance...');
+    await bench.startOperator('issuance');
+    for (const n of config.sizes) {
+      log(`  ${n} Certificates created at once...`);
+      const result = await bench.issuance(n);
+      results.issuance.push(result);
+      log(`  ${result.ready}/${n} Ready in ${result.allReadySeconds} s (${result.certsPerSecond}/s); p50 ${result.timeToReadySeconds.p50} s; ${result.perCertificate.writes} writes/certificate`);
+    }
+    if (config.restSeconds > 0) {
+      log(`  at rest for ${config.restSeconds} s...`);
+      results.rest = await bench.rest(config.restSeconds);
+      log(`  ${results.rest.writes} writes at rest`);
+    }
+    if (config.scaleCerts > 0) {
+      log('scale:');
+      const namespace = await bench.createNamespace(`bench-scale-${bench.run}`);
+      await bench.createIssuer(namespace);
+      await bench.stopOperator();
+      results.scale = await bench.scale(namespace);
+    }
+    await bench.stopOperator();
+    results.loadAverage.end = os.loadavg().map((v) => round(v, 2));
+    return results;
+  } finally {
+    await bench.stopOperator().catch(() => undefined);
+    if (config.cleanup) await bench.cleanup().catch((error: Error) => log(`cleanup failed: ${error.message}`));
+    await counter.close();
+    kube.close();
+  }
+}

@@ -1,0 +1,124 @@
+// The operator as the benchmark runs it: `bin/certkeeper.js controller` (the
+// built dist/) in its own process, as users run it, with its log in a file.
+// Measures the time from spawn to the first /readyz 200, reads its memory and
+// CPU time from /proc, scrapes /metrics, and can run it under --cpu-prof.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { freePort } from '../../test/env/ports.ts';
+import { repoRoot } from '../../test/env/tools.ts';
+import { cpuSeconds, parseMetrics, rssBytes, sleep } from './util.ts';
+
+export interface BenchOperator {
+  pid: number;
+  healthPort: number;
+  metricsPort: number;
+  logFile: string;
+  /** performance.now() when it was spawned. */
+  spawnedAt: number;
+  /** Milliseconds from spawn to the first /readyz 200. */
+  readyMs: number;
+  rss(): number | undefined;
+  cpuSeconds(): number | undefined;
+  metrics(): Promise<Map<string, number>>;
+  /** Raw /metrics text (to measure a scrape). */
+  scrape(): Promise<string>;
+  /** SIGTERM (graceful: writes the CPU profile when profiling), SIGKILL after 30 s; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+const living = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of living) child.kill('SIGKILL');
+});
+
+export interface StartOperatorOptions {
+  kubeconfig: string;
+  clusterResourceNamespace: string;
+  /** Where Pebble validates HTTP-01 (the operator's responder listens there). */
+  http01Port: number;
+  workDir: string;
+  label: string;
+  /** Write a V8 CPU profile (.cpuprofile) into this directory when the process exits. */
+  cpuProfileDir?: string;
+  /** SIGUSR2 writes a heap snapshot into this directory. */
+  heapSnapshotDir?: string;
+  /** Extra NODE_OPTIONS (e.g. V8 heap flags). */
+  nodeOptions?: string;
+  readyTimeoutMs?: number;
+  logLevel?: string;
+}
+
+export async function startBenchOperator(opts: StartOperatorOptions): Promise<BenchOperator> {
+  const healthPort = await freePort();
+  const metricsPort = await freePort();
+  mkdirSync(opts.workDir, { recursive: true });
+  const logFile = path.join(opts.workDir, `operator-${opts.label}.log`);
+  const nodeOptions: string[] = opts.nodeOptions ? [opts.nodeOptions] : [];
+  if (opts.cpuProfileDir) {
+    mkdirSync(opts.cpuProfileDir, { recursive: true });
+    nodeOptions.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`, `--cpu-prof-name=${opts.label}.cpuprofile`);
+  }
+  if (opts.heapSnapshotDir) {
+    mkdirSync(opts.heapSnapshotDir, { recursive: true });
+    nodeOptions.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts.heapSnapshotDir}`);
+  }
+  const fd = openSync(logFile, 'a');
+  const spawnedAt = performance.now();
+  const child = spawn(process.execPath, [
+    path.join(repoRoot, 'bin/certkeeper.js'),
+    'controller',
+    '--kubeconfig', opts.kubeconfig,
+    '--health-address', `127.0.0.1:${healthPort}`,
+    '--metrics-address', `127.0.0.1:${metricsPort}`,
+    '--http01-address', `127.0.0.1:${opts.http01Port}`,
+    '--cluster-resource-namespace', opts.clusterResourceNamespace,
+    '--log-level', opts.logLevel ?? 'info',
+  ], {
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, NODE_OPTIONS: nodeOptions.join(' ') },
+  });
+  closeSync(fd);
+  living.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    living.delete(child);
+    resolve(code);
+  }));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+
+  // Spawn to the first /readyz 200, polled every 10 ms.
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
+  let readyMs: number | undefined;
+  while (readyMs === undefined) {
+    if (child.exitCode !== null) throw new Error(`the operator (${opts.label}) exited with ${child.exitCode}; see ${logFile}`);
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the operator (${opts.label}) was not ready after ${opts.readyTimeoutMs ?? 120_000} ms; see ${logFile}`);
+    }
+    const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
+    if (res?.status === 200) readyMs = performance.now() - spawnedAt;
+    else await sleep(10);
+  }
+
+  const scrape = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  return {
+    pid: child.pid!,
+    healthPort,
+    metricsPort,
+    logFile,
+    spawnedAt,
+    readyMs,
+    rss: () => rssBytes(child.pid!),
+    cpuSeconds: () => cpuSeconds(child.pid!),
+    metrics: async () => parseMetrics(await scrape()),
+    scrape,
+    stop,
+  };
+}

@@ -1,0 +1,252 @@
+// The benchmark's report: the targets (met / missed, with the numbers), the
+// printed table, the JSON document and a hand-written SVG of the
+// time-to-Ready distribution (CDF), no plotting dependency.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { repoRoot } from '../../test/env/tools.ts';
+import type { LocalEnvInfo } from '../../test/env/types.ts';
+import type { BenchResults, IssuanceResult, LoopResult, StartupRun } from './harness.ts';
+
+export interface Target {
+  name: string;
+  target: string;
+  value: string;
+  /** undefined: not measured at the target's size in this run. */
+  met: boolean | undefined;
+  note?: string;
+}
+
+export interface Environment {
+  machine: { cores: number; cpuModel: string; memoryGiB: number; kernel: string };
+  versions: { node: string; kubernetes: string; pebble: string; acmeClient: string; certkeeper: string; commit: string };
+}
+
+export function describeEnvironment(info: LocalEnvInfo): Environment {
+  const pkg = (name: string) => (JSON.parse(readFileSync(path.join(repoRoot, name), 'utf8')) as { version: string }).version;
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+    if (execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repoRoot, encoding: 'utf8' }).trim()) commit += ' (src modified)';
+  } catch {
+    // not a git checkout
+  }
+  return {
+    machine: {
+      cores: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+      kernel: `${os.type()} ${os.release()}`,
+    },
+    versions: {
+      node: process.version,
+      kubernetes: info.kubernetesVersion,
+      pebble: /pebble-(v[\d.]+)/.exec(info.binDir)?.[1] ?? 'unknown',
+      acmeClient: pkg('node_modules/acme-client/package.json'),
+      certkeeper: pkg('package.json'),
+      commit,
+    },
+  };
+}
+
+const loopFor = (results: BenchResults, n: number): LoopResult | undefined => results.bareLoop.find((l) => l.n === n);
+
+export function ratio(issuance: IssuanceResult, loop: LoopResult | undefined): number | undefined {
+  return loop && loop.certsPerSecond > 0 ? Math.round((issuance.certsPerSecond / loop.certsPerSecond) * 1000) / 1000 : undefined;
+}
+
+const pct = (v: number) => `${Math.round(v * 1000) / 10} %`;
+
+export function evaluateTargets(results: BenchResults): Target[] {
+  const targets: Target[] = [];
+  const largest = [...results.issuance].sort((a, b) => b.n - a.n)[0];
+  if (largest) {
+    const r = ratio(largest, loopFor(results, largest.n));
+    const allReady = largest.ready === largest.n;
+    targets.push({
+      name: 'issuance throughput',
+      target: '1,000 certificates Ready, throughput >= 80 % of the bare acme-client loop',
+      value: `${largest.ready}/${largest.n} Ready, ${largest.certsPerSecond}/s vs ${loopFor(results, largest.n)?.certsPerSecond ?? '?'}/s = ${r === undefined ? '?' : pct(r)}`,
+      met: largest.n >= 1000 ? allReady && r !== undefined && r >= 0.8 : undefined,
+      ...(largest.n < 1000 ? { note: `measured at ${largest.n}, not 1,000` } : {}),
+    });
+    const worst = Math.max(...results.issuance.map((i) => i.perCertificate.writes));
+    targets.push({
+      name: 'API writes per certificate',
+      target: '<= 6 API writes per issued certificate',
+      value: results.issuance.map((i) => `${i.perCertificate.writes} (N=${i.n})`).join(', '),
+      met: worst <= 6,
+    });
+  }
+  if (results.rest) {
+    targets.push({
+      name: 'writes at rest',
+      target: '0 writes per minute once everything is Ready',
+      value: `${results.rest.writesPerMinute}/min over ${results.rest.seconds} s`,
+      met: results.rest.writes === 0,
+    });
+  }
+  const scale = results.scale;
+  if (scale && scale.runs.length === 2) {
+    const [without, withUnrelated] = scale.runs as [StartupRun, StartupRun];
+    const settled = (r: StartupRun) => Math.max(r.rssAfterSyncMiB, r.rssAfterIdleMiB);
+    const full = scale.certificates >= 10_000;
+    targets.push({
+      name: 'memory with Certificates',
+      target: '< 150 MiB RSS with 10,000 Certificates',
+      value: `${settled(without)} MiB with ${scale.certificates} (the larger of: after start-up ${without.rssAfterSyncMiB}, after ${without.idleSeconds} s idle ${without.rssAfterIdleMiB})`,
+      met: full ? settled(without) < 150 : undefined,
+      ...(full ? {} : { note: `measured with ${scale.certificates} Certificates` }),
+    });
+    const fullUnrelated = scale.unrelatedSecrets >= 50_000;
+    const increase = (a: number, b: number) => `${b >= a ? '+' : ''}${Math.round(((b - a) / a) * 1000) / 10} %`;
+    targets.push({
+      name: 'memory with unrelated Secrets',
+      target: '< 10 % more RSS with 50,000 unrelated Secrets',
+      value: `${settled(withUnrelated)} MiB vs ${settled(without)} MiB = ${increase(settled(without), settled(withUnrelated))} with ${scale.unrelatedSecrets} (at /readyz ${increase(without.rssAtReadyzMiB, withUnrelated.rssAtReadyzMiB)}, after idle ${increase(without.rssAfterIdleMiB, withUnrelated.rssAfterIdleMiB)})`,
+      met: fullUnrelated ? scale.rssIncreasePercent < 10 : undefined,
+      ...(fullUnrelated ? {} : { note: `measured with ${scale.unrelatedSecrets} unrelated Secrets` }),
+    });
+    targets.push({
+      name: 'start-up',
+      target: 'Ready (/readyz) within 5 s of start with 10,000 Certificates',
+      value: `${without.readyzSeconds} s without, ${withUnrelated.readyzSeconds} s with the unrelated Secrets`,
+      met: full ? without.readyzSeconds <= 5 && withUnrelated.readyzSeconds <= 5 : undefined,
+      ...(full ? {} : { note: `measured with ${scale.certificates} Certificates` }),
+    });
+    targets.push({
+      name: 'issues nothing at scale',
+      target: 'no order for Certificates whose Secrets are valid',
+      value: `${scale.caOrdersForScaleNames} orders at the CA`,
+      met: scale.caOrdersForScaleNames === 0,
+    });
+  }
+  return targets;
+}
+
+function table(rows: (string | number)[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => String(r[c] ?? '').length)));
+  return rows.map((r, i) => {
+    const line = r.map((cell, c) => (c === 0 ? String(cell).padEnd(widths[c]!) : String(cell).padStart(widths[c]!))).join('  ');
+    return i === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
+  }).join('\n');
+}
+
+export function formatReport(results: BenchResults, environment: Environment, targets: Target[], durationSeconds: number): string {
+  const out: string[] = [];
+  const m = environment.machine;
+  const v = environment.versions;
+  out.push(`certkeeper benchmark — ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB; Node ${v.node}, Kubernetes ${v.kubernetes}, Pebble ${v.pebble} (no validation sleep) behind the GTS-like proxy, acme-client ${v.acmeClient}; commit ${v.commit}`);
+  out.push(`API requests counted by: ${results.apiCounting}; load average at start ${results.loadAverage.start.join(' ')}, at end ${results.loadAverage.end?.join(' ') ?? '-'}`);
+  out.push('');
+  if (results.issuance.length > 0) {
+    out.push(`Issuance: N Certificates created at once, 2 DNS names each, HTTP-01, ECDSA P-256. The operator runs ${results.operatorCertificateWorkers} certificate workers; the bare acme-client loop runs ${results.config.concurrency} orders in flight.`);
+    out.push(table([
+      ['N', 'all Ready s', 'certs/s', 'p50 s', 'p90 s', 'p99 s', 'loop s', 'loop certs/s', 'ratio', 'ACME req/cert (op/loop)', 'op CPU s'],
+      ...results.issuance.map((i) => {
+        const loop = loopFor(results, i.n);
+        const r = ratio(i, loop);
+        return [i.n, i.allReadySeconds, i.certsPerSecond, i.timeToReadySeconds.p50, i.timeToReadySeconds.p90, i.timeToReadySeconds.p99,
+          loop?.totalSeconds ?? '-', loop?.certsPerSecond ?? '-', r === undefined ? '-' : pct(r), `${i.acmeRequestsPerCertificate}/${loop?.acmeRequestsPerCertificate ?? '-'}`, i.operatorCpuSeconds];
+      }),
+    ]));
+    const cpuLine = (label: string, cpu: Record<string, number>) => `  ${label}: ${Object.entries(cpu).map(([k, v]) => `${k} ${v}`).join(', ')}`;
+    out.push('CPU seconds by process while issuing (other = the rest of the machine; machine total is over all cores):');
+    for (const i of results.issuance) {
+      out.push(cpuLine(`certkeeper N=${i.n} (${i.allReadySeconds} s)`, i.cpuSeconds));
+      const loop = loopFor(results, i.n);
+      if (loop) out.push(cpuLine(`bare loop  N=${loop.n} (${loop.totalSeconds} s)`, loop.cpuSeconds));
+    }
+    out.push('');
+    out.push('API requests per issued certificate (the operator\'s, at the API server)');
+    out.push(table([
+      ['N', 'reads', 'writes', 'watches', 'writes by verb and resource (total)'],
+      ...results.issuance.map((i) => [i.n, i.perCertificate.reads, i.perCertificate.writes, i.perCertificate.watches,
+        Object.entries(i.api.writes).sort((a, b) => b[1] - a[1]).map(([k, c]) => `${k}: ${c}`).join(', ')]),
+    ]));
+  }
+  if (results.rest) {
+    const r = results.rest;
+    out.push(`At rest (${r.seconds} s after all Ready): ${r.writesPerMinute} writes/min, ${r.readsPerMinute} reads/min, ${r.watchesStarted} watches started, ${r.cpuSecondsPerMinute} CPU s/min`);
+  }
+  const s = results.scale;
+  if (s) {
+    out.push('');
+    out.push(`Scale: ${s.certificates} Certificates with valid TLS Secrets (created in ${s.createSeconds} s); ${s.unrelatedSecrets} unrelated Secrets (created in ${s.unrelatedCreateSeconds} s)`);
+    out.push(`  first start on them: /readyz ${s.firstStart.readyzSeconds} s, all Ready ${s.firstStart.allReadySeconds} s, per Certificate ${s.firstStart.perCertificate.reads} reads / ${s.firstStart.perCertificate.writes} writes, RSS ${s.firstStart.rssMiB} MiB, ${s.firstStart.newOrders} orders`);
+    out.push(table([
+      ['restart', '/readyz s', 'all synced s', 'RSS@readyz', 'RSS synced', 'RSS idle end', 'RSS max', 'heap used', 'idle CPU s/min', 'idle writes', 'start reads/cert', 'scrape CPU s (series)'],
+      ...s.runs.map((r) => [r.label, r.readyzSeconds, r.initialSyncSeconds, r.rssAtReadyzMiB, r.rssAfterSyncMiB, r.rssAfterIdleMiB, r.rssMaxMiB, r.heapUsedMiB,
+        r.idleCpuSecondsPerMinute, r.idleApi.write, Math.round((r.startupApi.read / s.certificates) * 100) / 100, `${r.scrape.cpuSeconds} (${r.scrape.series})`]),
+    ]));
+    out.push(`  (MiB; idle ${s.runs[0]?.idleSeconds ?? 0} s per run; RSS difference with the unrelated Secrets: ${s.rssIncreasePercent >= 0 ? '+' : ''}${s.rssIncreasePercent} %; orders at the CA for these names: ${s.caOrdersForScaleNames})`);
+  }
+  out.push('');
+  out.push('Targets');
+  out.push(table([
+    ['target', 'result', 'measured'],
+    ...targets.map((t) => [t.target, t.met === undefined ? 'n/a' : t.met ? 'met' : 'MISSED', `${t.value}${t.note ? ` (${t.note})` : ''}`]),
+  ]));
+  out.push('');
+  out.push(`Duration: ${Math.round(durationSeconds)} s`);
+  return out.join('\n');
+}
+
+/** CDF of time to Ready (operator) and time to done (bare loop) per size, as an SVG. */
+export function timeToReadySvg(results: BenchResults): string {
+  const series: { label: string; samples: number[]; color: string; dash?: string }[] = [];
+  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
+  results.issuance.forEach((i, k) => {
+    series.push({ label: `certkeeper, N=${i.n} (p50 ${i.timeToReadySeconds.p50} s, p99 ${i.timeToReadySeconds.p99} s)`, samples: i.samples, color: colors[k % colors.length]! });
+    const loop = loopFor(results, i.n);
+    if (loop) series.push({ label: `bare acme-client loop, N=${loop.n} (p50 ${loop.doneSeconds.p50} s, p99 ${loop.doneSeconds.p99} s)`, samples: loop.samples, color: colors[k % colors.length]!, dash: '6 4' });
+  });
+  const width = 760;
+  const top = 40;
+  const plotH = 300;
+  const left = 60;
+  const plotW = width - left - 20;
+  const totalH = top + plotH + 56 + 18 * series.length;
+  const maxX = Math.max(1, ...series.flatMap((s) => s.samples));
+  const step = niceStep(maxX / 8);
+  const xMax = Math.ceil(maxX / step) * step;
+  const x = (t: number) => left + (t / xMax) * plotW;
+  const y = (f: number) => top + (1 - f) * plotH;
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${totalH}" viewBox="0 0 ${width} ${totalH}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="100%" height="100%" fill="white"/>`);
+  parts.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">Time to Ready after the Certificates were created at once (CDF)</text>`);
+  for (let t = 0; t <= xMax + 1e-9; t += step) {
+    parts.push(`<line x1="${x(t)}" y1="${y(0)}" x2="${x(t)}" y2="${y(1)}" stroke="#eee"/>`);
+    parts.push(`<text x="${x(t)}" y="${y(0) + 16}" text-anchor="middle">${+t.toFixed(3)}</text>`);
+  }
+  for (let f = 0; f <= 1.0001; f += 0.25) {
+    parts.push(`<line x1="${x(0)}" y1="${y(f)}" x2="${x(xMax)}" y2="${y(f)}" stroke="#eee"/>`);
+    parts.push(`<text x="${x(0) - 6}" y="${y(f) + 4}" text-anchor="end">${Math.round(f * 100)} %</text>`);
+  }
+  parts.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(xMax)}" y2="${y(0)}" stroke="black"/>`);
+  parts.push(`<line x1="${x(0)}" y1="${y(0)}" x2="${x(0)}" y2="${y(1)}" stroke="black"/>`);
+  parts.push(`<text x="${left + plotW / 2}" y="${y(0) + 34}" text-anchor="middle">seconds since created (operator) / since the batch started (bare loop)</text>`);
+  series.forEach((s, k) => {
+    const sorted = [...s.samples].sort((a, b) => a - b);
+    const points = [`${x(0)},${y(0)}`];
+    sorted.forEach((t, i) => {
+      points.push(`${x(t).toFixed(1)},${y(i / sorted.length).toFixed(1)}`, `${x(t).toFixed(1)},${y((i + 1) / sorted.length).toFixed(1)}`);
+    });
+    parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''} points="${points.join(' ')}"/>`);
+    const ly = y(0) + 56 + k * 18;
+    parts.push(`<line x1="${left}" y1="${ly - 4}" x2="${left + 30}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`);
+    parts.push(`<text x="${left + 38}" y="${ly}">${escapeXml(s.label)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}
+
+function niceStep(raw: number): number {
+  const power = 10 ** Math.floor(Math.log10(Math.max(raw, 1e-6)));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * power >= raw) return m * power;
+  return 10 * power;
+}
+
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -1,0 +1,98 @@
+// The benchmark harness (scripts/bench/) in a small configuration on the shared
+// environment, so `npm run bench` keeps working: every scenario completes and
+// its counts are consistent. Timings are reported, never asserted.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { classify, countAuditLine, describeRequest, emptyCounts } from '../scripts/bench/api-count.ts';
+import { runBenchmark, type BenchConfig } from '../scripts/bench/harness.ts';
+import { describeEnvironment, evaluateTargets, formatReport, timeToReadySvg } from '../scripts/bench/report.ts';
+import { env } from './helpers.ts';
+
+const workDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-bench-test-'));
+
+afterAll(() => {
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+describe('benchmark harness', () => {
+  it('runs every scenario in a small configuration with consistent counts', async () => {
+    const config: BenchConfig = {
+      sizes: [10],
+      concurrency: 8,
+      scaleCerts: 200,
+      unrelated: 500,
+      idleSeconds: 5,
+      restSeconds: 3,
+      createConcurrency: 32,
+      // The environment is shared with the other test files: remove the objects afterwards.
+      cleanup: true,
+    };
+    // The shared environment writes no audit log: requests are counted by the harness's proxy.
+    const results = await runBenchmark({ info: env(), workDir }, config);
+
+    const [loop] = results.bareLoop;
+    expect(loop).toMatchObject({ n: 10, issued: 10, errors: [] });
+    expect(loop!.samples).toHaveLength(10);
+    expect(loop!.acmeRequests.newOrder).toBe(10);
+
+    const [issuance] = results.issuance;
+    expect(issuance).toMatchObject({ n: 10, ready: 10, secretsWritten: 10, failedIssuanceAttempts: 0 });
+    expect(issuance!.timeToReadySeconds.count).toBe(10);
+    expect(issuance!.samples).toHaveLength(10);
+    expect(issuance!.acmeRequests.newOrder).toBe(10);
+    // At least one Secret write per certificate, and the status writes.
+    expect(issuance!.api.writes['patch secrets']).toBeGreaterThanOrEqual(10);
+    expect(issuance!.api.writes['patch certificates/status']).toBeGreaterThanOrEqual(10);
+    expect(issuance!.api.write).toBe(Object.values(issuance!.api.writes).reduce((a, b) => a + b, 0));
+    expect(issuance!.api.read).toBeGreaterThan(0);
+    expect(issuance!.perCertificate.writes).toBe(Math.round((issuance!.api.write / 10) * 100) / 100);
+    expect(results.rest!.seconds).toBe(3);
+
+    const scale = results.scale!;
+    expect(scale.caOrdersForScaleNames).toBe(0);
+    expect(scale.firstStart.newOrders).toBe(0);
+    // The first start writes each of these Certificates' status once (Ready).
+    expect(scale.firstStart.api.writes['patch certificates/status']).toBeGreaterThanOrEqual(200);
+    expect(scale.runs.map((r) => r.label)).toEqual(['without-unrelated', 'with-unrelated']);
+    for (const run of scale.runs) {
+      expect(run.newOrders).toBe(0);
+      expect(run.reconciles).toBeGreaterThanOrEqual(200);
+      expect(run.readyzSeconds).toBeGreaterThan(0);
+      expect(run.rssAfterSyncMiB).toBeGreaterThan(0);
+      expect(run.rssSamples.length).toBeGreaterThan(1);
+      expect(run.startupApi.byVerb.list).toBeGreaterThan(0);
+      expect(run.startupApi.watch).toBeGreaterThan(0);
+    }
+    expect(scale.runs[1]!.unrelatedSecrets).toBe(500);
+
+    const targets = evaluateTargets(results);
+    expect(targets.find((t) => t.name === 'issues nothing at scale')?.met).toBe(true);
+    const report = formatReport(results, describeEnvironment(env()), targets, 1);
+    expect(report).toContain('Targets');
+    const svg = timeToReadySvg(results);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<polyline/g)).toHaveLength(2);
+  }, 180_000);
+
+  it('counts each request of the operator once in the audit log, by User-Agent', () => {
+    const counts = emptyCounts();
+    const watches = new Set<string>();
+    const event = (e: Record<string, unknown>) => JSON.stringify({ kind: 'Event', userAgent: 'certkeeper', ...e });
+    const lines = [
+      event({ auditID: '1', stage: 'ResponseComplete', verb: 'patch', objectRef: { resource: 'certificates', subresource: 'status' } }),
+      event({ auditID: '2', stage: 'ResponseStarted', verb: 'watch', objectRef: { resource: 'secrets' } }),
+      event({ auditID: '2', stage: 'ResponseComplete', verb: 'watch', objectRef: { resource: 'secrets' } }),
+      event({ auditID: '3', stage: 'ResponseComplete', verb: 'get', objectRef: { resource: 'secrets' } }),
+      event({ auditID: '4', stage: 'ResponseComplete', verb: 'create', objectRef: { resource: 'secrets' }, userAgent: 'certkeeper-bench' }),
+    ];
+    for (const line of lines) countAuditLine(line, 'certkeeper', counts, watches);
+    expect(counts).toMatchObject({ read: 1, write: 1, watch: 1, writes: { 'patch certificates/status': 1 }, reads: { 'get secrets': 1 } });
+    expect(describeRequest('GET', '/api/v1/secrets?watch=true&resourceVersion=1')).toEqual({ verb: 'watch', resource: 'secrets' });
+    expect(describeRequest('PATCH', '/apis/certkeeper.io/v1alpha1/namespaces/a/certificates/c/status?fieldManager=x')).toEqual({ verb: 'patch', resource: 'certificates/status' });
+    expect(describeRequest('GET', '/api/v1/namespaces/a/secrets/s')).toEqual({ verb: 'get', resource: 'secrets' });
+    expect(describeRequest('GET', '/api/v1/namespaces/a/secrets?limit=500')).toEqual({ verb: 'list', resource: 'secrets' });
+    expect(classify('deletecollection')).toBe('write');
+  });
+});
