@@ -102,9 +102,14 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
   certificates.startWatching();
   log.info({ healthPort: health.port, metricsPort: metricsServer.port, http01Port, clusterResourceNamespace: config.clusterResourceNamespace }, 'certkeeper started');
 
+  // Like controller-runtime: reconcile only once every cache has synced.
+  const synced = Promise.all([secrets.waitForSync(), issuers.issuers.waitForSync(), issuers.clusterIssuers.waitForSync(), certificates.informer.waitForSync()]);
   const startWorking = () => {
-    issuers.startWorking();
-    certificates.startWorking();
+    void synced.then(() => {
+      if (running.signal.aborted) return;
+      issuers.startWorking();
+      certificates.startWorking();
+    });
   };
   const running = new AbortController();
   let reportFatal!: (error: Error) => void;

@@ -48,27 +48,24 @@ export class RenewalInfoClient {
       const key = `${directoryUrl}|${certId}`;
       const cached = this.windows.get(key);
       if (cached && cached.until > this.now()) return cached.window;
+      // One shared agent (and TLS context) per trust configuration: see makeAgent.
       const agent = makeAgent(transport);
-      try {
-        const base = await this.renewalInfoUrl(agent, directoryUrl, transport);
-        if (!base) {
-          this.windows.set(key, { until: this.now() + DEFAULT_CACHE_MS });
-          return undefined;
-        }
-        const res = await sendAcmeRequest(agent, `${base.replace(/\/$/, '')}/${certId}`, 'get', {}, transport);
-        const retryAfter = parseRetryAfter(res.headers['retry-after'], this.now()) ?? DEFAULT_CACHE_MS;
-        const until = this.now() + Math.min(MAX_CACHE_MS, Math.max(MIN_CACHE_MS, retryAfter));
-        const body = res.data as { suggestedWindow?: { start?: string; end?: string } };
-        const start = Date.parse(body?.suggestedWindow?.start ?? '');
-        const end = Date.parse(body?.suggestedWindow?.end ?? '');
-        const window = res.status === 200 && !Number.isNaN(start) && !Number.isNaN(end) && end > start
-          ? { start: new Date(start), end: new Date(end) }
-          : undefined;
-        this.windows.set(key, { window, until });
-        return window;
-      } finally {
-        agent.destroy();
+      const base = await this.renewalInfoUrl(agent, directoryUrl, transport);
+      if (!base) {
+        this.windows.set(key, { until: this.now() + DEFAULT_CACHE_MS });
+        return undefined;
       }
+      const res = await sendAcmeRequest(agent, `${base.replace(/\/$/, '')}/${certId}`, 'get', {}, transport);
+      const retryAfter = parseRetryAfter(res.headers['retry-after'], this.now()) ?? DEFAULT_CACHE_MS;
+      const until = this.now() + Math.min(MAX_CACHE_MS, Math.max(MIN_CACHE_MS, retryAfter));
+      const body = res.data as { suggestedWindow?: { start?: string; end?: string } };
+      const start = Date.parse(body?.suggestedWindow?.start ?? '');
+      const end = Date.parse(body?.suggestedWindow?.end ?? '');
+      const window = res.status === 200 && !Number.isNaN(start) && !Number.isNaN(end) && end > start
+        ? { start: new Date(start), end: new Date(end) }
+        : undefined;
+      this.windows.set(key, { window, until });
+      return window;
     } catch (error) {
       this.log.debug({ err: (error as Error).message }, 'renewal information unavailable');
       return undefined;

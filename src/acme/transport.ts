@@ -13,6 +13,7 @@
 // response: { status, headers (lower-case), data (parsed JSON or text) }.
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import type acme from 'acme-client';
 
 export interface AcmeTransportOptions {
@@ -45,12 +46,17 @@ export class AcmeTransportError extends Error {
   }
 }
 
+const agents = new Map<string, https.Agent>();
+/** One keep-alive agent (and TLS context) per trust configuration, shared by the whole process. */
 export function makeAgent(options: AcmeTransportOptions): https.Agent {
-  return new https.Agent({
-    keepAlive: true,
-    ca: options.ca,
-    rejectUnauthorized: !options.insecureSkipVerify,
-  });
+  const key = `${options.insecureSkipVerify ? 'insecure' : 'verify'}|${options.ca ?? ''}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    const secureContext = tls.createSecureContext(options.ca ? { ca: options.ca } : {});
+    agent = new https.Agent({ keepAlive: true, secureContext, rejectUnauthorized: !options.insecureSkipVerify } as https.AgentOptions);
+    agents.set(key, agent);
+  }
+  return agent;
 }
 
 /** Sends one request; never retries. */
@@ -110,6 +116,8 @@ interface HttpClientSeam {
   request(url: string, method: string, opts?: { data?: unknown; headers?: Record<string, string> }): Promise<AxiosLikeResponse>;
 }
 
+const nonces = new Map<string, string[]>();
+
 /** Points an acme-client Client's HTTP layer at sendAcmeRequest. */
 export function installTransport(client: acme.Client, options: AcmeTransportOptions): void {
   const agent = makeAgent(options);
@@ -117,9 +125,21 @@ export function installTransport(client: acme.Client, options: AcmeTransportOpti
   if (!seam || typeof seam.request !== 'function') {
     throw new Error('acme-client\'s HttpClient.request seam is missing; this acme-client version is not supported');
   }
-  seam.request = (url, method, opts = {}) => {
+  seam.request = async (url, method, opts = {}) => {
+    const origin = new URL(url).origin;
+    let pool = nonces.get(origin);
+    if (!pool) nonces.set(origin, (pool = []));
+    const isNewNonce = /nonce/i.test(new URL(url).pathname);
+    // acme-client asks newNonce before every signed request: answer from Replay-Nonce headers already received.
+    if (isNewNonce && pool.length > 0) return { status: 200, headers: { 'replay-nonce': pool.pop()! }, data: '' };
     const headers = { ...(opts.headers ?? {}) };
     if (method.toLowerCase() === 'post') headers['content-type'] = 'application/jose+json';
-    return sendAcmeRequest(agent, url, method, { data: opts.data, headers }, options);
+    const res = await sendAcmeRequest(agent, url, method, { data: opts.data, headers }, options);
+    const nonce = res.headers['replay-nonce'];
+    if (nonce && !isNewNonce) {
+      pool.push(nonce);
+      if (pool.length > 64) pool.shift();
+    }
+    return res;
   };
 }

@@ -137,7 +137,7 @@ export class KubeClient {
 
   async list<T extends KubeObject>(
     type: ResourceType,
-    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; metadataOnly?: boolean; limit?: number } = {},
+    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; metadataOnly?: boolean; limit?: number; transform?: (item: T) => T } = {},
   ): Promise<ListResult<T>> {
     const items: T[] = [];
     let resourceVersion = '';
@@ -158,7 +158,8 @@ export class KubeClient {
         },
         'read',
       );
-      items.push(...(page.items ?? []));
+      // Shrunk page by page, so a large list never holds every full item at once.
+      for (const item of page.items ?? []) items.push(opts.transform ? opts.transform(item) : item);
       resourceVersion = page.metadata.resourceVersion;
       continueToken = page.metadata.continue || undefined;
     } while (continueToken);

@@ -118,10 +118,11 @@ export class Informer<T extends KubeObject> {
       namespace: this.options.namespace,
       labelSelector: this.options.labelSelector,
       metadataOnly: this.options.metadataOnly,
+      transform: (item) => this.shrink(item),
     });
     const seen = new Set<Key>();
     for (const item of result.items) {
-      const object = this.shrink(item);
+      const object = item; // already shrunk page by page
       const key = keyOf(object.metadata);
       seen.add(key);
       const previous = this.cache.get(key);
