@@ -23,7 +23,7 @@ import { runAcmeLoopProcess, type LoopOutput } from './acme-loop.ts';
 import { auditLogCounter, countingProxy, diffCounts, type ApiCounter, type ApiCounts } from './api-count.ts';
 import { createLocalCa, type LocalCa } from './local-ca.ts';
 import { startBenchOperator, type BenchOperator } from './operator.ts';
-import { cpuByProcess, cpuDelta, findProcesses, machineBusySeconds, metricSum, MiB, percentile, pool, range, round, SERVER_PROCESSES, sleep, waitUntil } from './util.ts';
+import { cpuByProcess, cpuDelta, findProcesses, machineBusySeconds, metricSum, MiB, percentile, pool, range, round, SERVER_PROCESSES, sleep, waitUntil, waitWithProgress } from './util.ts';
 
 export const certificates: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'certificates', namespaced: true };
 export const issuers: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
@@ -450,9 +450,11 @@ class Bench {
         } as KubeObject);
       });
       const createSeconds = (performance.now() - started) / 1000;
-      await waitUntil(`${n} Certificates in ${namespace} to be Ready`, () => readyAt.size >= n, {
+      // Fails early when no Certificate became Ready for 90 s (more than an ACME request timeout plus
+      // the first issuance backoff): something is stuck, the logs in the work directory say what.
+      await waitWithProgress(`${n} Certificates in ${namespace} to be Ready`, () => readyAt.size >= n, () => readyAt.size, {
         timeoutMs: 120_000 + n * 1_000,
-        intervalMs: 50,
+        stallMs: 90_000,
         describe: () => {
           const reasons = new Map<string, number>();
           for (const c of informer.list()) {
@@ -681,8 +683,9 @@ class Bench {
       const before = await this.counter.snapshot();
       this.log('  first start on them (every status written once)...');
       const operator = await this.startOperator('scale-first-start');
-      await waitUntil(`${scaleCerts} Certificates in ${namespace} to be Ready`, () => readyAt.size >= scaleCerts, {
+      await waitWithProgress(`${scaleCerts} Certificates in ${namespace} to be Ready`, () => readyAt.size >= scaleCerts, () => readyAt.size, {
         timeoutMs: 120_000 + scaleCerts * 100,
+        stallMs: 90_000,
         intervalMs: 100,
         describe: () => `${readyAt.size} Ready`,
       });

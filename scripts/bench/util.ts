@@ -176,3 +176,31 @@ export function machineBusySeconds(): number {
     return 0;
   }
 }
+
+/**
+ * Waits until done(), failing early when progress() has not changed for
+ * stallMs (something is stuck: better a clear failure than a long wait), or
+ * after timeoutMs in any case.
+ */
+export async function waitWithProgress(
+  what: string,
+  done: () => boolean,
+  progress: () => number,
+  { timeoutMs, stallMs, intervalMs = 50, describe }: { timeoutMs: number; stallMs: number; intervalMs?: number; describe?: () => string },
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = progress();
+  let lastChange = Date.now();
+  while (!done()) {
+    const now = Date.now();
+    const current = progress();
+    if (current !== last) {
+      last = current;
+      lastChange = now;
+    }
+    const state = describe ? `; ${describe()}` : '';
+    if (now - lastChange > stallMs) throw new Error(`no progress for ${Math.round(stallMs / 1000)} s waiting for ${what}${state}`);
+    if (now > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${state}`);
+    await sleep(intervalMs);
+  }
+}
