@@ -81,7 +81,7 @@ async function clientFor(options: AccountClientOptions, eab?: Eab): Promise<Http
     accountKey: options.accountKeyPem,
     ...(eab ? { externalAccountBinding: { kid: eab.keyId, hmacKey: eab.hmacKey } } : {}),
   });
-  installTransport(client, options.transport);
+  installTransport(client, { ...options.transport, reuseNonces: false });
   return (client as unknown as { http: HttpSeam }).http;
 }
 

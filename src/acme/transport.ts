@@ -116,30 +116,64 @@ interface HttpClientSeam {
   request(url: string, method: string, opts?: { data?: unknown; headers?: Record<string, string> }): Promise<AxiosLikeResponse>;
 }
 
-const nonces = new Map<string, string[]>();
+/**
+ * Replay-Nonces received in answers, reused for the next signed request so
+ * acme-client need not ask newNonce before each one. Nonces older than maxAgeMs
+ * are dropped (CAs expire them; a stale one costs a badNonce round trip).
+ */
+export class NoncePool {
+  private readonly byOrigin = new Map<string, { nonce: string; at: number }[]>();
+  private readonly maxAgeMs: number;
+  private readonly now: () => number;
 
-/** Points an acme-client Client's HTTP layer at sendAcmeRequest. */
-export function installTransport(client: acme.Client, options: AcmeTransportOptions): void {
+  constructor(maxAgeMs = 30_000, now: () => number = Date.now) {
+    this.maxAgeMs = maxAgeMs;
+    this.now = now;
+  }
+
+  put(origin: string, nonce: string): void {
+    let pool = this.byOrigin.get(origin);
+    if (!pool) this.byOrigin.set(origin, (pool = []));
+    pool.push({ nonce, at: this.now() });
+    if (pool.length > 64) pool.shift();
+  }
+
+  take(origin: string): string | undefined {
+    const pool = this.byOrigin.get(origin);
+    while (pool && pool.length > 0) {
+      const entry = pool.pop()!;
+      if (this.now() - entry.at < this.maxAgeMs) return entry.nonce;
+      pool.length = 0; // the rest are older still
+    }
+    return undefined;
+  }
+}
+
+const sharedNonces = new NoncePool();
+
+/**
+ * Points an acme-client Client's HTTP layer at sendAcmeRequest. reuseNonces:
+ * false for account operations: a pooled nonce that turned stale makes
+ * acme-client retry the signed request, and a newAccount carrying EAB must go
+ * out once, with a nonce fresh from the CA.
+ */
+export function installTransport(client: acme.Client, options: AcmeTransportOptions & { reuseNonces?: boolean }): void {
   const agent = makeAgent(options);
   const seam = (client as unknown as { http: HttpClientSeam }).http;
   if (!seam || typeof seam.request !== 'function') {
     throw new Error('acme-client\'s HttpClient.request seam is missing; this acme-client version is not supported');
   }
+  const pool = options.reuseNonces === false ? undefined : sharedNonces;
   seam.request = async (url, method, opts = {}) => {
-    const origin = new URL(url).origin;
-    let pool = nonces.get(origin);
-    if (!pool) nonces.set(origin, (pool = []));
-    const isNewNonce = /nonce/i.test(new URL(url).pathname);
-    // acme-client asks newNonce before every signed request: answer from Replay-Nonce headers already received.
-    if (isNewNonce && pool.length > 0) return { status: 200, headers: { 'replay-nonce': pool.pop()! }, data: '' };
+    const target = new URL(url);
+    const isNewNonce = /nonce/i.test(target.pathname);
+    const pooled = isNewNonce ? pool?.take(target.origin) : undefined;
+    if (pooled) return { status: 200, headers: { 'replay-nonce': pooled }, data: '' };
     const headers = { ...(opts.headers ?? {}) };
     if (method.toLowerCase() === 'post') headers['content-type'] = 'application/jose+json';
     const res = await sendAcmeRequest(agent, url, method, { data: opts.data, headers }, options);
     const nonce = res.headers['replay-nonce'];
-    if (nonce && !isNewNonce) {
-      pool.push(nonce);
-      if (pool.length > 64) pool.shift();
-    }
+    if (nonce && !isNewNonce) pool?.put(target.origin, nonce);
     return res;
   };
 }
