@@ -340,7 +340,9 @@ export class CertificateController {
     } as SecretObject);
 
     const issued = parseCertificateChain(result.certificatePem)!;
-    const nextRenewal = renewalTime({ notBefore: issued.notBefore, notAfter: issued.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key });
+    // Asked now, so the first Ready status already has the final renewal time (no second write).
+    const issuedWindow = await this.renewalWindow(spec, ns, { metadata: { name: spec.secretName }, data: { 'tls.crt': Buffer.from(result.certificatePem).toString('base64') } });
+    const nextRenewal = renewalTime({ notBefore: issued.notBefore, notAfter: issued.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key, ariWindow: issuedWindow });
     writer.validity(issued.notBefore, issued.notAfter, nextRenewal);
     writer.revision(revision);
     writer.clearOrder();
