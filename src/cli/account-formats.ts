@@ -20,7 +20,6 @@ import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { DEFAULT_ACCOUNT_KEY_NAME } from '../api/issuer.ts';
 import { accountSecretObject, ANNOTATION, type AccountSecret, type SecretObject } from '../acme/account-protocol.ts';
-import type { KubeObject } from '../kube/client.ts';
 import { jwkThumbprint, parsePrivateKeyPem } from '../pki/keys.ts';
 
 /** A problem with the input the user pointed at; the message is safe to print. */

@@ -17,7 +17,7 @@ import { Informer, keyOf, splitKey } from '../../kube/informer.ts';
 import { parseCertificateChain, parsePrivateKey } from '../../pki/certificate.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import type { SolverService } from '../../solvers/http01/routes.ts';
-import { issuerKey, issuerTypes, type IssuerController } from '../issuer/controller.ts';
+import type { IssuerController } from '../issuer/controller.ts';
 import { needsIssuance, Reason, renewalTime, requestedNames, type SecretFacts } from './checks.ts';
 import { issue, requestHash, type Dns01Handle } from './issue.ts';
 import type { Solver } from '../../api/solvers.ts';
@@ -470,4 +470,3 @@ class StatusWriter {
 }
 
 
-export { issuerKey, issuerTypes };

@@ -5,12 +5,12 @@
 // them, so a fixed EAB or account Secret is picked up at once.
 import type { Logger } from 'pino';
 import { Issuer, type IssuerKind, type IssuerStatus } from '../../api/issuer.ts';
-import { API_VERSION, findCondition, LABEL_ACCOUNT_KEY, setCondition, type Condition } from '../../api/meta.ts';
+import { API_VERSION, findCondition, LABEL_ACCOUNT_KEY, setCondition } from '../../api/meta.ts';
 import {
   ANNOTATION, ensureAccount, TransientAccountError, type AccountDeps, type AccountOutcome,
 } from '../../acme/account-protocol.ts';
 import { type KubeClient, type KubeObject, type ResourceType } from '../../kube/client.ts';
-import { Controller, errorMessage, type ControllerHooks } from '../../kube/controller.ts';
+import { Controller, type ControllerHooks } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { Informer, keyOf } from '../../kube/informer.ts';
 import type { KeyedMutex } from '../../util/keyed-mutex.ts';
@@ -234,5 +234,3 @@ function sameStatus(a: IssuerStatus, b: IssuerStatus): boolean {
 }
 
 
-export type { Condition };
-export { errorMessage };
