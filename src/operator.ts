@@ -5,9 +5,8 @@ import type { ControllerConfig } from './config.ts';
 import { parseHostPort } from './config.ts';
 import { IssuerController } from './controllers/issuer/controller.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
-import { core, KubeClient, loadKubeConfig, type KubeObject } from './kube/client.ts';
+import { KubeClient, loadKubeConfig } from './kube/client.ts';
 import { createEventRecorder } from './kube/events.ts';
-import { Informer } from './kube/informer.ts';
 import { LeaderElector } from './kube/leader-election.ts';
 import { acmeEndpointOf, Metrics } from './metrics.ts';
 import { RenewalInfoClient } from './acme/ari.ts';
@@ -15,7 +14,7 @@ import { KeyedMutex } from './util/keyed-mutex.ts';
 import { CertificateController } from './controllers/certificate/controller.ts';
 import { Http01Responder } from './solvers/http01/responder.ts';
 import { dns01HandleFactory } from './solvers/dns01-handle.ts';
-import { LABEL_ACCOUNT_KEY } from './api/meta.ts';
+import { SecretCache } from './controllers/secrets.ts';
 
 /** How long a shutdown waits for in-flight reconciles (the chart's grace period is 30 s). */
 export const SHUTDOWN_GRACE_MS = 20_000;
@@ -28,20 +27,6 @@ export interface RunningOperator {
   fatal: Promise<Error>;
   /** Stops taking work and waits up to graceMs for in-flight reconciles; the caller exits after. */
   stop(graceMs?: number): Promise<void>;
-}
-
-/** Keeps only what the controllers look at, so thousands of Secrets cost little memory. */
-function shrinkSecretMetadata(secret: KubeObject): KubeObject {
-  const { name, namespace, resourceVersion, labels, annotations } = secret.metadata;
-  const isAccount = labels?.[LABEL_ACCOUNT_KEY] === 'true';
-  return {
-    metadata: {
-      name,
-      namespace,
-      resourceVersion,
-      ...(isAccount ? { labels, annotations } : {}),
-    },
-  };
 }
 
 export async function connect(config: ControllerConfig): Promise<KubeClient> {
@@ -60,7 +45,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
   const metrics = new Metrics();
   const transportHooks = { onResponse: metrics.onAcmeResponse, endpointOf: acmeEndpointOf };
   const hooks = { onReconcile: metrics.onReconcile };
-  const secrets = new Informer<KubeObject>({ kube, type: core.secrets, log, metadataOnly: true, transform: shrinkSecretMetadata });
+  const secrets = new SecretCache(kube, log);
   const events = createEventRecorder(kube, log, config.clusterResourceNamespace, clock);
   const issuers = new IssuerController({
     kube, log, clock, events,

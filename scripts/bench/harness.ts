@@ -248,7 +248,7 @@ function diffRecord(after: Map<string, number>, before: Map<string, number>, nam
 }
 
 /** Everything one benchmark run shares. */
-class Bench {
+export class Bench {
   readonly env: BenchEnv;
   readonly config: BenchConfig;
   readonly kube: KubeClient;

@@ -7,19 +7,6 @@ import type { Logger } from 'pino';
 import { makeAgent, sendAcmeRequest, type AcmeTransportOptions } from './transport.ts';
 import { parseRetryAfter } from './account-client.ts';
 
-/** certID = base64url(AKI keyIdentifier) "." base64url(DER serial number bytes). */
-export async function ariCertId(certificatePem: string): Promise<string | undefined> {
-  // Loaded on first use, like the ACME client.
-  const x509 = await import('@peculiar/x509');
-  const cert = new x509.X509Certificate(certificatePem);
-  const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
-  if (!aki?.keyId) return undefined;
-  let serial = Buffer.from(cert.serialNumber.length % 2 ? `0${cert.serialNumber}` : cert.serialNumber, 'hex');
-  // DER INTEGER content: a positive number whose high bit is set gets a 0x00 prefix.
-  if (serial.length > 0 && serial[0]! & 0x80) serial = Buffer.concat([Buffer.from([0]), serial]);
-  return `${Buffer.from(aki.keyId, 'hex').toString('base64url')}.${serial.toString('base64url')}`;
-}
-
 export interface RenewalWindow {
   start: Date;
   end: Date;
@@ -40,11 +27,9 @@ export class RenewalInfoClient {
     this.now = now;
   }
 
-  /** The CA's window for this certificate, or undefined. Never throws. */
-  async window(directoryUrl: string, certificatePem: string, transport: AcmeTransportOptions): Promise<RenewalWindow | undefined> {
+  /** The CA's window for the certificate with this certID (src/pki/der.ts), or undefined. Never throws. */
+  async window(directoryUrl: string, certId: string, transport: AcmeTransportOptions): Promise<RenewalWindow | undefined> {
     try {
-      const certId = await ariCertId(certificatePem);
-      if (!certId) return undefined;
       const key = `${directoryUrl}|${certId}`;
       const cached = this.windows.get(key);
       if (cached && cached.until > this.now()) return cached.window;

@@ -137,7 +137,12 @@ export class KubeClient {
 
   async list<T extends KubeObject>(
     type: ResourceType,
-    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; metadataOnly?: boolean; limit?: number; transform?: (item: T) => T } = {},
+    opts: {
+      namespace?: string; labelSelector?: string; fieldSelector?: string; metadataOnly?: boolean; limit?: number;
+      transform?: (item: T) => T;
+      /** Handles each item as its page arrives; the result's items then stay empty. */
+      onItem?: (item: T) => void;
+    } = {},
   ): Promise<ListResult<T>> {
     const items: T[] = [];
     let resourceVersion = '';
@@ -150,8 +155,7 @@ export class KubeClient {
           query: {
             labelSelector: opts.labelSelector,
             fieldSelector: opts.fieldSelector,
-            // Metadata-only pages are small: fewer round trips when a cluster holds many Secrets.
-            limit: opts.limit ?? (opts.metadataOnly ? 5000 : 500),
+            limit: opts.limit ?? 500,
             continue: continueToken,
           },
           accept: opts.metadataOnly ? PARTIAL_METADATA_LIST : undefined,
@@ -159,7 +163,11 @@ export class KubeClient {
         'read',
       );
       // Shrunk page by page, so a large list never holds every full item at once.
-      for (const item of page.items ?? []) items.push(opts.transform ? opts.transform(item) : item);
+      for (const item of page.items ?? []) {
+        const kept = opts.transform ? opts.transform(item) : item;
+        if (opts.onItem) opts.onItem(kept);
+        else items.push(kept);
+      }
       resourceVersion = page.metadata.resourceVersion;
       continueToken = page.metadata.continue || undefined;
     } while (continueToken);

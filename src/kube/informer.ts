@@ -17,6 +17,17 @@ export function splitKey(key: Key): { namespace?: string; name: string } {
   return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
+/**
+ * Whether a resourceVersion seen in a cache is the written one or later.
+ * They are opaque strings by contract but etcd's are increasing integers;
+ * anything else only counts when equal.
+ */
+export function resourceVersionAtLeast(seen: string | undefined, written: string): boolean {
+  if (seen === undefined) return false;
+  if (seen === written) return true;
+  return /^\d+$/.test(seen) && /^\d+$/.test(written) && BigInt(seen) >= BigInt(written);
+}
+
 export interface InformerOptions<T extends KubeObject> {
   kube: KubeClient;
   type: ResourceType;
@@ -27,6 +38,13 @@ export interface InformerOptions<T extends KubeObject> {
   metadataOnly?: boolean;
   /** Shrinks what is kept per object (drop managedFields, unneeded data). */
   transform?: (object: T) => T;
+  /**
+   * Which objects to keep in the cache (default: all). Handlers still hear of
+   * every change; an object not kept costs nothing once its event is handled.
+   */
+  keep?: (key: Key, object: T) => boolean;
+  /** Objects per list page: smaller pages mean a lower memory peak while listing. */
+  pageSize?: number;
 }
 
 export type ChangeHandler<T> = (key: Key, current: T | undefined, previous: T | undefined) => void;
@@ -114,22 +132,25 @@ export class Informer<T extends KubeObject> {
 
   private async relist(): Promise<string> {
     const { kube, type } = this.options;
+    // Items are handled page by page (never all in memory at once); only the
+    // keys still in the cache are remembered, to find what was deleted.
+    const seen = new Set<Key>();
     const result = await kube.list<T>(type, {
       namespace: this.options.namespace,
       labelSelector: this.options.labelSelector,
       metadataOnly: this.options.metadataOnly,
+      limit: this.options.pageSize,
       transform: (item) => this.shrink(item),
+      onItem: (object) => {
+        const key = keyOf(object.metadata);
+        const previous = this.cache.get(key);
+        if (previous?.metadata.resourceVersion !== object.metadata.resourceVersion) {
+          this.store(key, object);
+          this.emit(key, object, previous);
+        }
+        if (this.cache.has(key)) seen.add(key);
+      },
     });
-    const seen = new Set<Key>();
-    for (const item of result.items) {
-      const object = item; // already shrunk page by page
-      const key = keyOf(object.metadata);
-      seen.add(key);
-      const previous = this.cache.get(key);
-      if (previous?.metadata.resourceVersion === object.metadata.resourceVersion) continue;
-      this.cache.set(key, object);
-      this.emit(key, object, previous);
-    }
     for (const [key, previous] of this.cache) {
       if (!seen.has(key)) {
         this.cache.delete(key);
@@ -152,9 +173,14 @@ export class Informer<T extends KubeObject> {
       this.cache.delete(key);
       this.emit(key, undefined, previous);
     } else {
-      this.cache.set(key, object);
+      this.store(key, object);
       this.emit(key, object, previous);
     }
+  }
+
+  private store(key: Key, object: T): void {
+    if (!this.options.keep || this.options.keep(key, object)) this.cache.set(key, object);
+    else this.cache.delete(key);
   }
 
   private shrink(object: T): T {

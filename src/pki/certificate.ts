@@ -1,9 +1,9 @@
 // Reading what a TLS Secret holds (without trusting it) and building CSRs.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { ariCertId } from './der.ts';
 
-export interface ParsedCertificate {
-  /** The leaf, first in tls.crt. */
-  leaf: X509Certificate;
+/** What certkeeper needs to know about tls.crt: plain values, cheap to keep for thousands of Secrets. */
+export interface CertificateFacts {
   chainLength: number;
   notBefore: Date;
   notAfter: Date;
@@ -11,6 +11,13 @@ export interface ParsedCertificate {
   ipAddresses: string[];
   commonName: string | undefined;
   serialNumber: string;
+  /** The leaf's ACME Renewal Information certID, when it has an authority key identifier. */
+  ariCertId?: string;
+}
+
+export interface ParsedCertificate extends CertificateFacts {
+  /** The leaf, first in tls.crt (holds native memory: use it and let it go). */
+  leaf: X509Certificate;
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -36,6 +43,7 @@ export function parseCertificateChain(pem: string): ParsedCertificate | undefine
     else if (entry.startsWith('IP Address:')) ipAddresses.push(entry.slice(11));
   }
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject)?.[1];
+  const certId = ariCertId(leaf.raw);
   return {
     leaf,
     chainLength: blocks.length,
@@ -45,6 +53,7 @@ export function parseCertificateChain(pem: string): ParsedCertificate | undefine
     ipAddresses,
     commonName: cn,
     serialNumber: leaf.serialNumber,
+    ...(certId ? { ariCertId: certId } : {}),
   };
 }
 

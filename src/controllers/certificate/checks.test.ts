@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { CertificateSpec } from '../../api/certificate.ts';
-import type { ParsedCertificate } from '../../pki/certificate.ts';
+import type { CertificateFacts } from '../../pki/certificate.ts';
 import { needsIssuance, Reason, renewalTime, requestedNames, spreadFraction, type SecretFacts } from './checks.ts';
 
 const spec: CertificateSpec = { secretName: 'web-tls', issuerRef: { name: 'gts', kind: 'Issuer' }, dnsNames: ['www.example.com', 'example.com'] };
 const now = new Date('2026-06-01T00:00:00Z');
-const cert = (over: Partial<ParsedCertificate> = {}): ParsedCertificate => ({
-  leaf: undefined as never, chainLength: 2,
+const cert = (over: Partial<CertificateFacts> = {}): CertificateFacts => ({
+  chainLength: 2,
   notBefore: new Date('2026-05-01T00:00:00Z'), notAfter: new Date('2026-07-30T00:00:00Z'),
   dnsNames: ['example.com', 'www.example.com'], ipAddresses: [], commonName: undefined, serialNumber: '01', ...over,
 });

@@ -4,7 +4,7 @@
 // a restart schedules the same renewal.
 import { createHash } from 'node:crypto';
 import { parseDuration, type CertificateSpec } from '../../api/certificate.ts';
-import type { ParsedCertificate } from '../../pki/certificate.ts';
+import type { CertificateFacts } from '../../pki/certificate.ts';
 
 export const Reason = {
   SecretMissing: 'SecretMissing',
@@ -21,7 +21,7 @@ export type ReissueReason = typeof Reason[keyof typeof Reason];
 export interface SecretFacts {
   exists: boolean;
   /** tls.crt parsed, when parseable. */
-  certificate?: ParsedCertificate;
+  certificate?: CertificateFacts;
   /** tls.key present and parseable. */
   key?: { algorithm: 'ECDSA' | 'RSA'; size: number; matchesCertificate: boolean };
   /** The issuer recorded when certkeeper wrote the Secret. */

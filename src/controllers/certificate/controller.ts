@@ -1,5 +1,6 @@
 // The Certificate controller: keeps each Certificate's TLS Secret valid for
-// its spec. A sync reads the Certificate and its Secret, asks the pure checks
+// its spec. A sync reads the Certificate and its Secret's facts (from the
+// caches when they are current, see `current*`), asks the pure checks
 // (checks.ts) whether to issue, drives an ACME order when needed (issue.ts),
 // writes the Secret in one request, and the status once. Renewal is a
 // requeue at the renewal time, recomputed from the Secret on every sync.
@@ -13,25 +14,20 @@ import type { AcmeTransportOptions } from '../../acme/transport.ts';
 import { core, type KubeClient, type KubeObject, type ResourceType } from '../../kube/client.ts';
 import { Controller, errorMessage, type ControllerHooks } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
-import { Informer, keyOf, splitKey } from '../../kube/informer.ts';
-import { parseCertificateChain, parsePrivateKey } from '../../pki/certificate.ts';
+import { Informer, keyOf, resourceVersionAtLeast, splitKey } from '../../kube/informer.ts';
+import { parseCertificateChain } from '../../pki/certificate.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import type { SolverService } from '../../solvers/http01/routes.ts';
 import type { IssuerController } from '../issuer/controller.ts';
 import { needsIssuance, Reason, renewalTime, requestedNames, type SecretFacts } from './checks.ts';
+import { SECRET_ANNOTATION, secretFacts, type SecretObject } from './secret-facts.ts';
+import type { SecretCache } from '../secrets.ts';
 import { issue, requestHash, type Dns01Handle } from './issue.ts';
 import type { Solver } from '../../api/solvers.ts';
 import type { RenewalInfoClient } from '../../acme/ari.ts';
 import { canonicalJson } from '../../util/canonical.ts';
 
 export const certificates: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'certificates', namespaced: true };
-
-export const SECRET_ANNOTATION = {
-  certificateName: 'certkeeper.io/certificate-name',
-  issuerName: 'certkeeper.io/issuer-name',
-  issuerKind: 'certkeeper.io/issuer-kind',
-  altNames: 'certkeeper.io/alt-names',
-} as const;
 
 /** Requeue at least this often, so clock drift or a missed event cannot delay a renewal much. */
 const MAX_RESYNC_MS = 8 * 3_600_000;
@@ -47,7 +43,7 @@ export interface CertificateControllerDeps {
   clock: () => Date;
   events: EventRecorder;
   issuers: IssuerController;
-  secrets: Informer<KubeObject>;
+  secrets: SecretCache;
   http01: Http01Responder;
   solverService: SolverService;
   dns01: (solver: Solver, secretNamespace: string) => Promise<Dns01Handle>;
@@ -62,11 +58,6 @@ export interface CertificateControllerDeps {
   renewalInfo?: RenewalInfoClient;
 }
 
-interface SecretObject extends KubeObject {
-  type?: string;
-  data?: Record<string, string>;
-}
-
 export class CertificateController {
   readonly informer: Informer<KubeObject>;
   readonly controller: Controller;
@@ -77,6 +68,13 @@ export class CertificateController {
   /** HTTP-01 token → Certificate key, from the orders recorded in status (any replica can answer). */
   private readonly tokens = new Map<string, string>();
   private readonly tokensOf = new Map<string, string[]>();
+  /**
+   * resourceVersions of this process's own writes ("Certificate/ns/name",
+   * "Secret/ns/name") that the caches have not shown yet: until they have, a
+   * sync reads live, so it never decides on a copy older than its own write
+   * (which could issue the same certificate twice).
+   */
+  private readonly unseenWrites = new Map<string, string>();
 
   constructor(deps: CertificateControllerDeps) {
     this.deps = deps;
@@ -84,6 +82,7 @@ export class CertificateController {
     this.informer = new Informer({ kube: deps.kube, type: certificates, log });
     this.controller = new Controller({ name: 'certificate', reconcile: (key) => this.sync(key), log, hooks: deps.hooks, workers: deps.workers ?? 8 });
     this.informer.onChange((key, current, previous) => {
+      this.observed(`Certificate/${key}`, current);
       this.reindex(key, current);
       this.indexTokens(key, current);
       this.controller.enqueue(key, { force: current?.metadata.generation !== previous?.metadata.generation });
@@ -93,7 +92,40 @@ export class CertificateController {
     };
     deps.issuers.issuers.onChange((key) => requeueDependents(`Issuer/${key}`));
     deps.issuers.clusterIssuers.onChange((key) => requeueDependents(`ClusterIssuer/${key}`));
-    deps.secrets.onChange((key) => requeueDependents(`Secret/${key}`));
+    deps.secrets.onChange((key, current, managed) => {
+      // certkeeper's writes label the Secret, so only the managed watch shows them.
+      if (managed) this.observed(`Secret/${key}`, current);
+      requeueDependents(`Secret/${key}`);
+    });
+    deps.secrets.addReferences((key) => (this.index.get(`Secret/${key}`)?.size ?? 0) > 0);
+  }
+
+  private observed(ref: string, current: KubeObject | undefined): void {
+    const written = this.unseenWrites.get(ref);
+    if (written !== undefined && (!current || resourceVersionAtLeast(current.metadata.resourceVersion, written))) this.unseenWrites.delete(ref);
+  }
+
+  private wrote(ref: string, written: KubeObject): void {
+    if (written.metadata.resourceVersion) this.unseenWrites.set(ref, written.metadata.resourceVersion);
+  }
+
+  /**
+   * The Certificate from the cache, or read live when the cache may be behind
+   * this process's last write, or an order is in flight (its status must be
+   * the latest to resume it).
+   */
+  private async currentCertificate(key: string, ns: string, name: string): Promise<KubeObject | undefined> {
+    const cached = this.informer.get(key);
+    if (cached && !this.unseenWrites.has(`Certificate/${key}`) && !(cached as { status?: CertificateStatus }).status?.order) return cached;
+    return this.deps.kube.get<KubeObject>(certificates, ns, name);
+  }
+
+  /** The TLS Secret's facts from the cache of Secrets certkeeper manages; read live for any other Secret or a stale copy. */
+  private async currentSecretFacts(ns: string, name: string): Promise<SecretFacts> {
+    const key = `${ns}/${name}`;
+    const cached = this.deps.secrets.managed.get(key);
+    if (cached?.tls && !this.unseenWrites.has(`Secret/${key}`)) return cached.tls;
+    return secretFacts(await this.deps.kube.get<SecretObject>(core.secrets, ns, name));
   }
 
   private reindex(key: string, object: KubeObject | undefined): void {
@@ -151,15 +183,22 @@ export class CertificateController {
     return this.informer.hasSynced;
   }
 
+  /** The Secret's private key, read live, to reuse it (rotationPolicy: Never). */
+  private async existingKeyPem(ns: string, name: string): Promise<string | undefined> {
+    const secret = await this.deps.kube.get<SecretObject>(core.secrets, ns, name);
+    const encoded = secret?.data?.['tls.key'];
+    return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
+  }
+
   /** The CA's suggested renewal window for the Secret's certificate, if its issuer's CA offers ARI. */
-  private async renewalWindow(spec: Certificate['spec'], ns: string, secret: SecretObject) {
-    if (!this.deps.renewalInfo) return undefined;
+  private async renewalWindow(spec: Certificate['spec'], ns: string, certId: string | undefined) {
+    if (!this.deps.renewalInfo || !certId) return undefined;
     const kind = spec.issuerRef.kind ?? 'Issuer';
     const issuerObject = kind === 'Issuer' ? this.deps.issuers.issuers.get(`${ns}/${spec.issuerRef.name}`) : this.deps.issuers.clusterIssuers.get(spec.issuerRef.name);
     const issuer = issuerObject ? Issuer.safeParse(issuerObject) : undefined;
     if (!issuer?.success) return undefined;
     const acme = issuer.data.spec.acme;
-    return this.deps.renewalInfo.window(acme.server, Buffer.from(secret.data!['tls.crt']!, 'base64').toString('utf8'), {
+    return this.deps.renewalInfo.window(acme.server, certId, {
       ca: acme.caBundle ? Buffer.from(acme.caBundle, 'base64').toString('utf8') : undefined,
       insecureSkipVerify: acme.skipTLSVerify === true,
       ...this.deps.transportHooks,
@@ -171,8 +210,7 @@ export class CertificateController {
     const ns = namespace!;
     const log = this.deps.log.child({ controller: 'certificate', namespace: ns, name });
     const now = this.deps.clock();
-    // Live read: the status holds the order to resume and the revision.
-    const object = await this.deps.kube.get<KubeObject>(certificates, ns, name);
+    const object = await this.currentCertificate(key, ns, name);
     if (!object || object.metadata.deletionTimestamp) {
       this.deps.onCertificate?.(ns, name, undefined);
       return;
@@ -180,7 +218,7 @@ export class CertificateController {
     const generation = object.metadata.generation ?? 0;
     const previous: CertificateStatus = (object as { status?: CertificateStatus }).status ?? {};
     const parsed = Certificate.safeParse(object);
-    const writer = new StatusWriter(this.deps.kube, ns, name, previous, generation, now);
+    const writer = new StatusWriter(this.deps.kube, ns, name, previous, generation, now, (written) => this.wrote(`Certificate/${key}`, written));
     if (!parsed.success) {
       const issue0 = parsed.error.issues[0];
       writer.ready(false, 'InvalidSpec', `spec is invalid at ${issue0?.path.join('.')}: ${issue0?.message}`);
@@ -190,10 +228,8 @@ export class CertificateController {
     const cert = parsed.data;
     const spec = cert.spec;
 
-    // The Secret as it is now.
-    const secret = await this.deps.kube.get<SecretObject>(core.secrets, ns, spec.secretName);
-    const facts = secretFacts(secret);
-    const ariWindow = facts.certificate && facts.key?.matchesCertificate ? await this.renewalWindow(spec, ns, secret!) : undefined;
+    const facts = await this.currentSecretFacts(ns, spec.secretName);
+    const ariWindow = facts.certificate && facts.key?.matchesCertificate ? await this.renewalWindow(spec, ns, facts.certificate.ariCertId) : undefined;
     const renewal = facts.certificate
       ? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key, ariWindow })
       : undefined;
@@ -252,8 +288,10 @@ export class CertificateController {
     const revision = (previous.revision ?? 0) + 1;
     const hash = requestHash({ names, issuer: `${issuerKind}/${spec.issuerRef.name}`, profile: spec.profile });
     const rotation = spec.privateKey?.rotationPolicy ?? 'Always';
-    const existingKeyPem = secret?.data?.['tls.key'] ? Buffer.from(secret.data['tls.key'], 'base64').toString('utf8') : undefined;
-    const reuseKey = rotation === 'Never' && facts.key && verdict.reason !== Reason.KeyChanged ? existingKeyPem : undefined;
+    // The key itself is read only when it is to be reused (the caches never hold key material).
+    const reuseKey = rotation === 'Never' && facts.key && verdict.reason !== Reason.KeyChanged
+      ? await this.existingKeyPem(ns, spec.secretName)
+      : undefined;
     const acme = issuer.data.spec.acme;
     log.info({ reason: verdict.reason, revision }, `issuing: ${verdict.message}`);
     writer.issuing({ status: 'True', reason: verdict.reason, message: `Issuing revision ${revision}: ${verdict.message}` });
@@ -314,7 +352,7 @@ export class CertificateController {
     }
 
     // One request writes certificate and key together, so they never disagree.
-    await this.deps.kube.apply(core.secrets, {
+    const writtenSecret = await this.deps.kube.apply(core.secrets, {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'kubernetes.io/tls',
@@ -338,10 +376,11 @@ export class CertificateController {
         'tls.key': Buffer.from(result.keyPem).toString('base64'),
       },
     } as SecretObject);
+    this.wrote(`Secret/${ns}/${spec.secretName}`, writtenSecret);
 
     const issued = parseCertificateChain(result.certificatePem)!;
     // Asked now, so the first Ready status already has the final renewal time (no second write).
-    const issuedWindow = await this.renewalWindow(spec, ns, { metadata: { name: spec.secretName }, data: { 'tls.crt': Buffer.from(result.certificatePem).toString('base64') } });
+    const issuedWindow = await this.renewalWindow(spec, ns, issued.ariCertId);
     const nextRenewal = renewalTime({ notBefore: issued.notBefore, notAfter: issued.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key, ariWindow: issuedWindow });
     writer.validity(issued.notBefore, issued.notAfter, nextRenewal);
     writer.revision(revision);
@@ -368,33 +407,6 @@ function involved(object: KubeObject) {
   return { apiVersion: API_VERSION, kind: 'Certificate', name: object.metadata.name, namespace: object.metadata.namespace, uid: object.metadata.uid };
 }
 
-/** What the TLS Secret holds, parsed without trusting it. */
-export function secretFacts(secret: SecretObject | undefined): SecretFacts {
-  if (!secret) return { exists: false };
-  const crt = secret.data?.['tls.crt'] ? Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8') : '';
-  const keyPem = secret.data?.['tls.key'] ? Buffer.from(secret.data['tls.key'], 'base64').toString('utf8') : '';
-  const certificate = crt ? parseCertificateChain(crt) : undefined;
-  const key = keyPem ? parsePrivateKey(keyPem) : undefined;
-  const annotations = secret.metadata.annotations ?? {};
-  const issuerName = annotations[SECRET_ANNOTATION.issuerName];
-  return {
-    exists: true,
-    ...(certificate ? { certificate } : {}),
-    ...(key && (key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa')
-      ? {
-        key: {
-          algorithm: key.asymmetricKeyType === 'ec' ? 'ECDSA' : 'RSA',
-          size: key.asymmetricKeyType === 'ec'
-            ? ({ prime256v1: 256, secp384r1: 384, secp521r1: 521 } as Record<string, number>)[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 0
-            : key.asymmetricKeyDetails?.modulusLength ?? 0,
-          matchesCertificate: certificate ? certificate.leaf.checkPrivateKey(key) : false,
-        },
-      }
-      : {}),
-    ...(issuerName ? { issuer: { kind: annotations[SECRET_ANNOTATION.issuerKind] ?? 'Issuer', name: issuerName } } : {}),
-  };
-}
-
 /** Collects status changes during a sync and writes them (server-side apply) only when something changed. */
 class StatusWriter {
   private status: CertificateStatus;
@@ -404,8 +416,10 @@ class StatusWriter {
   private readonly name: string;
   private readonly generation: number;
   private readonly now: Date;
+  private readonly onWritten: (written: KubeObject) => void;
 
-  constructor(kube: KubeClient, namespace: string, name: string, previous: CertificateStatus, generation: number, now: Date) {
+  constructor(kube: KubeClient, namespace: string, name: string, previous: CertificateStatus, generation: number, now: Date, onWritten: (written: KubeObject) => void) {
+    this.onWritten = onWritten;
     this.kube = kube;
     this.namespace = namespace;
     this.name = name;
@@ -459,12 +473,13 @@ class StatusWriter {
   async flush(): Promise<void> {
     const next = canonicalJson(this.status);
     if (next === this.written) return;
-    await this.kube.apply(certificates, {
+    const written = await this.kube.apply(certificates, {
       apiVersion: API_VERSION,
       kind: 'Certificate',
       metadata: { name: this.name, namespace: this.namespace },
       status: this.status,
     } as KubeObject, { subresource: 'status' });
+    this.onWritten(written);
     this.written = next;
   }
 }

@@ -14,6 +14,7 @@ import { Controller, type ControllerHooks } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { Informer, keyOf } from '../../kube/informer.ts';
 import type { KeyedMutex } from '../../util/keyed-mutex.ts';
+import type { SecretCache } from '../secrets.ts';
 import { canonicalJson } from '../../util/canonical.ts';
 
 export const issuerTypes: Record<IssuerKind, ResourceType> = {
@@ -30,7 +31,7 @@ export interface IssuerControllerDeps {
   /** Where ClusterIssuers' Secrets live. */
   clusterResourceNamespace: string;
   /** Metadata-only informer on Secrets (shared with other controllers). */
-  secrets: Informer<KubeObject>;
+  secrets: SecretCache;
   hooks?: ControllerHooks;
   accountHooks?: Pick<AccountDeps, 'onRegistration' | 'transportHooks'>;
   /** Issuer readiness, for metrics. */
@@ -84,6 +85,7 @@ export class IssuerController {
     deps.secrets.onChange((key) => {
       for (const issuer of this.bySecret.get(key) ?? []) this.controller.enqueue(issuer);
     });
+    deps.secrets.addReferences((key) => (this.bySecret.get(key)?.size ?? 0) > 0);
   }
 
   /** Indexes the Secrets an issuer references and queues it. */

@@ -1,0 +1,52 @@
+// What a TLS Secret holds, reduced to plain facts: parsed once when the Secret
+// changes (not on every sync), without trusting its content, and without
+// keeping key material or native X509 objects in memory.
+import type { KubeObject } from '../../kube/client.ts';
+import { parseCertificateChain, parsePrivateKey } from '../../pki/certificate.ts';
+import type { SecretFacts } from './checks.ts';
+
+/** Annotations certkeeper writes on the TLS Secret. */
+export const SECRET_ANNOTATION = {
+  certificateName: 'certkeeper.io/certificate-name',
+  issuerName: 'certkeeper.io/issuer-name',
+  issuerKind: 'certkeeper.io/issuer-kind',
+  altNames: 'certkeeper.io/alt-names',
+} as const;
+
+export interface SecretObject extends KubeObject {
+  type?: string;
+  data?: Record<string, string>;
+}
+
+const CURVE_BITS: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
+
+export function secretFacts(secret: SecretObject | undefined): SecretFacts {
+  if (!secret) return { exists: false };
+  const crt = secret.data?.['tls.crt'] ? Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8') : '';
+  const keyPem = secret.data?.['tls.key'] ? Buffer.from(secret.data['tls.key'], 'base64').toString('utf8') : '';
+  const parsed = crt ? parseCertificateChain(crt) : undefined;
+  const key = keyPem ? parsePrivateKey(keyPem) : undefined;
+  const annotations = secret.metadata.annotations ?? {};
+  const issuerName = annotations[SECRET_ANNOTATION.issuerName];
+  let certificate: SecretFacts['certificate'];
+  if (parsed) {
+    const { leaf: _leaf, ...facts } = parsed;
+    certificate = facts;
+  }
+  return {
+    exists: true,
+    ...(certificate ? { certificate } : {}),
+    ...(key && (key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa')
+      ? {
+        key: {
+          algorithm: key.asymmetricKeyType === 'ec' ? 'ECDSA' : 'RSA',
+          size: key.asymmetricKeyType === 'ec'
+            ? CURVE_BITS[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 0
+            : key.asymmetricKeyDetails?.modulusLength ?? 0,
+          matchesCertificate: parsed ? parsed.leaf.checkPrivateKey(key) : false,
+        },
+      }
+      : {}),
+    ...(issuerName ? { issuer: { kind: annotations[SECRET_ANNOTATION.issuerKind] ?? 'Issuer', name: issuerName } } : {}),
+  };
+}

@@ -1,0 +1,101 @@
+// The Secrets the controllers look at, from two watches split by label, so a
+// cluster's many other Secrets cost (almost) nothing:
+//
+// - managed (app.kubernetes.io/managed-by=certkeeper): the TLS Secrets and
+//   account keys certkeeper wrote. Listed in full, each reduced on arrival:
+//   a TLS Secret to facts (validity, names, key type, ARI certID), parsed once
+//   per change instead of on every sync; an account key Secret to its labels
+//   and annotations. No key material is kept.
+// - everything else, metadata only: an event wakes the Issuers and
+//   Certificates that reference the Secret (EAB keys, TSIG keys, a TLS Secret
+//   someone else made). Only Secrets that something references, and account
+//   keys, stay in the cache; the rest are seen and forgotten.
+//
+// A Secret that gains or loses the label moves from one watch to the other
+// (the API server sends DELETED on one and ADDED on the other).
+import type { Logger } from 'pino';
+import { LABEL_ACCOUNT_KEY } from '../api/meta.ts';
+import { core, type KubeClient, type KubeObject } from '../kube/client.ts';
+import { Informer, type Key } from '../kube/informer.ts';
+import type { SecretFacts } from './certificate/checks.ts';
+import { secretFacts, type SecretObject } from './certificate/secret-facts.ts';
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=certkeeper`;
+/** `!=` also matches Secrets without the label. */
+export const UNMANAGED_SELECTOR = `${MANAGED_BY_LABEL}!=certkeeper`;
+
+export interface CachedSecret extends KubeObject {
+  /** For a TLS Secret certkeeper manages: what it holds. */
+  tls?: SecretFacts;
+}
+
+const isAccountKey = (secret: KubeObject) => secret.metadata.labels?.[LABEL_ACCOUNT_KEY] === 'true';
+
+/** Keeps name, version and (for account keys) labels and annotations; a TLS Secret becomes its facts. */
+export function reduceManagedSecret(secret: SecretObject): CachedSecret {
+  const { name, namespace, resourceVersion, labels, annotations } = secret.metadata;
+  if (isAccountKey(secret)) return { metadata: { name, namespace, resourceVersion, labels, annotations } };
+  return { metadata: { name, namespace, resourceVersion }, tls: secretFacts(secret) };
+}
+
+function reduceOtherSecret(secret: KubeObject): KubeObject {
+  const { name, namespace, resourceVersion, labels, annotations } = secret.metadata;
+  return { metadata: { name, namespace, resourceVersion, ...(isAccountKey(secret) ? { labels, annotations } : {}) } };
+}
+
+/** `managed` tells which watch saw the change (a Secret moving between them is DELETED on one). */
+export type SecretChangeHandler = (key: Key, current: CachedSecret | undefined, managed: boolean) => void;
+
+export class SecretCache {
+  readonly managed: Informer<CachedSecret>;
+  readonly others: Informer<KubeObject>;
+  private readonly referenceChecks: ((key: Key) => boolean)[] = [];
+
+  constructor(kube: KubeClient, log: Logger) {
+    this.managed = new Informer<CachedSecret>({
+      kube, log, type: core.secrets, labelSelector: MANAGED_SELECTOR, pageSize: 250,
+      transform: (secret) => reduceManagedSecret(secret as SecretObject),
+    });
+    this.others = new Informer<KubeObject>({
+      kube, log, type: core.secrets, labelSelector: UNMANAGED_SELECTOR, metadataOnly: true, pageSize: 500,
+      transform: reduceOtherSecret,
+      keep: (key, secret) => isAccountKey(secret) || this.referenceChecks.some((references) => references(key)),
+    });
+  }
+
+  /** A controller tells which Secrets it references, so those stay cached even when certkeeper did not write them. */
+  addReferences(references: (key: Key) => boolean): void {
+    this.referenceChecks.push(references);
+  }
+
+  onChange(handler: SecretChangeHandler): void {
+    this.managed.onChange((key, current) => handler(key, current, true));
+    this.others.onChange((key, current) => handler(key, current, false));
+  }
+
+  get(key: Key): CachedSecret | undefined {
+    return this.managed.get(key) ?? this.others.get(key);
+  }
+
+  list(): CachedSecret[] {
+    return [...this.managed.list(), ...this.others.list()];
+  }
+
+  get hasSynced(): boolean {
+    return this.managed.hasSynced && this.others.hasSynced;
+  }
+
+  async waitForSync(): Promise<void> {
+    await Promise.all([this.managed.waitForSync(), this.others.waitForSync()]);
+  }
+
+  start(): void {
+    this.managed.start();
+    this.others.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.managed.stop(), this.others.stop()]);
+  }
+}
