@@ -27,7 +27,7 @@ const USAGE = `npm run bench -- [flags]
   --create-concurrency 32  requests in flight when creating objects
   --profile                CPU profiles of every operator run (bench/profiles/*.cpuprofile)
   --heap-snapshots         heap snapshot at the end of each idle period (bench/profiles/)
-  --operator-node-options  extra NODE_OPTIONS for the operator process, e.g. "--max-semi-space-size=4"
+  --operator-node-options  extra node/V8 flags for the operator, after the Dockerfile ENTRYPOINT's, e.g. "--max-old-space-size=128"
   --out bench              where results.json and time-to-ready.svg go
   --keep                   keep the work directory (logs, audit log)
   --report FILE            print the table from a results.json without running (rewrites its targets and the SVG next to it)`;

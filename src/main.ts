@@ -1,5 +1,6 @@
 // The certkeeper command line: `certkeeper controller` runs the operator;
 // `certkeeper account` backs up and imports account keys (src/cli/account.ts).
+import v8 from 'node:v8';
 import { controllerFlags, parseControllerConfig, UsageError } from './config.ts';
 import { createLogger } from './logging.ts';
 
@@ -22,6 +23,12 @@ async function runController(args: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  // A long-running process whose memory is mostly caches: after each full GC,
+  // let the heap grow by 10 % over what is live instead of V8's default
+  // (up to 2x and more), at the cost of more frequent GCs. The image also
+  // starts node with a small young generation (Dockerfile ENTRYPOINT).
+  // Set at run time so an unknown flag in a future V8 is ignored, not fatal.
+  v8.setFlagsFromString('--heap-growing-percent=10');
   const { connect, startOperator } = await import('./operator.ts');
   let kube;
   try {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classify, countAuditLine, describeRequest, emptyCounts } from '../scripts/bench/api-count.ts';
 import { runBenchmark, type BenchConfig } from '../scripts/bench/harness.ts';
+import { imageNodeFlags } from '../scripts/bench/operator.ts';
 import { describeEnvironment, evaluateTargets, formatReport, timeToReadySvg } from '../scripts/bench/report.ts';
 import { env } from './helpers.ts';
 
@@ -95,5 +96,11 @@ describe('benchmark harness', () => {
     expect(describeRequest('GET', '/api/v1/namespaces/a/secrets/s')).toEqual({ verb: 'get', resource: 'secrets' });
     expect(describeRequest('GET', '/api/v1/namespaces/a/secrets?limit=500')).toEqual({ verb: 'list', resource: 'secrets' });
     expect(classify('deletecollection')).toBe('write');
+  });
+
+  it('starts the operator with the node flags of the image\'s ENTRYPOINT', () => {
+    expect(imageNodeFlags()).toContain('--max-semi-space-size=1');
+    expect(imageNodeFlags('ENTRYPOINT ["node", "--a=1", "--b", "bin/certkeeper.js"]\n')).toEqual(['--a=1', '--b']);
+    expect(() => imageNodeFlags('ENTRYPOINT ["/bin/sh", "-c", "node bin/certkeeper.js"]\n')).toThrow(/ENTRYPOINT/);
   });
 });

@@ -3,7 +3,7 @@
 // Measures the time from spawn to the first /readyz 200, reads its memory and
 // CPU time from /proc, scrapes /metrics, and can run it under --cpu-prof.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../test/env/ports.ts';
 import { repoRoot } from '../../test/env/tools.ts';
@@ -43,10 +43,19 @@ export interface StartOperatorOptions {
   cpuProfileDir?: string;
   /** SIGUSR2 writes a heap snapshot into this directory. */
   heapSnapshotDir?: string;
-  /** Extra NODE_OPTIONS (e.g. V8 heap flags). */
+  /** Extra node/V8 flags after the image's (e.g. "--max-old-space-size=128"). */
   nodeOptions?: string;
   readyTimeoutMs?: number;
   logLevel?: string;
+}
+
+/** The node flags of the image's ENTRYPOINT (["node", ...flags, "bin/certkeeper.js"]). */
+export function imageNodeFlags(dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8')): string[] {
+  const line = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1];
+  const entrypoint = line ? JSON.parse(line) as string[] : [];
+  const script = entrypoint.indexOf('bin/certkeeper.js');
+  if (entrypoint[0] !== 'node' || script < 0) throw new Error('the Dockerfile\'s ENTRYPOINT is not ["node", ...flags, "bin/certkeeper.js"]');
+  return entrypoint.slice(1, script);
 }
 
 export async function startBenchOperator(opts: StartOperatorOptions): Promise<BenchOperator> {
@@ -54,7 +63,8 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
   const metricsPort = await freePort();
   mkdirSync(opts.workDir, { recursive: true });
   const logFile = path.join(opts.workDir, `operator-${opts.label}.log`);
-  const nodeOptions: string[] = opts.nodeOptions ? [opts.nodeOptions] : [];
+  // Started as the image starts it: the same node flags as the Dockerfile's ENTRYPOINT.
+  const nodeOptions: string[] = [...imageNodeFlags(), ...(opts.nodeOptions ? opts.nodeOptions.split(/\s+/).filter(Boolean) : [])];
   if (opts.cpuProfileDir) {
     mkdirSync(opts.cpuProfileDir, { recursive: true });
     nodeOptions.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`, `--cpu-prof-name=${opts.label}.cpuprofile`);
@@ -66,6 +76,7 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
   const fd = openSync(logFile, 'a');
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [
+    ...nodeOptions,
     path.join(repoRoot, 'bin/certkeeper.js'),
     'controller',
     '--kubeconfig', opts.kubeconfig,
@@ -76,7 +87,7 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
     '--log-level', opts.logLevel ?? 'info',
   ], {
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, NODE_OPTIONS: nodeOptions.join(' ') },
+    env: { ...process.env, NODE_OPTIONS: '' },
   });
   closeSync(fd);
   living.add(child);
