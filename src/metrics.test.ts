@@ -37,8 +37,14 @@ describe('Metrics', () => {
     expect(text).toContain('certkeeper_acme_requests_total{endpoint="newOrder",status="201"} 1');
     expect(text).toContain('certkeeper_acme_eab_sends_total 1');
     expect(text).toContain('certkeeper_reconcile_total{controller="certificate",result="error"} 1');
+    expect(text).toContain('# TYPE certkeeper_certificate_ready gauge');
     metrics.onCertificate('ns', 'web', undefined);
     expect(await metrics.registry.metrics()).not.toContain('name="web"');
+    // Not Ready and never issued: a readiness series, no expiry or renewal series.
+    metrics.onCertificate('ns', 'new', { ready: false });
+    const later = await metrics.registry.metrics();
+    expect(later).toContain('certkeeper_certificate_ready{namespace="ns",name="new"} 0');
+    expect(later).not.toMatch(/certkeeper_certificate_(expiration|renewal)_timestamp_seconds\{namespace="ns",name="new"\}/);
   });
 });
 

@@ -3,13 +3,58 @@
 // and status, account registrations and EAB sends, reconciles (count, errors,
 // duration), work queue depth, and the process's own CPU and memory.
 import http from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricValue } from 'prom-client';
+
+interface CertificateRecord {
+  namespace: string;
+  name: string;
+  ready: 0 | 1;
+  /** Unix seconds, or undefined while unknown. */
+  notAfter?: number;
+  renewal?: number;
+}
+
+/**
+ * The three per-Certificate gauges, rendered at scrape time from one small
+ * record per Certificate: prom-client's own gauges keep a labels object and a
+ * hash string per series (30,000 series at 10,000 Certificates).
+ */
+class CertificateGauges {
+  private readonly records = new Map<string, CertificateRecord>();
+
+  set(namespace: string, name: string, facts: { ready: boolean; notAfter?: Date; renewalTime?: Date } | undefined): void {
+    const key = `${namespace}/${name}`;
+    if (!facts) {
+      this.records.delete(key);
+      return;
+    }
+    const record = this.records.get(key) ?? { namespace, name, ready: 0 };
+    record.ready = facts.ready ? 1 : 0;
+    if (facts.notAfter) record.notAfter = Math.floor(facts.notAfter.getTime() / 1000);
+    if (facts.renewalTime) record.renewal = Math.floor(facts.renewalTime.getTime() / 1000);
+    this.records.set(key, record);
+  }
+
+  /** A metric the registry renders like its own (name, help, type, get). */
+  gauge(name: string, help: string, value: (record: CertificateRecord) => number | undefined) {
+    const records = this.records;
+    return {
+      name, help, type: 'gauge' as const, aggregator: 'omit' as const,
+      async get() {
+        const values: MetricValue<string>[] = [];
+        for (const record of records.values()) {
+          const v = value(record);
+          if (v !== undefined) values.push({ labels: { namespace: record.namespace, name: record.name }, value: v });
+        }
+        return { name, help, type: 'gauge', aggregator: 'omit', values };
+      },
+    };
+  }
+}
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly certificateExpiration: Gauge;
-  readonly certificateRenewal: Gauge;
-  readonly certificateReady: Gauge;
+  private readonly certificates = new CertificateGauges();
   readonly issuerReady: Gauge;
   readonly acmeRequests: Counter;
   readonly accountRegistrations: Counter;
@@ -22,9 +67,9 @@ export class Metrics {
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'certkeeper_' });
-    this.certificateExpiration = new Gauge({ name: 'certkeeper_certificate_expiration_timestamp_seconds', help: 'When the certificate in the Secret expires (Unix time).', labelNames: ['namespace', 'name'], registers });
-    this.certificateRenewal = new Gauge({ name: 'certkeeper_certificate_renewal_timestamp_seconds', help: 'When certkeeper will renew the certificate (Unix time).', labelNames: ['namespace', 'name'], registers });
-    this.certificateReady = new Gauge({ name: 'certkeeper_certificate_ready', help: '1 when the Certificate is Ready, 0 when not.', labelNames: ['namespace', 'name'], registers });
+    this.registry.registerMetric(this.certificates.gauge('certkeeper_certificate_expiration_timestamp_seconds', 'When the certificate in the Secret expires (Unix time).', (r) => r.notAfter) as never);
+    this.registry.registerMetric(this.certificates.gauge('certkeeper_certificate_renewal_timestamp_seconds', 'When certkeeper will renew the certificate (Unix time).', (r) => r.renewal) as never);
+    this.registry.registerMetric(this.certificates.gauge('certkeeper_certificate_ready', '1 when the Certificate is Ready, 0 when not.', (r) => r.ready) as never);
     this.issuerReady = new Gauge({ name: 'certkeeper_issuer_ready', help: '1 when the Issuer or ClusterIssuer is Ready, 0 when not.', labelNames: ['kind', 'namespace', 'name'], registers });
     this.acmeRequests = new Counter({ name: 'certkeeper_acme_requests_total', help: 'Requests to ACME servers by endpoint and HTTP status ("error" when no answer came).', labelNames: ['endpoint', 'status'], registers });
     this.accountRegistrations = new Counter({ name: 'certkeeper_acme_account_registrations_total', help: 'newAccount registrations by outcome (registered, rejected, error).', labelNames: ['outcome'], registers });
@@ -64,16 +109,7 @@ export class Metrics {
   };
 
   onCertificate = (namespace: string, name: string, facts: { ready: boolean; notAfter?: Date; renewalTime?: Date } | undefined): void => {
-    const labels = { namespace, name };
-    if (!facts) {
-      this.certificateReady.remove(labels);
-      this.certificateExpiration.remove(labels);
-      this.certificateRenewal.remove(labels);
-      return;
-    }
-    this.certificateReady.set(labels, facts.ready ? 1 : 0);
-    if (facts.notAfter) this.certificateExpiration.set(labels, Math.floor(facts.notAfter.getTime() / 1000));
-    if (facts.renewalTime) this.certificateRenewal.set(labels, Math.floor(facts.renewalTime.getTime() / 1000));
+    this.certificates.set(namespace, name, facts);
   };
 
   async listen(host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {

@@ -170,6 +170,8 @@ export interface StartupRun {
   scrape: { cpuSeconds: number; bytes: number; series: number };
   newOrders: number;
   reconciles: number;
+  /** ACME Renewal Information requests: during the start-up sync (spread over the hour after start) and by the end of the idle period. */
+  renewalInfoRequests?: { duringStartupSync: number; total: number };
 }
 
 export interface ScaleResult {
@@ -544,6 +546,7 @@ export class Bench {
         && metricSum(m, 'certkeeper_workqueue_depth', { controller: 'certificate' }) === 0;
     }, { timeoutMs: 120_000 + totalCertificates * 100, intervalMs: 1_000 });
     const initialSyncSeconds = (performance.now() - operator.spawnedAt) / 1000;
+    const ariAtSync = metricSum(await operator.metrics(), 'certkeeper_acme_requests_total', { endpoint: 'renewalInfo' });
     await this.quiesce(2_000, 120_000);
     const startupApi = diffCounts(await this.counter.snapshot(), startupBefore);
     const rssAfterSync = operator.rss() ?? 0;
@@ -594,6 +597,7 @@ export class Bench {
       scrape: { cpuSeconds: round(scrapeCpu, 2), bytes: text.length, series: text.split('\n').filter((l) => l && !l.startsWith('#')).length },
       newOrders: metricSum(metrics, 'certkeeper_acme_requests_total', { endpoint: 'newOrder' }),
       reconciles: metricSum(metrics, 'certkeeper_reconcile_total', { controller: 'certificate' }),
+      renewalInfoRequests: { duringStartupSync: ariAtSync, total: metricSum(metrics, 'certkeeper_acme_requests_total', { endpoint: 'renewalInfo' }) },
     };
   }
 

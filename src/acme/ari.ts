@@ -18,7 +18,9 @@ const MAX_CACHE_MS = 24 * 3_600_000;
 
 export class RenewalInfoClient {
   private readonly directories = new Map<string, { renewalInfo?: string; until: number }>();
-  private readonly windows = new Map<string, { window?: RenewalWindow; until: number }>();
+  /** directory URL → certID → the window (ms since epoch; NaN start for "none") and until when it holds. */
+  private readonly windows = new Map<string, Map<string, { start: number; end: number; until: number }>>();
+  private setsSinceSweep = 0;
   private readonly log: Logger;
   private readonly now: () => number;
 
@@ -30,14 +32,15 @@ export class RenewalInfoClient {
   /** The CA's window for the certificate with this certID (src/pki/der.ts), or undefined. Never throws. */
   async window(directoryUrl: string, certId: string, transport: AcmeTransportOptions): Promise<RenewalWindow | undefined> {
     try {
-      const key = `${directoryUrl}|${certId}`;
-      const cached = this.windows.get(key);
-      if (cached && cached.until > this.now()) return cached.window;
+      let byCert = this.windows.get(directoryUrl);
+      if (!byCert) this.windows.set(directoryUrl, byCert = new Map());
+      const cached = byCert.get(certId);
+      if (cached && cached.until > this.now()) return Number.isNaN(cached.start) ? undefined : { start: new Date(cached.start), end: new Date(cached.end) };
       // One shared agent (and TLS context) per trust configuration: see makeAgent.
       const agent = makeAgent(transport);
       const base = await this.renewalInfoUrl(agent, directoryUrl, transport);
       if (!base) {
-        this.windows.set(key, { until: this.now() + DEFAULT_CACHE_MS });
+        this.remember(byCert, certId, NaN, NaN, this.now() + DEFAULT_CACHE_MS);
         return undefined;
       }
       const res = await sendAcmeRequest(agent, `${base.replace(/\/$/, '')}/${certId}`, 'get', {}, transport);
@@ -46,14 +49,23 @@ export class RenewalInfoClient {
       const body = res.data as { suggestedWindow?: { start?: string; end?: string } };
       const start = Date.parse(body?.suggestedWindow?.start ?? '');
       const end = Date.parse(body?.suggestedWindow?.end ?? '');
-      const window = res.status === 200 && !Number.isNaN(start) && !Number.isNaN(end) && end > start
-        ? { start: new Date(start), end: new Date(end) }
-        : undefined;
-      this.windows.set(key, { window, until });
-      return window;
+      const valid = res.status === 200 && !Number.isNaN(start) && !Number.isNaN(end) && end > start;
+      this.remember(byCert, certId, valid ? start : NaN, valid ? end : NaN, until);
+      return valid ? { start: new Date(start), end: new Date(end) } : undefined;
     } catch (error) {
       this.log.debug({ err: (error as Error).message }, 'renewal information unavailable');
       return undefined;
+    }
+  }
+
+  /** Caches an answer; now and then drops expired ones (renewed certificates get new certIDs). */
+  private remember(byCert: Map<string, { start: number; end: number; until: number }>, certId: string, start: number, end: number, until: number): void {
+    byCert.set(certId, { start, end, until });
+    if (++this.setsSinceSweep < 1000) return;
+    this.setsSinceSweep = 0;
+    const now = this.now();
+    for (const entries of this.windows.values()) {
+      for (const [id, entry] of entries) if (entry.until <= now) entries.delete(id);
     }
   }
 

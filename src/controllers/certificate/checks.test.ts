@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CertificateSpec } from '../../api/certificate.ts';
 import type { CertificateFacts } from '../../pki/certificate.ts';
-import { needsIssuance, Reason, renewalTime, requestedNames, spreadFraction, type SecretFacts } from './checks.ts';
+import { deferredRenewal, needsIssuance, Reason, renewalTime, requestedNames, spreadFraction, type SecretFacts } from './checks.ts';
+import type { CertificateStatus } from '../../api/certificate.ts';
 
 const spec: CertificateSpec = { secretName: 'web-tls', issuerRef: { name: 'gts', kind: 'Issuer' }, dnsNames: ['www.example.com', 'example.com'] };
 const now = new Date('2026-06-01T00:00:00Z');
@@ -92,5 +93,27 @@ describe('renewalTime', () => {
       const f = spreadFraction(String(i));
       expect(f >= 0 && f < 1).toBe(true);
     }
+  });
+});
+
+describe('deferredRenewal', () => {
+  const notAfter = new Date('2026-07-30T00:00:00.400Z');
+  const status: CertificateStatus = {
+    notAfter: '2026-07-30T00:00:00Z',
+    renewalTime: '2026-06-29T10:00:00Z',
+    conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'valid', lastTransitionTime: '2026-05-01T00:00:00Z', observedGeneration: 3 }],
+  };
+  const base = { status, generation: 3, notAfter, now, pollAt: new Date(now.getTime() + 60_000) };
+  const rows: [string, Partial<typeof base>, string | undefined][] = [
+    ['keeps the renewal time in status before the poll time', {}, '2026-06-29T10:00:00.000Z'],
+    ['asks the CA once the poll time has come', { now: base.pollAt }, undefined],
+    ['asks when status describes another certificate', { notAfter: new Date('2026-08-30T00:00:00Z') }, undefined],
+    ['asks when the spec changed since', { generation: 4 }, undefined],
+    ['asks when status has no renewal time', { status: { ...status, renewalTime: undefined } }, undefined],
+    ['asks when the Certificate was not Ready', { status: { ...status, conditions: [{ ...status.conditions![0]!, status: 'False' }] } }, undefined],
+    ['asks when the renewal time is not a time', { status: { ...status, renewalTime: 'soon' } }, undefined],
+  ];
+  it.each(rows)('%s', (_name, over, expected) => {
+    expect(deferredRenewal({ ...base, ...over })?.toISOString()).toBe(expected);
   });
 });

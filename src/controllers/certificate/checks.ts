@@ -3,7 +3,7 @@
 // readiness. Plus the renewal time, computed from the Secret (not memory), so
 // a restart schedules the same renewal.
 import { createHash } from 'node:crypto';
-import { parseDuration, type CertificateSpec } from '../../api/certificate.ts';
+import { parseDuration, type CertificateSpec, type CertificateStatus } from '../../api/certificate.ts';
 import type { CertificateFacts } from '../../pki/certificate.ts';
 
 export const Reason = {
@@ -153,4 +153,33 @@ export function renewalTime(input: RenewalInput): Date {
     at = Math.min(at, input.ariWindow.start.getTime() + Math.floor(span * fraction));
   }
   return new Date(at);
+}
+
+/** Over how long after start the CA is first asked for renewal windows (ARI) of certificates already in status. */
+export const ARI_START_SPREAD_MS = 3_600_000;
+
+export interface DeferredRenewalInput {
+  status: CertificateStatus;
+  generation: number;
+  /** The certificate now in the Secret. */
+  notAfter: Date;
+  now: Date;
+  /** When this Certificate's first ARI poll after start is due (start + seeded share of ARI_START_SPREAD_MS). */
+  pollAt: Date;
+}
+
+/**
+ * After a restart, thousands of Ready Certificates would each ask the CA for
+ * its renewal window at once. Until its seeded poll time, a Certificate keeps
+ * the renewal time in its status, which the last sync computed with the CA's
+ * window, if that status is about the same certificate and the same spec.
+ * Undefined: ask the CA now.
+ */
+export function deferredRenewal({ status, generation, notAfter, now, pollAt }: DeferredRenewalInput): Date | undefined {
+  if (now >= pollAt || !status.renewalTime || !status.notAfter) return undefined;
+  if (Date.parse(status.notAfter) !== Math.floor(notAfter.getTime() / 1000) * 1000) return undefined;
+  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status !== 'True' || ready.observedGeneration !== generation) return undefined;
+  const renewal = Date.parse(status.renewalTime);
+  return Number.isNaN(renewal) ? undefined : new Date(renewal);
 }

@@ -6,7 +6,7 @@
 // requeue at the renewal time, recomputed from the Secret on every sync.
 import type { Logger } from 'pino';
 import { Certificate, type CertificateStatus, type OrderStatus } from '../../api/certificate.ts';
-import { Issuer, type IssuerKind } from '../../api/issuer.ts';
+import { Issuer } from '../../api/issuer.ts';
 import { API_VERSION, findCondition, setCondition, type ConditionInput } from '../../api/meta.ts';
 import { DEFAULT_ACCOUNT_KEY_NAME } from '../../api/issuer.ts';
 import { parseAccountSecret } from '../../acme/account-protocol.ts';
@@ -19,13 +19,14 @@ import { parseCertificateChain } from '../../pki/certificate.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import type { SolverService } from '../../solvers/http01/routes.ts';
 import type { IssuerController } from '../issuer/controller.ts';
-import { needsIssuance, Reason, renewalTime, requestedNames, type SecretFacts } from './checks.ts';
+import { ARI_START_SPREAD_MS, deferredRenewal, needsIssuance, Reason, renewalTime, requestedNames, spreadFraction, type SecretFacts } from './checks.ts';
 import { SECRET_ANNOTATION, secretFacts, type SecretObject } from './secret-facts.ts';
 import type { SecretCache } from '../secrets.ts';
 import { issue, requestHash, type Dns01Handle } from './issue.ts';
 import type { Solver } from '../../api/solvers.ts';
 import type { RenewalInfoClient } from '../../acme/ari.ts';
 import { canonicalJson } from '../../util/canonical.ts';
+import { RefIndex } from '../../util/ref-index.ts';
 
 export const certificates: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'certificates', namespaced: true };
 
@@ -62,9 +63,12 @@ export class CertificateController {
   readonly informer: Informer<KubeObject>;
   readonly controller: Controller;
   private readonly deps: CertificateControllerDeps;
-  /** issuer key / Secret key → certificate keys that reference it. */
-  private readonly index = new Map<string, Set<string>>();
-  private readonly refsOf = new Map<string, string[]>();
+  /** "Issuer/ns/name", "ClusterIssuer/name", "Secret/ns/name" → keys of the Certificates that reference it. */
+  private readonly index = new RefIndex();
+  /** One copy of strings thousands of cached Certificates share (namespaces, issuer names, condition fields). */
+  private readonly interned = new Map<string, string>();
+  /** When this controller started (ARI polls of existing certificates are spread over the hour after). */
+  private readonly startedAt: number;
   /** HTTP-01 token → Certificate key, from the orders recorded in status (any replica can answer). */
   private readonly tokens = new Map<string, string>();
   private readonly tokensOf = new Map<string, string[]>();
@@ -78,17 +82,19 @@ export class CertificateController {
 
   constructor(deps: CertificateControllerDeps) {
     this.deps = deps;
+    this.startedAt = deps.clock().getTime();
     const log = deps.log.child({ controller: 'certificate' });
-    this.informer = new Informer({ kube: deps.kube, type: certificates, log });
+    this.informer = new Informer({ kube: deps.kube, type: certificates, log, transform: (object) => this.shrink(object) });
     this.controller = new Controller({ name: 'certificate', reconcile: (key) => this.sync(key), log, hooks: deps.hooks, workers: deps.workers ?? 8 });
     this.informer.onChange((key, current, previous) => {
       this.observed(`Certificate/${key}`, current);
-      this.reindex(key, current);
+      for (const ref of referencesOf(previous)) this.index.delete(ref, key);
+      for (const ref of referencesOf(current)) this.index.add(ref, key);
       this.indexTokens(key, current);
       this.controller.enqueue(key, { force: current?.metadata.generation !== previous?.metadata.generation });
     });
     const requeueDependents = (ref: string) => {
-      for (const cert of this.index.get(ref) ?? []) this.controller.enqueue(cert);
+      for (const cert of this.index.get(ref)) this.controller.enqueue(cert);
     };
     deps.issuers.issuers.onChange((key) => requeueDependents(`Issuer/${key}`));
     deps.issuers.clusterIssuers.onChange((key) => requeueDependents(`ClusterIssuer/${key}`));
@@ -97,7 +103,7 @@ export class CertificateController {
       if (managed) this.observed(`Secret/${key}`, current);
       requeueDependents(`Secret/${key}`);
     });
-    deps.secrets.addReferences((key) => (this.index.get(`Secret/${key}`)?.size ?? 0) > 0);
+    deps.secrets.addReferences((key) => this.index.has(`Secret/${key}`));
   }
 
   private observed(ref: string, current: KubeObject | undefined): void {
@@ -128,19 +134,41 @@ export class CertificateController {
     return secretFacts(await this.deps.kube.get<SecretObject>(core.secrets, ns, name));
   }
 
-  private reindex(key: string, object: KubeObject | undefined): void {
-    for (const ref of this.refsOf.get(key) ?? []) this.index.get(ref)?.delete(key);
-    this.refsOf.delete(key);
-    if (!object) return;
-    const spec = (object as { spec?: { secretName?: string; issuerRef?: { name?: string; kind?: string } } }).spec;
-    const ns = object.metadata.namespace!;
-    const kind = (spec?.issuerRef?.kind ?? 'Issuer') as IssuerKind;
-    const refs = [`Secret/${ns}/${spec?.secretName}`, kind === 'ClusterIssuer' ? `ClusterIssuer/${spec?.issuerRef?.name}` : `Issuer/${ns}/${spec?.issuerRef?.name}`];
-    this.refsOf.set(key, refs);
-    for (const ref of refs) {
-      if (!this.index.has(ref)) this.index.set(ref, new Set());
-      this.index.get(ref)!.add(key);
+  private intern(value: string | undefined): string | undefined {
+    if (value === undefined) return undefined;
+    const known = this.interned.get(value);
+    if (known !== undefined) return known;
+    this.interned.set(value, value);
+    return value;
+  }
+
+  /**
+   * What the cache keeps of a Certificate: all of spec and status (a sync
+   * decides and diffs on them), without what nothing reads (the last-applied
+   * annotation, creationTimestamp), and with shared strings where thousands
+   * of Certificates repeat the same value.
+   */
+  private shrink(object: KubeObject): KubeObject {
+    const cert = object as KubeObject & { apiVersion?: string; kind?: string; spec?: { issuerRef?: { name?: string; kind?: string } }; status?: CertificateStatus };
+    cert.apiVersion = API_VERSION;
+    cert.kind = 'Certificate';
+    const meta = cert.metadata;
+    meta.namespace = this.intern(meta.namespace);
+    delete meta.creationTimestamp;
+    if (meta.annotations?.[LAST_APPLIED]) {
+      delete meta.annotations[LAST_APPLIED];
+      if (Object.keys(meta.annotations).length === 0) delete meta.annotations;
     }
+    if (cert.spec?.issuerRef) {
+      cert.spec.issuerRef.name = this.intern(cert.spec.issuerRef.name);
+      cert.spec.issuerRef.kind = this.intern(cert.spec.issuerRef.kind);
+    }
+    for (const condition of cert.status?.conditions ?? []) {
+      condition.type = this.intern(condition.type)!;
+      condition.status = this.intern(condition.status) as typeof condition.status;
+      condition.reason = this.intern(condition.reason)!;
+    }
+    return cert;
   }
 
   private indexTokens(key: string, object: KubeObject | undefined): void {
@@ -229,9 +257,16 @@ export class CertificateController {
     const spec = cert.spec;
 
     const facts = await this.currentSecretFacts(ns, spec.secretName);
-    const ariWindow = facts.certificate && facts.key?.matchesCertificate ? await this.renewalWindow(spec, ns, facts.certificate.ariCertId) : undefined;
+    const seed = object.metadata.uid ?? key;
+    const usable = facts.certificate && facts.key?.matchesCertificate;
+    // Soon after a start, the renewal time in status stands until this Certificate's turn to ask the CA (ARI).
+    const ariPollAt = new Date(this.startedAt + Math.floor(spreadFraction(`${seed}/ari`) * ARI_START_SPREAD_MS));
+    const deferred = usable && this.deps.renewalInfo
+      ? deferredRenewal({ status: previous, generation, notAfter: facts.certificate!.notAfter, now, pollAt: ariPollAt })
+      : undefined;
+    const ariWindow = usable && !deferred ? await this.renewalWindow(spec, ns, facts.certificate!.ariCertId) : undefined;
     const renewal = facts.certificate
-      ? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key, ariWindow })
+      ? deferred ?? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, seed, ariWindow })
       : undefined;
     const verdict = needsIssuance({ spec, secretName: spec.secretName, secret: facts, now, renewalTime: renewal });
     // Ready means: the Secret holds a valid certificate for this spec (renewal due is still Ready).
@@ -239,13 +274,14 @@ export class CertificateController {
     if (facts.certificate) writer.validity(facts.certificate.notBefore, facts.certificate.notAfter, renewal);
 
     if (!verdict) {
-      writer.ready(true, 'Ready', `Certificate is valid until ${facts.certificate!.notAfter.toISOString()}; renewal at ${renewal!.toISOString()}`);
+      writer.ready(true, 'Ready', readyMessage(facts.certificate!.notAfter, renewal!));
       writer.issuing(undefined);
       writer.clearOrder();
       writer.clearFailures();
       await writer.flush();
       this.deps.onCertificate?.(ns, name, { ready: true, notAfter: facts.certificate!.notAfter, renewalTime: renewal });
-      return { requeueAfterMs: Math.min(renewal!.getTime() - now.getTime(), MAX_RESYNC_MS) };
+      const next = Math.min(renewal!.getTime(), deferred ? ariPollAt.getTime() : Infinity) - now.getTime();
+      return { requeueAfterMs: Math.min(next, MAX_RESYNC_MS) };
     }
 
     // Issuance is needed. Is the issuer usable?
@@ -387,7 +423,7 @@ export class CertificateController {
     writer.clearOrder();
     writer.clearFailures();
     writer.issuing(undefined);
-    writer.ready(true, 'Ready', `Certificate is valid until ${issued.notAfter.toISOString()}; renewal at ${nextRenewal.toISOString()}`);
+    writer.ready(true, 'Ready', readyMessage(issued.notAfter, nextRenewal));
     await writer.flush();
     const renewed = verdict.reason === Reason.RenewalDue || verdict.reason === Reason.Expired;
     this.deps.events.record(involved(object), 'Normal', renewed ? 'Renewed' : 'Issued',
@@ -396,6 +432,22 @@ export class CertificateController {
     this.deps.onCertificate?.(ns, name, { ready: true, notAfter: issued.notAfter, renewalTime: nextRenewal });
     return { requeueAfterMs: Math.min(nextRenewal.getTime() - this.deps.clock().getTime(), MAX_RESYNC_MS) };
   }
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** To the second, like status.renewalTime, so a renewal time taken from status words it the same. */
+function readyMessage(notAfter: Date, renewal: Date): string {
+  return `Certificate is valid until ${rfc3339(notAfter)}; renewal at ${rfc3339(renewal)}`;
+}
+
+/** The refs a Certificate's sync depends on (its Secret and its issuer), for the index. */
+function referencesOf(object: KubeObject | undefined): string[] {
+  if (!object) return [];
+  const spec = (object as { spec?: { secretName?: string; issuerRef?: { name?: string; kind?: string } } }).spec;
+  const ns = object.metadata.namespace!;
+  const issuer = spec?.issuerRef?.kind === 'ClusterIssuer' ? `ClusterIssuer/${spec.issuerRef.name}` : `Issuer/${ns}/${spec?.issuerRef?.name}`;
+  return [`Secret/${ns}/${spec?.secretName}`, issuer];
 }
 
 /** RFC 3339 to the second, as Kubernetes prints times. */
