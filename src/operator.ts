@@ -15,6 +15,7 @@ import { CertificateController } from './controllers/certificate/controller.ts';
 import { Http01Responder } from './solvers/http01/responder.ts';
 import { dns01HandleFactory } from './solvers/dns01-handle.ts';
 import { SecretCache } from './controllers/secrets.ts';
+import { afterStartupBurst } from './util/memory.ts';
 
 /** How long a shutdown waits for in-flight reconciles (the chart's grace period is 30 s). */
 export const SHUTDOWN_GRACE_MS = 20_000;
@@ -94,8 +95,10 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
       if (running.signal.aborted) return;
       issuers.startWorking();
       certificates.startWorking();
+      stopWaitingForIdle = afterStartupBurst(() => certificates.controller.queue.depth === 0 && issuers.controller.queue.depth === 0);
     });
   };
+  let stopWaitingForIdle = () => {};
   const running = new AbortController();
   let reportFatal!: (error: Error) => void;
   const fatal = new Promise<Error>((resolve) => (reportFatal = resolve));
@@ -126,6 +129,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     fatal,
     async stop(graceMs = SHUTDOWN_GRACE_MS) {
       running.abort();
+      stopWaitingForIdle();
       // Finish in-flight reconciles before giving up the Lease, so the next
       // leader never works on a key this process is still writing. Work that
       // outlives the grace period is abandoned (an interrupted order resumes

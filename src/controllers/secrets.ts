@@ -54,11 +54,11 @@ export class SecretCache {
 
   constructor(kube: KubeClient, log: Logger) {
     this.managed = new Informer<CachedSecret>({
-      kube, log, type: core.secrets, labelSelector: MANAGED_SELECTOR, pageSize: 250,
+      kube, log, type: core.secrets, labelSelector: MANAGED_SELECTOR, pageSize: 500,
       transform: (secret) => reduceManagedSecret(secret as SecretObject),
     });
     this.others = new Informer<KubeObject>({
-      kube, log, type: core.secrets, labelSelector: UNMANAGED_SELECTOR, metadataOnly: true, pageSize: 500,
+      kube, log, type: core.secrets, labelSelector: UNMANAGED_SELECTOR, metadataOnly: true, pageSize: 2000,
       transform: reduceOtherSecret,
       keep: (key, secret) => isAccountKey(secret) || this.referenceChecks.some((references) => references(key)),
     });

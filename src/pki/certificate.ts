@@ -36,12 +36,15 @@ export function parseCertificateChain(pem: string): ParsedCertificate | undefine
   } catch {
     return undefined;
   }
-  const dnsNames: string[] = [];
-  const ipAddresses: string[] = [];
+  let dnsNames: string[] = [];
+  let ipAddresses: string[] = [];
   for (const entry of (leaf.subjectAltName ?? '').split(', ')) {
     if (entry.startsWith('DNS:')) dnsNames.push(entry.slice(4));
     else if (entry.startsWith('IP Address:')) ipAddresses.push(entry.slice(11));
   }
+  // Slices keep the whole subjectAltName string alive; facts are cached for
+  // every TLS Secret, so store copies of just the names.
+  [dnsNames, ipAddresses] = JSON.parse(JSON.stringify([dnsNames, ipAddresses])) as [string[], string[]];
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject)?.[1];
   const certId = ariCertId(leaf.raw);
   return {
