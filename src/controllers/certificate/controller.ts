@@ -60,12 +60,12 @@ export interface CertificateControllerDeps {
 }
 
 export class CertificateController {
-  readonly informer: Informer<KubeObject>;
+  readonly informer: Informer<CachedCertificate>;
   readonly controller: Controller;
   private readonly deps: CertificateControllerDeps;
   /** "Issuer/ns/name", "ClusterIssuer/name", "Secret/ns/name" → keys of the Certificates that reference it. */
   private readonly index = new RefIndex();
-  /** One copy of strings thousands of cached Certificates share (namespaces, issuer names, condition fields). */
+  /** One copy of the namespace strings thousands of cached Certificates share. */
   private readonly interned = new Map<string, string>();
   /** When this controller started (ARI polls of existing certificates are spread over the hour after). */
   private readonly startedAt: number;
@@ -84,14 +84,15 @@ export class CertificateController {
     this.deps = deps;
     this.startedAt = deps.clock().getTime();
     const log = deps.log.child({ controller: 'certificate' });
-    this.informer = new Informer({ kube: deps.kube, type: certificates, log, transform: (object) => this.shrink(object) });
+    this.informer = new Informer<CachedCertificate>({ kube: deps.kube, type: certificates, log, transform: (object) => this.shrink(object) });
     this.controller = new Controller({ name: 'certificate', reconcile: (key) => this.sync(key), log, hooks: deps.hooks, workers: deps.workers ?? 8 });
-    this.informer.onChange((key, current, previous) => {
-      this.observed(`Certificate/${key}`, current);
-      for (const ref of referencesOf(previous)) this.index.delete(ref, key);
+    this.informer.onChange((key, cached, previousCached) => {
+      this.observed(`Certificate/${key}`, cached);
+      const current = cached && expand(cached);
+      for (const ref of referencesOf(previousCached && expand(previousCached))) this.index.delete(ref, key);
       for (const ref of referencesOf(current)) this.index.add(ref, key);
       this.indexTokens(key, current);
-      this.controller.enqueue(key, { force: current?.metadata.generation !== previous?.metadata.generation });
+      this.controller.enqueue(key, { force: current?.metadata.generation !== previousCached?.metadata.generation });
     });
     const requeueDependents = (ref: string) => {
       for (const cert of this.index.get(ref)) this.controller.enqueue(cert);
@@ -122,7 +123,8 @@ export class CertificateController {
    */
   private async currentCertificate(key: string, ns: string, name: string): Promise<KubeObject | undefined> {
     const cached = this.informer.get(key);
-    if (cached && !this.unseenWrites.has(`Certificate/${key}`) && !(cached as { status?: CertificateStatus }).status?.order) return cached;
+    const object = cached && !this.unseenWrites.has(`Certificate/${key}`) ? expand(cached) : undefined;
+    if (object && !object.status?.order) return object;
     return this.deps.kube.get<KubeObject>(certificates, ns, name);
   }
 
@@ -143,32 +145,22 @@ export class CertificateController {
   }
 
   /**
-   * What the cache keeps of a Certificate: all of spec and status (a sync
-   * decides and diffs on them), without what nothing reads (the last-applied
-   * annotation, creationTimestamp), and with shared strings where thousands
-   * of Certificates repeat the same value.
+   * What the cache keeps of a Certificate: metadata (without the last-applied
+   * annotation and creationTimestamp, which nothing reads) and the rest as its
+   * JSON text, parsed when a sync or an event needs it (see `expand`): a few
+   * hundred bytes per Certificate instead of a tree of objects and strings
+   * several times that size. A sync diffs status against it, so all of spec
+   * and status are kept.
    */
-  private shrink(object: KubeObject): KubeObject {
-    const cert = object as KubeObject & { apiVersion?: string; kind?: string; spec?: { issuerRef?: { name?: string; kind?: string } }; status?: CertificateStatus };
-    cert.apiVersion = API_VERSION;
-    cert.kind = 'Certificate';
-    const meta = cert.metadata;
-    meta.namespace = this.intern(meta.namespace);
-    delete meta.creationTimestamp;
-    if (meta.annotations?.[LAST_APPLIED]) {
-      delete meta.annotations[LAST_APPLIED];
-      if (Object.keys(meta.annotations).length === 0) delete meta.annotations;
+  private shrink(object: KubeObject): CachedCertificate {
+    const { metadata, apiVersion: _apiVersion, kind: _kind, ...rest } = object as KubeObject & { apiVersion?: string; kind?: string };
+    metadata.namespace = this.intern(metadata.namespace);
+    delete metadata.creationTimestamp;
+    if (metadata.annotations?.[LAST_APPLIED]) {
+      delete metadata.annotations[LAST_APPLIED];
+      if (Object.keys(metadata.annotations).length === 0) delete metadata.annotations;
     }
-    if (cert.spec?.issuerRef) {
-      cert.spec.issuerRef.name = this.intern(cert.spec.issuerRef.name);
-      cert.spec.issuerRef.kind = this.intern(cert.spec.issuerRef.kind);
-    }
-    for (const condition of cert.status?.conditions ?? []) {
-      condition.type = this.intern(condition.type)!;
-      condition.status = this.intern(condition.status) as typeof condition.status;
-      condition.reason = this.intern(condition.reason)!;
-    }
-    return cert;
+    return { metadata, body: JSON.stringify(rest) };
   }
 
   private indexTokens(key: string, object: KubeObject | undefined): void {
@@ -183,7 +175,8 @@ export class CertificateController {
   /** The key authorization for a token recorded in some Certificate's status. */
   keyAuthorizationFor(token: string): string | undefined {
     const key = this.tokens.get(token);
-    const cert = key ? this.informer.get(key) as { metadata: { namespace?: string }; spec?: { issuerRef?: { name?: string; kind?: string } } } | undefined : undefined;
+    const cached = key ? this.informer.get(key) : undefined;
+    const cert = cached && expand(cached);
     if (!cert?.spec?.issuerRef?.name) return undefined;
     const issuer = cert.spec.issuerRef.kind === 'ClusterIssuer'
       ? this.deps.issuers.clusterIssuers.get(cert.spec.issuerRef.name)
@@ -436,15 +429,27 @@ export class CertificateController {
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
+/** A cached Certificate: metadata, and spec and status as JSON text. */
+export interface CachedCertificate extends KubeObject {
+  body: string;
+}
+
+type CertificateObject = KubeObject & { apiVersion: string; kind: string; spec?: { secretName?: string; issuerRef?: { name?: string; kind?: string } }; status?: CertificateStatus };
+
+/** The whole object again (a fresh copy of spec and status; metadata is shared, so never modify it). */
+export function expand(cached: CachedCertificate): CertificateObject {
+  return { apiVersion: API_VERSION, kind: 'Certificate', metadata: cached.metadata, ...JSON.parse(cached.body) as object };
+}
+
 /** To the second, like status.renewalTime, so a renewal time taken from status words it the same. */
 function readyMessage(notAfter: Date, renewal: Date): string {
   return `Certificate is valid until ${rfc3339(notAfter)}; renewal at ${rfc3339(renewal)}`;
 }
 
 /** The refs a Certificate's sync depends on (its Secret and its issuer), for the index. */
-function referencesOf(object: KubeObject | undefined): string[] {
+function referencesOf(object: CertificateObject | undefined): string[] {
   if (!object) return [];
-  const spec = (object as { spec?: { secretName?: string; issuerRef?: { name?: string; kind?: string } } }).spec;
+  const spec = object.spec;
   const ns = object.metadata.namespace!;
   const issuer = spec?.issuerRef?.kind === 'ClusterIssuer' ? `ClusterIssuer/${spec.issuerRef.name}` : `Issuer/${ns}/${spec?.issuerRef?.name}`;
   return [`Secret/${ns}/${spec?.secretName}`, issuer];
