@@ -11,6 +11,7 @@ import path from 'node:path';
 import acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type RunningCa } from './env/ca.ts';
+import { requestGate } from './env/gts-proxy.ts';
 import { advanceClock, getHeldCount, getJournal, getOrders, mintEabKey, releaseHeld, setNewAccountFault } from './env/ca-client.ts';
 import { decideNewAccount, EAB_LIFETIME_MS, GTS_UNKNOWN_EAB_DETAIL, jwkThumbprint, type EabKey, type NewAccountFacts } from './env/gts-proxy.ts';
 
@@ -428,5 +429,37 @@ describe('GTS-like CA (proxy in front of Pebble)', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the proxy\'s request gate (keeps Pebble out of its authz/newOrder deadlock)', () => {
+  it('lets authorization requests overlap, never with a newOrder, first come first served', async () => {
+    const gate = requestGate();
+    const log: string[] = [];
+    const releases = new Map<string, () => void>();
+    const task = (name: string, kind: 'shared' | 'exclusive') => gate(kind, () => new Promise<void>((done) => {
+      log.push(`start ${name}`);
+      releases.set(name, () => { log.push(`end ${name}`); done(); });
+    }));
+    const started = (name: string) => log.includes(`start ${name}`);
+    const tick = () => new Promise((r) => setImmediate(r));
+    const all = [task('authz1', 'shared'), task('authz2', 'shared'), task('order', 'exclusive'), task('authz3', 'shared')];
+    await tick();
+    expect(started('authz1') && started('authz2')).toBe(true);
+    expect(started('order')).toBe(false);
+    releases.get('authz1')!();
+    await tick();
+    expect(started('order')).toBe(false);
+    releases.get('authz2')!();
+    await tick();
+    expect(started('order')).toBe(true);
+    // authz3 came after the newOrder: it waits for it.
+    expect(started('authz3')).toBe(false);
+    releases.get('order')!();
+    await tick();
+    expect(started('authz3')).toBe(true);
+    releases.get('authz3')!();
+    await Promise.all(all);
+    expect(log).toEqual(['start authz1', 'start authz2', 'end authz1', 'end authz2', 'start order', 'end order', 'start authz3', 'end authz3']);
   });
 });

@@ -331,13 +331,59 @@ async function readBody(stream: NodeJS.ReadableStream): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * A first-come first-served readers-writer gate for requests to Pebble.
+ * Pebble v2.10.1 deadlocks now and then under concurrency: its authorization
+ * handler holds the authorization's lock while it looks up the account (store
+ * read lock), and newOrder's search for a reusable authorization holds the
+ * store read lock while it locks each authorization; a pending store write
+ * (a finalize storing its certificate) then blocks both for good, and every
+ * later request hangs. Authorization requests may overlap each other, never a
+ * newOrder.
+ */
+export function requestGate(): <T>(kind: 'shared' | 'exclusive', run: () => Promise<T>) => Promise<T> {
+  let shared = 0;
+  let exclusive = false;
+  const waiting: { kind: 'shared' | 'exclusive'; go: () => void }[] = [];
+  const admit = () => {
+    while (waiting.length > 0) {
+      const next = waiting[0]!;
+      if (exclusive || (next.kind === 'exclusive' && shared > 0)) return;
+      waiting.shift();
+      if (next.kind === 'shared') shared++;
+      else exclusive = true;
+      next.go();
+    }
+  };
+  return async (kind, run) => {
+    await new Promise<void>((go) => {
+      waiting.push({ kind, go });
+      admit();
+    });
+    try {
+      return await run();
+    } finally {
+      if (kind === 'shared') shared--;
+      else exclusive = false;
+      admit();
+    }
+  };
+}
+
 export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
   const upstream = new URL(opts.pebbleUrl);
   const agent = new https.Agent({ ca: opts.pebbleCa, keepAlive: true });
+  const gate = requestGate();
 
   // Sends a request to Pebble; the Host header is the client's, so the URLs
   // Pebble builds (directory, Location, links) point back at the proxy.
   function toPebble(method: string, path: string, headers: http.IncomingHttpHeaders, body: Buffer): Promise<UpstreamResponse> {
+    if (path.startsWith('/authZ/')) return gate('shared', () => sendToPebble(method, path, headers, body));
+    if (path === newOrderPath) return gate('exclusive', () => sendToPebble(method, path, headers, body));
+    return sendToPebble(method, path, headers, body);
+  }
+
+  function sendToPebble(method: string, path: string, headers: http.IncomingHttpHeaders, body: Buffer): Promise<UpstreamResponse> {
     const out: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
     // Pebble refuses requests without one (the proxy's own requests have none).
@@ -356,11 +402,13 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
   }
 
   // Directory paths (not URLs: those carry whatever Host the request had).
+  let newOrderPath: string | undefined;
   const dirRes = await toPebble('GET', '/dir', { host: upstream.host }, Buffer.alloc(0));
   if (dirRes.status !== 200) throw new Error(`Pebble directory answered ${dirRes.status}`);
   const directory = JSON.parse(dirRes.body.toString('utf8')) as Record<string, unknown>;
   const pathOf = (name: string) => new URL(String(directory[name])).pathname;
   const paths = { newAccount: pathOf('newAccount'), newOrder: pathOf('newOrder'), newNonce: pathOf('newNonce') };
+  newOrderPath = paths.newOrder;
 
   // ---- state ---------------------------------------------------------------
   let clockOffsetMs = 0;
