@@ -226,12 +226,13 @@ export class CertificateController {
     });
   }
 
-  private async sync(key: string): Promise<{ requeueAfterMs?: number } | void> {
+  /** `live`: read the Certificate and its Secret from the API server, not the caches. */
+  private async sync(key: string, live = false): Promise<{ requeueAfterMs?: number } | void> {
     const { namespace, name } = splitKey(key);
     const ns = namespace!;
     const log = this.deps.log.child({ controller: 'certificate', namespace: ns, name });
     const now = this.deps.clock();
-    const object = await this.currentCertificate(key, ns, name);
+    const object = live ? await this.deps.kube.get<KubeObject>(certificates, ns, name) : await this.currentCertificate(key, ns, name);
     if (!object || object.metadata.deletionTimestamp) {
       this.deps.onCertificate?.(ns, name, undefined);
       return;
@@ -249,7 +250,9 @@ export class CertificateController {
     const cert = parsed.data;
     const spec = cert.spec;
 
-    const facts = await this.currentSecretFacts(ns, spec.secretName);
+    const facts = live
+      ? secretFacts(await this.deps.kube.get<SecretObject>(core.secrets, ns, spec.secretName))
+      : await this.currentSecretFacts(ns, spec.secretName);
     const seed = object.metadata.uid ?? key;
     const usable = facts.certificate && facts.key?.matchesCertificate;
     // Soon after a start, the renewal time in status stands until this Certificate's turn to ask the CA (ARI).
@@ -276,6 +279,11 @@ export class CertificateController {
       const next = Math.min(renewal!.getTime(), deferred ? ariPollAt.getTime() : Infinity) - now.getTime();
       return { requeueAfterMs: Math.min(next, MAX_RESYNC_MS) };
     }
+
+    // Decided from the caches, which can be a moment behind a write (another
+    // replica's just before it handed over, say): confirm with live reads
+    // before anything is ordered, so a stale copy never causes a second issuance.
+    if (!live) return this.sync(key, true);
 
     // Issuance is needed. Is the issuer usable?
     const issuerKind = spec.issuerRef.kind ?? 'Issuer';
