@@ -259,6 +259,8 @@ export class Bench {
   readonly run = randomBytes(3).toString('hex');
   readonly systemNamespace: string;
   readonly namespaces: string[] = [];
+  /** Where the issuance scenario put its Certificates (removed before the scale scenario). */
+  readonly issuanceNamespaces: string[] = [];
   readonly log: (line: string) => void;
   operator: BenchOperator | undefined;
   private operatorRuns = 0;
@@ -422,6 +424,7 @@ export class Bench {
   async issuance(n: number): Promise<IssuanceResult> {
     const operator = this.operator!;
     const namespace = await this.createNamespace(`bench-n${n}-${this.run}`);
+    this.issuanceNamespaces.push(namespace);
     await this.createIssuer(namespace);
     const createdAt = new Map<string, number>();
     const readyAt = new Map<string, number>();
@@ -734,6 +737,19 @@ export class Bench {
     };
   }
 
+  /**
+   * Deletes the issuance scenario's Certificates and their Secrets, so that
+   * the scale scenario measures exactly its own Certificates (the operator
+   * must be stopped; it would otherwise re-issue them).
+   */
+  async removeIssuanceCertificates(): Promise<void> {
+    for (const namespace of this.issuanceNamespaces) {
+      for (const type of [certificates, core.secrets]) {
+        await this.kube.request('DELETE', this.kube.path(type, namespace), { query: { labelSelector: type === core.secrets ? 'app.kubernetes.io/managed-by=certkeeper,!certkeeper.io/account-key' : undefined } }, 'write');
+      }
+    }
+  }
+
   /** Deletes the objects the run created (the control plane has no namespace controller to do it). */
   async cleanup(): Promise<void> {
     for (const namespace of this.namespaces) {
@@ -789,6 +805,7 @@ export async function runBenchmark(env: BenchEnv, config: BenchConfig): Promise<
       const namespace = await bench.createNamespace(`bench-scale-${bench.run}`);
       await bench.createIssuer(namespace);
       await bench.stopOperator();
+      await bench.removeIssuanceCertificates();
       results.scale = await bench.scale(namespace);
     }
     await bench.stopOperator();
