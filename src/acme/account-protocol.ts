@@ -37,7 +37,7 @@
 // All steps for one account Secret run under one in-process lock, and only the
 // elected leader reconciles.
 import type { Logger } from 'pino';
-import { LABEL_ACCOUNT_KEY } from '../api/meta.ts';
+import { LABEL_ACCOUNT_KEY, MANAGED_BY } from '../api/meta.ts';
 import type { AcmeIssuerSpec, AcmeIssuerStatus } from '../api/issuer.ts';
 import { DEFAULT_ACCOUNT_KEY_NAME, DEFAULT_EAB_SECRET_KEY } from '../api/issuer.ts';
 import { core, isAlreadyExists, type KubeClient, type KubeObject } from '../kube/client.ts';
@@ -95,7 +95,7 @@ export function accountSecretObject(opts: {
     metadata: {
       name: opts.name,
       namespace: opts.namespace,
-      labels: { [LABEL_ACCOUNT_KEY]: 'true', 'app.kubernetes.io/managed-by': 'certkeeper' },
+      labels: { [LABEL_ACCOUNT_KEY]: 'true', [MANAGED_BY.label]: MANAGED_BY.value },
       annotations: {
         [ANNOTATION.state]: opts.state,
         [ANNOTATION.server]: opts.server,

@@ -9,6 +9,8 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 
 /** Labels and annotations certkeeper puts on objects it creates. */
 export const LABEL_ACCOUNT_KEY = 'certkeeper.io/account-key';
+/** On every object certkeeper writes; the Secret cache selects on it (src/controllers/secrets.ts). */
+export const MANAGED_BY = { label: 'app.kubernetes.io/managed-by', value: 'certkeeper' } as const;
 
 export const ObjectMeta = z.looseObject({
   name: z.string(),

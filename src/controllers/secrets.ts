@@ -14,16 +14,15 @@
 // A Secret that gains or loses the label moves from one watch to the other
 // (the API server sends DELETED on one and ADDED on the other).
 import type { Logger } from 'pino';
-import { LABEL_ACCOUNT_KEY } from '../api/meta.ts';
+import { LABEL_ACCOUNT_KEY, MANAGED_BY } from '../api/meta.ts';
 import { core, type KubeClient, type KubeObject } from '../kube/client.ts';
 import { Informer, type Key } from '../kube/informer.ts';
 import type { SecretFacts } from './certificate/checks.ts';
 import { secretFacts, type SecretObject } from './certificate/secret-facts.ts';
 
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=certkeeper`;
+export const MANAGED_SELECTOR = `${MANAGED_BY.label}=${MANAGED_BY.value}`;
 /** `!=` also matches Secrets without the label. */
-export const UNMANAGED_SELECTOR = `${MANAGED_BY_LABEL}!=certkeeper`;
+export const UNMANAGED_SELECTOR = `${MANAGED_BY.label}!=${MANAGED_BY.value}`;
 
 export interface CachedSecret extends KubeObject {
   /** For a TLS Secret certkeeper manages: what it holds. */
@@ -72,10 +71,6 @@ export class SecretCache {
   onChange(handler: SecretChangeHandler): void {
     this.managed.onChange((key, current) => handler(key, current, true));
     this.others.onChange((key, current) => handler(key, current, false));
-  }
-
-  get(key: Key): CachedSecret | undefined {
-    return this.managed.get(key) ?? this.others.get(key);
   }
 
   list(): CachedSecret[] {

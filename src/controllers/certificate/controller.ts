@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { Certificate, type CertificateStatus, type OrderStatus } from '../../api/certificate.ts';
 import { Issuer } from '../../api/issuer.ts';
-import { API_VERSION, findCondition, setCondition, type ConditionInput } from '../../api/meta.ts';
+import { API_VERSION, findCondition, MANAGED_BY, setCondition, type ConditionInput } from '../../api/meta.ts';
 import { DEFAULT_ACCOUNT_KEY_NAME } from '../../api/issuer.ts';
 import { parseAccountSecret } from '../../acme/account-protocol.ts';
 import type { AcmeTransportOptions } from '../../acme/transport.ts';
@@ -396,7 +396,7 @@ export class CertificateController {
       metadata: {
         name: spec.secretName,
         namespace: ns,
-        labels: { ...(spec.secretTemplate?.labels ?? {}), 'app.kubernetes.io/managed-by': 'certkeeper' },
+        labels: { ...(spec.secretTemplate?.labels ?? {}), [MANAGED_BY.label]: MANAGED_BY.value },
         annotations: {
           ...(spec.secretTemplate?.annotations ?? {}),
           [SECRET_ANNOTATION.certificateName]: name,

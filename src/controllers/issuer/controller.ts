@@ -15,6 +15,7 @@ import type { EventRecorder } from '../../kube/events.ts';
 import { Informer, keyOf } from '../../kube/informer.ts';
 import type { KeyedMutex } from '../../util/keyed-mutex.ts';
 import type { SecretCache } from '../secrets.ts';
+import { RefIndex } from '../../util/ref-index.ts';
 import { canonicalJson } from '../../util/canonical.ts';
 
 export const issuerTypes: Record<IssuerKind, ResourceType> = {
@@ -30,7 +31,7 @@ export interface IssuerControllerDeps {
   events: EventRecorder;
   /** Where ClusterIssuers' Secrets live. */
   clusterResourceNamespace: string;
-  /** Metadata-only informer on Secrets (shared with other controllers). */
+  /** The Secret cache (shared with the certificate controller). */
   secrets: SecretCache;
   hooks?: ControllerHooks;
   accountHooks?: Pick<AccountDeps, 'onRegistration' | 'transportHooks'>;
@@ -70,7 +71,7 @@ export class IssuerController {
   readonly controller: Controller;
   private readonly deps: IssuerControllerDeps;
   /** Secret key → issuer keys that reference it. */
-  private readonly bySecret = new Map<string, Set<string>>();
+  private readonly bySecret = new RefIndex();
   private readonly secretsOf = new Map<string, string[]>();
 
   constructor(deps: IssuerControllerDeps) {
@@ -83,14 +84,14 @@ export class IssuerController {
     this.issuers.onChange((key, current, previous) => this.observe(`Issuer/${key}`, current, previous, current?.metadata.namespace ?? ''));
     this.clusterIssuers.onChange((key, current, previous) => this.observe(`ClusterIssuer/${key}`, current, previous, deps.clusterResourceNamespace));
     deps.secrets.onChange((key) => {
-      for (const issuer of this.bySecret.get(key) ?? []) this.controller.enqueue(issuer);
+      for (const issuer of this.bySecret.get(key)) this.controller.enqueue(issuer);
     });
-    deps.secrets.addReferences((key) => (this.bySecret.get(key)?.size ?? 0) > 0);
+    deps.secrets.addReferences((key) => this.bySecret.has(key));
   }
 
   /** Indexes the Secrets an issuer references and queues it. */
   private observe(key: string, object: KubeObject | undefined, previous: KubeObject | undefined, secretNamespace: string): void {
-    for (const secret of this.secretsOf.get(key) ?? []) this.bySecret.get(secret)?.delete(key);
+    for (const secret of this.secretsOf.get(key) ?? []) this.bySecret.delete(secret, key);
     this.secretsOf.delete(key);
     if (object) {
       const parsed = Issuer.safeParse(object);
@@ -98,8 +99,7 @@ export class IssuerController {
         const refs = referencedSecrets(parsed.data, secretNamespace);
         this.secretsOf.set(key, refs);
         for (const ref of refs) {
-          if (!this.bySecret.has(ref)) this.bySecret.set(ref, new Set());
-          this.bySecret.get(ref)!.add(key);
+          this.bySecret.add(ref, key);
         }
       }
     }
