@@ -86,14 +86,15 @@ async function clientFor(options: AccountClientOptions, eab?: Eab): Promise<Http
 }
 
 /** newAccount with onlyReturnExisting: finds the account for this key without EAB. */
-export async function lookupAccount(options: AccountClientOptions): Promise<{ found: true; accountUrl: string } | { found: false }> {
+export async function lookupAccount(options: AccountClientOptions): Promise<{ found: true; accountUrl: string; status?: string } | { found: false }> {
   const http = await clientFor(options);
   const url = await http.getResourceUrl('newAccount');
   const response = await http.signedRequest(url, { onlyReturnExisting: true }, { kid: null, includeExternalAccountBinding: false });
   if (response.status === 200 || response.status === 201) {
     const accountUrl = response.headers.location;
     if (!accountUrl) throw new AcmeProblemError(response.status, '', 'the CA found the account but sent no Location header');
-    return { found: true, accountUrl };
+    const status = (response.data as { status?: unknown } | null)?.status;
+    return { found: true, accountUrl, ...(typeof status === 'string' ? { status } : {}) };
   }
   const problem = problemOf(response);
   if (problem.is('accountDoesNotExist')) return { found: false };
