@@ -684,7 +684,8 @@ async function register(run: Run, eab: Eab | undefined): Promise<AccountOutcome 
         reason: 'RegistrationOutcomeUnknown',
         message: `A registration with EAB key ${eab.keyId} got no definite answer (${(error as Error).message}). The CA may still process it, so certkeeper only looks the account up (without the EAB key) until ${new Date(deps.clock().getTime() + settle).toISOString()}, and sends the key again only if the CA has no account by then.`,
         acme: request.status,
-        requeueAfterMs: settleRecheckMs(0, settle),
+        // A CA that asked for time (Retry-After) gets it before the next lookup.
+        requeueAfterMs: Math.max(settleRecheckMs(0, settle), error instanceof AcmeProblemError ? error.retryAfterMs ?? 0 : 0),
       };
     }
     if (eab) {

@@ -240,12 +240,13 @@ export class IssuerController {
     };
     const before = findCondition(previous.conditions, 'Ready');
     if (!sameStatus(previous, status)) {
-      await this.deps.kube.apply(type, {
-        apiVersion: API_VERSION,
-        kind,
-        metadata: { name, ...(namespace ? { namespace } : {}) },
-        status,
-      } as KubeObject, { subresource: 'status' });
+      // The whole status, on the condition that this is still the object it was
+      // computed for: an Issuer deleted and re-created under the same name never
+      // gets the old one's status (server-side apply would ignore a uid).
+      await this.deps.kube.jsonPatch(type, namespace, name, [
+        { op: 'test', path: '/metadata/uid', value: object.metadata.uid },
+        { op: 'add', path: '/status', value: status },
+      ], 'status');
       log.info({ ready: condition.status, reason: condition.reason }, condition.message);
     }
     if (before?.reason !== condition.reason || before?.status !== condition.status) {
