@@ -13,7 +13,7 @@
 // thumbprint, the account Secret's name, times and outcomes.
 import { createHash } from 'node:crypto';
 import { MANAGED_BY } from '../api/meta.ts';
-import { core, isAlreadyExists, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.ts';
+import { isAlreadyExists, type KubeClient, type KubeObject, type ResourceType } from '../kube/client.ts';
 
 export const configMaps: ResourceType = { group: '', version: 'v1', plural: 'configmaps', namespaced: true };
 
@@ -165,5 +165,3 @@ export class LedgerUnreadableError extends Error {
   }
 }
 
-// Exported for tests that read Secrets and ConfigMaps side by side.
-export const ledgerResource = { configMaps, secrets: core.secrets };
