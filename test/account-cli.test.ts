@@ -108,7 +108,7 @@ async function eabSends(kid: string): Promise<JournalEntry[]> {
   return (await getJournal(env().acme.managementUrl)).filter((e) => e.kid === kid);
 }
 
-async function createIssuer(namespace: string, eab: EabKey, email: string): Promise<void> {
+async function createIssuer(namespace: string, eab: EabKey, email: string, acmeOver: Record<string, unknown> = {}): Promise<void> {
   await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace }, stringData: { secret: eab.hmacKey } } as KubeObject);
   await kube.create(issuers, {
     apiVersion: API_VERSION,
@@ -121,6 +121,7 @@ async function createIssuer(namespace: string, eab: EabKey, email: string): Prom
         privateKeySecretRef: { name: 'account-key' },
         externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: 'eab' } },
         caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
+        ...acmeOver,
       },
     },
   } as KubeObject);
@@ -270,6 +271,26 @@ describe('certkeeper account import', () => {
     expect(await eabSends(eab.keyId)).toHaveLength(1);
     const secret = (await kube.get<SecretObject>(core.secrets, ns, 'account-key'))!;
     expect(secret.metadata.annotations).toMatchObject({ 'certkeeper.io/account-state': 'registered', 'certkeeper.io/account-url': accountUrl });
+  });
+
+  it('with disableAccountKeyGeneration, waits for the key instead of generating one, then uses the imported account', async () => {
+    const ns = await createNamespace(kube, 'no-keygen');
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const eab = await mintEabKey(env().acme.managementUrl);
+    await createIssuer(ns, eab, 'keygen@example.com', { disableAccountKeyGeneration: true });
+    const waiting = await waitForReason(ns, 'AccountKeyNotFound');
+    expect(waiting.status!.conditions![0]!.message).toContain(`Account key Secret ${ns}/account-key does not exist, and spec.acme.disableAccountKeyGeneration says not to generate one`);
+    expect(await kube.get(core.secrets, ns, 'account-key')).toBeUndefined();
+    expect(await eabSends(eab.keyId)).toHaveLength(0);
+
+    // The account was created elsewhere (e.g. with gcloud's key); its key is imported: certkeeper picks it up.
+    const accountUrl = await registerElsewhere(key, eab, 'keygen@example.com');
+    writeFiles(workDir, { [`${ns}/key.pem`]: key.export({ type: 'pkcs8', format: 'pem' }) as string });
+    const run = await certkeeper(importArgs(ns, 'account-key', ['--key-file', path.join(workDir, ns, 'key.pem'), '--email', 'keygen@example.com']));
+    expect(run.code, run.stderr).toBe(0);
+    const issuer = await waitForReason(ns, 'AccountReady');
+    expect(issuer.status!.acme!.uri).toBe(accountUrl);
+    expect(await eabSends(eab.keyId)).toHaveLength(1);
   });
 
   it('refuses to import into an existing Secret and leaves it untouched', async () => {

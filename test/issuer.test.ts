@@ -166,6 +166,16 @@ describe('registration', () => {
     expect(await eabSends(key.keyId)).toHaveLength(1);
   });
 
+  it('binds with the EAB MAC algorithm the Issuer names (HS512)', async () => {
+    const ns = await createNamespace(kube, 'hs512');
+    const key = await newKey();
+    await eabSecret(ns, 'eab', key.hmacKey);
+    await createIssuer(ns, 'gts', issuerSpec(key.keyId, { externalAccountBinding: { keyID: key.keyId, keySecretRef: { name: 'eab' }, keyAlgorithm: 'HS512' } }));
+    await waitForReason(ns, 'gts', 'AccountReady');
+    // The CA verified an HS512 MAC: a wrong algorithm or MAC would have been a 400/403.
+    expect((await eabSends(key.keyId)).map((e) => e.status)).toEqual([201]);
+  });
+
   it('shares one account between Issuers and a ClusterIssuer that point at one Secret', async () => {
     const ns = clusterNamespace;
     const key = await newKey();

@@ -70,6 +70,10 @@ describe('decideAccountStep', () => {
       { eab: { kind: 'problem', reason: 'EABSecretNotFound', message: 'm' } }, { step: 'not-ready', reason: 'EABSecretNotFound' }],
     ['stops before the CA when the email is missing with EAB',
       { spec: { ...spec, email: undefined } }, { step: 'not-ready', reason: 'EmailRequired' }],
+    ['waits for the key instead of generating one with disableAccountKeyGeneration',
+      { spec: { ...spec, disableAccountKeyGeneration: true } }, { step: 'not-ready', reason: 'AccountKeyNotFound' }],
+    ['uses an existing key with disableAccountKeyGeneration', { spec: { ...spec, disableAccountKeyGeneration: true }, secret: registered() },
+      { step: 'use' }],
     ['registers without EAB where the CA needs none', { spec: { ...spec, externalAccountBinding: undefined, email: undefined }, eab: { kind: 'none' }, secret: present(), lookup: { found: false } },
       { step: 'register' }],
 
@@ -251,6 +255,13 @@ describe('checkEabSecret', () => {
       expect(check.message).toContain(message);
       expect(check.message).not.toContain('ab+cd');
     }
+  });
+
+  it('refuses a key too short for the MAC algorithm before any CA call', () => {
+    const hs512 = { ...spec, externalAccountBinding: { ...spec.externalAccountBinding!, keyAlgorithm: 'HS512' as const } };
+    expect(checkEabSecret(hs512, eabSecret(hmac), 'ns')).toMatchObject({ kind: 'problem', reason: 'EABSecretInvalid' });
+    const long = Buffer.alloc(64, 7).toString('base64url');
+    expect(checkEabSecret(hs512, eabSecret(long), 'ns')).toMatchObject({ kind: 'ok', eab: { algorithm: 'HS512' } });
   });
 
   it('needs nothing without externalAccountBinding', () => {

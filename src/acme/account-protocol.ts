@@ -185,7 +185,16 @@ export function checkEabSecret(spec: AcmeIssuerSpec, secret: SecretObject | unde
   if (!BASE64URL.test(hmacKey) || Buffer.from(hmacKey, 'base64url').length < 16) {
     return { kind: 'problem', reason: 'EABSecretInvalid', message: `EAB Secret ${ref} entry "${key}" is not a base64url HMAC key of at least 16 bytes (as the CA issues it, e.g. GTS's b64MacKey); nothing was sent to the CA.` };
   }
-  return { kind: 'ok', eab: { keyId: binding.keyID, hmacKey }, secretResourceVersion: secret.metadata.resourceVersion ?? '' };
+  // RFC 7518 §3.2: the key is at least as long as the hash; a CA refuses a shorter one, and a refusal can use up the key.
+  const minimum = { HS256: 16, HS384: 48, HS512: 64 }[binding.keyAlgorithm ?? 'HS256'];
+  if (Buffer.from(hmacKey, 'base64url').length < minimum) {
+    return { kind: 'problem', reason: 'EABSecretInvalid', message: `EAB Secret ${ref} entry "${key}" is too short for ${binding.keyAlgorithm}: it needs at least ${minimum} bytes. Check spec.acme.externalAccountBinding.keyAlgorithm (most CAs, GTS included, use HS256); nothing was sent to the CA.` };
+  }
+  return {
+    kind: 'ok',
+    eab: { keyId: binding.keyID, hmacKey, ...(binding.keyAlgorithm ? { algorithm: binding.keyAlgorithm } : {}) },
+    secretResourceVersion: secret.metadata.resourceVersion ?? '',
+  };
 }
 
 
@@ -197,7 +206,7 @@ export type NotReadyReason =
   | 'EABSecretNotFound' | 'EABSecretInvalid' | 'EmailRequired'
   | 'AccountKeyInvalid' | 'AccountServerMismatch' | 'AccountKeyLost' | 'EABKeyAlreadyUsed'
   | 'EABKeyRejected' | 'AccountNotFound' | 'AccountDeactivated' | 'AccountURLMismatch' | 'RegistrationRejected'
-  | 'RegistrationOutcomeUnknown';
+  | 'RegistrationOutcomeUnknown' | 'AccountKeyNotFound';
 
 /** A usable account with something the user should know. */
 export type ReadyWarning = 'AccountEmailConflict';
@@ -403,6 +412,9 @@ function decideAbsent(facts: AccountFacts): AccountStep {
   }
   if (kid && facts.eabKeyUsedBy) return eabKeyUsedElsewhere(kid, facts.eabKeyUsedBy);
   if (kid && eabRejectedInStatus(facts)) return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid) };
+  if (facts.spec.disableAccountKeyGeneration) {
+    return { step: 'not-ready', reason: 'AccountKeyNotFound', message: `Account key Secret ${facts.secretRef} does not exist, and spec.acme.disableAccountKeyGeneration says not to generate one. Create it with the account's key (\`certkeeper account import\`); certkeeper picks it up at once. Nothing was sent to the CA.` };
+  }
   return { step: 'create-key' };
 }
 

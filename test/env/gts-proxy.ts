@@ -269,11 +269,15 @@ export function parseNewAccount(body: Buffer, macKeyOf: (kid: string) => string 
   return { ok: true, value: { thumbprint, onlyReturnExisting, contact, eab } };
 }
 
-/** A pool of EAB keys for Pebble's externalAccountMACKeys (kid and HMAC: random base64url, no padding). */
+/**
+ * A pool of EAB keys for Pebble's externalAccountMACKeys (kid and HMAC: random
+ * base64url, no padding). 64-byte HMAC keys, so HS384 and HS512 bindings verify
+ * too (RFC 7518 §3.2: a key at least as long as the hash).
+ */
 export function generateEabPool(size: number): EabKey[] {
   return Array.from({ length: size }, () => ({
     keyId: randomBytes(16).toString('base64url'),
-    hmacKey: randomBytes(32).toString('base64url'),
+    hmacKey: randomBytes(64).toString('base64url'),
   }));
 }
 
