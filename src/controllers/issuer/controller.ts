@@ -16,6 +16,7 @@ import { Informer, keyOf } from '../../kube/informer.ts';
 import type { KeyedMutex } from '../../util/keyed-mutex.ts';
 import type { SecretCache } from '../secrets.ts';
 import { RefIndex } from '../../util/ref-index.ts';
+import { ignoredSolverFields } from '../../solvers/http01/routes.ts';
 import { canonicalJson } from '../../util/canonical.ts';
 
 export const issuerTypes: Record<IssuerKind, ResourceType> = {
@@ -227,11 +228,13 @@ export class IssuerController {
       }
     }
 
+    // Accepted cert-manager fields that do nothing here are named, never silently ignored.
+    const ignored = parsed.success ? ignoredSolverFields(parsed.data.spec.acme.solvers ?? []) : [];
     const condition = {
       type: 'Ready',
       status: outcome.ready ? 'True' : 'False',
       reason: outcome.ready ? outcome.warning ?? 'AccountReady' : outcome.reason,
-      message: outcome.message,
+      message: ignored.length > 0 ? `${outcome.message} Note: ${ignored.join('; ')}.` : outcome.message,
       observedGeneration: generation,
     } as const;
     const status: IssuerStatus = {
