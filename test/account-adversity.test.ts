@@ -100,7 +100,7 @@ async function waitForReason(namespace: string, name: string, reason: string, ti
 }
 
 async function ledgerEntry(kid: string): Promise<Record<string, string> | undefined> {
-  return (await kube.get<ConfigMapObject>(configMaps, clusterNamespace, ledgerEntryName(env().acme.directoryUrl, kid)))?.data;
+  return (await kube.get<ConfigMapObject>(configMaps, clusterNamespace, ledgerEntryName(kid)))?.data;
 }
 
 function syncCount(key: string): number {
@@ -282,7 +282,7 @@ describe('one EAB key ID, many claimants', () => {
 
     // A person releases the key ID (consent, then delete the entry) and touches the Issuer: certkeeper sends it
     // again, and this CA, like GTS, answers 403 for a used key; certkeeper records that and stops.
-    const entry = ledgerEntryName(env().acme.directoryUrl, key.keyId);
+    const entry = ledgerEntryName(key.keyId);
     await kubectl(['annotate', 'configmap', '-n', clusterNamespace, entry, 'certkeeper.io/allow-deletion=true']);
     await kubectl(['delete', 'configmap', '-n', clusterNamespace, entry]);
     await kubectl(['annotate', 'issuer', '-n', ns, 'gts', 'example.com/released=now']);

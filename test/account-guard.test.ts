@@ -102,7 +102,7 @@ describe('the account guard (ValidatingAdmissionPolicy)', () => {
     // Policies load asynchronously: wait until (dry-run) deletes of a registered Secret and a ledger entry are refused.
     await kube.create(core.secrets, accountSecret(namespace, 'probe', 'registered'));
     await kube.create(configMaps, ledgerEntryObject(namespace, ledgerData('probe')));
-    for (const [kind, name] of [['secret', 'probe'], ['configmap', ledgerEntryName(SERVER, 'probe')]]) {
+    for (const [kind, name] of [['secret', 'probe'], ['configmap', ledgerEntryName('probe')]]) {
       await waitFor(`the guard to take effect on ${kind}s`, async () => {
         try {
           await kubectl(['delete', kind!, '-n', namespace, name!, '--dry-run=server']);
@@ -177,7 +177,7 @@ describe('the account guard (ValidatingAdmissionPolicy)', () => {
   });
 
   it('guards the EAB ledger: no delete, no rewrite of a registration, history only grows; consent releases', async () => {
-    const name = ledgerEntryName(SERVER, 'kid-ledger');
+    const name = ledgerEntryName('kid-ledger');
     await kube.create(configMaps, ledgerEntryObject(namespace, ledgerData('kid-ledger')));
     const del = await kubectlFails(['delete', 'configmap', '-n', namespace, name]);
     expect(del).toContain(`ConfigMap ${namespace}/${name} is the EAB ledger entry of key ID kid-ledger`);
@@ -190,7 +190,7 @@ describe('the account guard (ValidatingAdmissionPolicy)', () => {
     expect(await kubectlFails(['label', 'configmap', '-n', namespace, name, 'certkeeper.io/eab-ledger-'])).toContain('its label, key ID and CA cannot change');
 
     // certkeeper's own transitions of an entry that is not registered yet go through.
-    const sentName = ledgerEntryName(SERVER, 'kid-sent');
+    const sentName = ledgerEntryName('kid-sent');
     await kube.create(configMaps, ledgerEntryObject(namespace, ledgerData('kid-sent', 'sent')));
     await kubectl(['patch', 'configmap', '-n', namespace, sentName, '--type=merge', '-p', JSON.stringify({
       data: { outcome: 'registered', accountURL: 'https://ca.example/acct/2', history: '2026-11-30T00:00:00.000Z claimed\n2026-11-30T00:01:00.000Z registered\n' },

@@ -102,6 +102,8 @@ describe('decideAccountStep', () => {
       { ledger: ledger({ accountSecret: 'other/acct', claimedBy: 'Issuer other/first' }) }, { step: 'not-ready', reason: 'EABKeyAlreadyUsed' }],
     ['reports a lost key from the ledger after the Secret and the Issuer were deleted and re-created',
       { ledger: ledger({ outcome: 'registered', accountURL: 'https://ca.example/acct/1', sends: 1 }) }, { step: 'not-ready', reason: 'AccountKeyLost' }],
+    ['remembers a key ID sent to the same CA written another way (the ledger is keyed by key ID alone)',
+      { ledger: ledger({ server: `${server}/`, outcome: 'registered', accountURL: 'https://ca.example/acct/1', sends: 1 }) }, { step: 'not-ready', reason: 'AccountKeyLost' }],
     ['reports a lost key when the Secret was deleted after a send with an unknown outcome',
       { ledger: ledger({ outcome: 'sent', sends: 1, lastSentAt: minutesAgo(1) }) }, { step: 'not-ready', reason: 'AccountKeyLost' }],
     ['generates a key again for its own claim that never reached the CA (crash between claim and Secret create)',

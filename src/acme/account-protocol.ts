@@ -571,7 +571,7 @@ export async function ensureAccount(deps: AccountDeps, request: AccountRequest):
     }
     throw new Error('account protocol did not settle');
   });
-  return kid ? deps.locks.run(`eab:${spec.server}|${kid}`, underLocks) : underLocks();
+  return kid ? deps.locks.run(`eab:${kid}`, underLocks) : underLocks();
 }
 
 async function readSecret(run: Run): Promise<void> {
@@ -583,7 +583,7 @@ async function readSecret(run: Run): Promise<void> {
 async function readLedger(run: Run): Promise<void> {
   if (run.eab.kind !== 'ok') return;
   try {
-    run.ledgerEntry = await run.ledger.get(run.request.spec.server, run.eab.eab.keyId);
+    run.ledgerEntry = await run.ledger.get(run.eab.eab.keyId);
   } catch (error) {
     if (error instanceof LedgerUnreadableError) throw new TransientAccountError(error.message);
     asTransient(error, `reading the EAB ledger in namespace ${run.ledger.namespace}`);

@@ -7,12 +7,11 @@ const entry: Omit<LedgerEntry, 'resourceVersion'> = {
 };
 
 describe('the EAB ledger format', () => {
-  it('names an entry by CA and key ID with a DNS-safe, stable name', () => {
-    const name = ledgerEntryName(entry.server, entry.keyID);
+  it('names an entry by its key ID alone, with a DNS-safe, stable name', () => {
+    const name = ledgerEntryName(entry.keyID);
     expect(name).toMatch(/^certkeeper-eab-[0-9a-f]{24}$/);
-    expect(ledgerEntryName(entry.server, entry.keyID)).toBe(name);
-    expect(ledgerEntryName('https://other.example/dir', entry.keyID)).not.toBe(name);
-    expect(ledgerEntryName(entry.server, 'kid-2')).not.toBe(name);
+    expect(ledgerEntryName(entry.keyID)).toBe(name);
+    expect(ledgerEntryName('kid-2')).not.toBe(name);
   });
 
   it('reads back what it writes', () => {

@@ -1,7 +1,7 @@
 // The EAB ledger: a durable record of every External Account Binding key ID
 // certkeeper has claimed or sent, that outlives Issuers and account Secrets.
 //
-// One ConfigMap per (directory URL, key ID) in the cluster resource namespace
+// One ConfigMap per EAB key ID in the cluster resource namespace
 // (tenants have no write access there; the admission guard freezes what
 // matters). Creating it is the claim: the API server lets exactly one create
 // succeed, so two Issuers (or two replicas) racing for one key ID cannot both
@@ -47,9 +47,14 @@ export interface LedgerEntry {
   resourceVersion: string;
 }
 
-/** The ConfigMap name for a key ID at a CA: stable, DNS-safe, any key ID string. */
-export function ledgerEntryName(server: string, keyID: string): string {
-  return `certkeeper-eab-${createHash('sha256').update(`${server}\n${keyID}`).digest('hex').slice(0, 24)}`;
+/**
+ * The ConfigMap name for a key ID: stable, DNS-safe, any key ID string. Keyed
+ * by the key ID alone, not the directory URL: the same CA written two ways
+ * (a trailing slash, another host name) must not make a used key look new.
+ * Key IDs are random strings a CA hands out, so two CAs never share one.
+ */
+export function ledgerEntryName(keyID: string): string {
+  return `certkeeper-eab-${createHash('sha256').update(keyID).digest('hex').slice(0, 24)}`;
 }
 
 interface ConfigMapObject extends KubeObject {
@@ -100,7 +105,7 @@ export function ledgerEntryObject(namespace: string, entry: Omit<LedgerEntry, 'r
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
-      name: ledgerEntryName(entry.server, entry.keyID),
+      name: ledgerEntryName(entry.keyID),
       namespace,
       labels: { [LABEL_EAB_LEDGER]: 'true', [MANAGED_BY.label]: MANAGED_BY.value },
       annotations: { 'certkeeper.io/eab-key-id': entry.keyID },
@@ -124,8 +129,8 @@ export class EabLedger {
   }
 
   /** The entry for a key ID, read live (never a cache: it decides whether a key may be sent). */
-  async get(server: string, keyID: string): Promise<LedgerEntry | undefined> {
-    const object = await this.kube.get<ConfigMapObject>(configMaps, this.namespace, ledgerEntryName(server, keyID));
+  async get(keyID: string): Promise<LedgerEntry | undefined> {
+    const object = await this.kube.get<ConfigMapObject>(configMaps, this.namespace, ledgerEntryName(keyID));
     if (!object) return undefined;
     const entry = parseLedgerEntry(object);
     // Someone put an unreadable object at our name: treat it as a claim we cannot read, never as free.
