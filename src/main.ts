@@ -9,7 +9,11 @@ const USAGE = `certkeeper: Kubernetes operator for ACME certificates (one regist
 Usage:
   certkeeper controller [flags]   run the operator against the cluster in KUBECONFIG or in-cluster
   certkeeper account import|export  back up, restore or migrate ACME account keys (see "certkeeper account --help")
+  certkeeper status certificate|issuer|clusterissuer NAME [-n NS]   conditions, order, Secret, account, EAB ledger, events
+  certkeeper inspect secret NAME [-n NS]   the certificates and key in a TLS Secret (no key material)
+  certkeeper completion bash|zsh  shell completion (source <(certkeeper completion bash))
   certkeeper --help               show this help
+  certkeeper version [--client]   this command's version and the operator's running in the cluster
   certkeeper --version            print the version
 
 controller flags:
@@ -81,10 +85,17 @@ export async function main(argv: string[]): Promise<number> {
       case 'account':
         // Loaded on demand: each command pulls in only what it needs.
         return await (await import('./cli/account.ts')).runAccount(rest);
+      case 'status':
+        return await (await import('./cli/status.ts')).runStatus(rest);
+      case 'inspect':
+        return await (await import('./cli/inspect.ts')).runInspect(rest);
+      case 'completion':
+        return (await import('./cli/completion.ts')).runCompletion(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
       case '--version':
-      case 'version':
-        process.stdout.write(`certkeeper ${process.env.npm_package_version ?? '0.1.0'}\n`);
+        process.stdout.write(`certkeeper ${(await import('./cli/version.ts')).clientVersion()}\n`);
         return 0;
+      case 'version':
+        return await (await import('./cli/version.ts')).runVersion(rest);
       case undefined:
       case '--help':
       case '-h':
