@@ -370,7 +370,8 @@ export class CertificateController {
 
     if (!verdict) {
       // A key left in the next-key Secret (the status write after the Secret failed, say) is removed.
-      const leftover = this.deps.secrets.managed.get(`${ns}/${nextKeyName}`);
+      // (Not while the cache has yet to show this process's own last write to it.)
+      const leftover = this.unseenWrites.has(`Secret/${ns}/${nextKeyName}`) ? undefined : this.deps.secrets.managed.get(`${ns}/${nextKeyName}`);
       if (leftover?.metadata.annotations?.[NEXT_KEY_ANNOTATION.revision] && ownerMark(leftover.metadata.annotations)?.uid === self.uid) {
         await this.clearNextKey(ns, spec.secretName, leftover.metadata.resourceVersion, log);
       }
