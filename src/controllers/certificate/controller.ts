@@ -279,8 +279,20 @@ export class CertificateController {
     }
   }
 
+  /** The transport hooks (metrics), plus a debug record of each ACME request with this Certificate's namespace and name. */
+  private acmeHooks(log: Logger): Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf'> {
+    const hooks = this.deps.transportHooks;
+    return {
+      ...hooks,
+      onResponse: (endpoint, status) => {
+        hooks?.onResponse?.(endpoint, status);
+        log.debug({ endpoint, status }, 'acme request');
+      },
+    };
+  }
+
   /** The CA's suggested renewal window for the Secret's certificate, if its issuer's CA offers ARI. */
-  private async renewalWindow(spec: Certificate['spec'], ns: string, certId: string | undefined) {
+  private async renewalWindow(spec: Certificate['spec'], ns: string, certId: string | undefined, log: Logger) {
     if (!this.deps.renewalInfo || !certId) return undefined;
     const kind = spec.issuerRef.kind ?? 'Issuer';
     const issuerObject = kind === 'Issuer' ? this.deps.issuers.issuers.get(`${ns}/${spec.issuerRef.name}`) : this.deps.issuers.clusterIssuers.get(spec.issuerRef.name);
@@ -290,7 +302,7 @@ export class CertificateController {
     return this.deps.renewalInfo.window(acme.server, certId, {
       ca: acme.caBundle ? Buffer.from(acme.caBundle, 'base64').toString('utf8') : undefined,
       insecureSkipVerify: acme.skipTLSVerify === true,
-      ...this.deps.transportHooks,
+      ...this.acmeHooks(log),
     });
   }
 
@@ -359,7 +371,7 @@ export class CertificateController {
     const deferred = usable && this.deps.renewalInfo
       ? deferredRenewal({ status: previous, generation, notAfter: facts.certificate!.notAfter, now, pollAt: ariPollAt })
       : undefined;
-    const ariWindow = usable && !deferred ? await this.renewalWindow(spec, ns, facts.certificate!.ariCertId) : undefined;
+    const ariWindow = usable && !deferred ? await this.renewalWindow(spec, ns, facts.certificate!.ariCertId, log) : undefined;
     const renewal = facts.certificate
       ? deferred ?? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, seed, ariWindow })
       : undefined;
@@ -463,7 +475,7 @@ export class CertificateController {
         transport: {
           ca: acme.caBundle ? Buffer.from(acme.caBundle, 'base64').toString('utf8') : undefined,
           insecureSkipVerify: acme.skipTLSVerify === true,
-          ...this.deps.transportHooks,
+          ...this.acmeHooks(log),
         },
         onOrder: async (order: OrderStatus) => {
           writer.order(order);
@@ -556,7 +568,7 @@ export class CertificateController {
 
     const issued = parseCertificateChain(result.certificatePem)!;
     // Asked now, so the first Ready status already has the final renewal time (no second write).
-    const issuedWindow = await this.renewalWindow(spec, ns, issued.ariCertId);
+    const issuedWindow = await this.renewalWindow(spec, ns, issued.ariCertId, log);
     const nextRenewal = renewalTime({ notBefore: issued.notBefore, notAfter: issued.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key, ariWindow: issuedWindow });
     writer.validity(issued.notBefore, issued.notAfter, nextRenewal);
     writer.revision(revision);
