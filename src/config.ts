@@ -20,6 +20,8 @@ export const ControllerConfig = z.object({
   leaderElectionNamespace: z.string().min(1),
   leaderElectionId: z.string().min(1),
   leaseDurationSeconds: z.coerce.number().int().min(1),
+  registrationSettleWindowSeconds: z.coerce.number().int().min(1),
+  acmeRequestTimeoutSeconds: z.coerce.number().min(0.1),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfig>;
 
@@ -40,6 +42,8 @@ export const controllerFlags = {
   'leader-election-namespace': { type: 'string', description: 'Namespace of the leader Lease (default: the cluster resource namespace)' },
   'leader-election-id': { type: 'string', description: 'Name of the leader Lease (default certkeeper)' },
   'lease-duration': { type: 'string', description: 'Seconds a standby waits for a silent leader before taking over (default 15)' },
+  'registration-settle-window': { type: 'string', description: 'Seconds after an EAB registration with no definite answer during which certkeeper only looks the account up, never sends the key again (default 600)' },
+  'acme-request-timeout': { type: 'string', description: 'Seconds to wait for an answer to one ACME request (default 30)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' },
 } as const;
 
@@ -80,6 +84,8 @@ export function parseControllerConfig(args: string[], env: NodeJS.ProcessEnv): C
     leaderElectionNamespace: values['leader-election-namespace'] ?? values['cluster-resource-namespace'] ?? env.POD_NAMESPACE ?? 'certkeeper',
     leaderElectionId: values['leader-election-id'] ?? 'certkeeper',
     leaseDurationSeconds: values['lease-duration'] ?? '15',
+    registrationSettleWindowSeconds: values['registration-settle-window'] ?? '600',
+    acmeRequestTimeoutSeconds: values['acme-request-timeout'] ?? '30',
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

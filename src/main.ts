@@ -39,7 +39,18 @@ async function runController(args: string[]): Promise<number> {
     process.stderr.write(`certkeeper: ${(error as Error).message}\n`);
     return 1;
   }
-  const operator = await startOperator(config, kube, log);
+  let operator;
+  try {
+    operator = await startOperator(config, kube, log);
+  } catch (error) {
+    kube.close();
+    if (error instanceof UsageError) {
+      // One line that names the flag; exit 2 like any other usage error.
+      process.stderr.write(`certkeeper: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   const exitCode = await new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down: finishing in-flight work');

@@ -2,7 +2,7 @@
 // controllers, and the health endpoints. Everything is passed in explicitly.
 import type { Logger } from 'pino';
 import type { ControllerConfig } from './config.ts';
-import { parseHostPort } from './config.ts';
+import { parseHostPort, UsageError } from './config.ts';
 import { IssuerController } from './controllers/issuer/controller.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { KubeClient, loadKubeConfig } from './kube/client.ts';
@@ -41,17 +41,30 @@ export async function connect(config: ControllerConfig): Promise<KubeClient> {
   return kube;
 }
 
+/** A listener that cannot open is a configuration problem: say which flag, not a stack trace. */
+async function listening<T>(flag: string, address: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EADDRINUSE') throw new UsageError(`${flag} ${address}: the address is already in use (another process listens there); choose another port`);
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES' || code === 'ENOTFOUND') throw new UsageError(`${flag} ${address}: cannot listen there (${code})`);
+    throw error;
+  }
+}
+
 export async function startOperator(config: ControllerConfig, kube: KubeClient, log: Logger): Promise<RunningOperator> {
   const clock = () => new Date();
   const metrics = new Metrics();
-  const transportHooks = { onResponse: metrics.onAcmeResponse, endpointOf: acmeEndpointOf };
+  const transportHooks = { onResponse: metrics.onAcmeResponse, endpointOf: acmeEndpointOf, timeoutMs: config.acmeRequestTimeoutSeconds * 1000 };
   const hooks = { onReconcile: metrics.onReconcile };
   const secrets = new SecretCache(kube, log);
-  const events = createEventRecorder(kube, log, config.clusterResourceNamespace, clock);
+  const events = createEventRecorder(kube, log, clock);
   const issuers = new IssuerController({
     kube, log, clock, events,
     locks: new KeyedMutex(),
     clusterResourceNamespace: config.clusterResourceNamespace,
+    settleWindowMs: config.registrationSettleWindowSeconds * 1000,
     secrets,
     hooks,
     accountHooks: { onRegistration: metrics.onRegistration, transportHooks },
@@ -77,11 +90,11 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
 
   const ready = () => secrets.hasSynced && issuers.hasSynced && certificates.hasSynced;
   const { host, port } = parseHostPort(config.healthAddress);
-  const health: HealthServer = await startHealthServer(host, port, ready);
+  const health: HealthServer = await listening('--health-address', config.healthAddress, () => startHealthServer(host, port, ready));
   const metricsAddress = parseHostPort(config.metricsAddress);
-  const metricsServer = await metrics.listen(metricsAddress.host, metricsAddress.port);
+  const metricsServer = await listening('--metrics-address', config.metricsAddress, () => metrics.listen(metricsAddress.host, metricsAddress.port));
   const solverAddress = parseHostPort(config.http01Address);
-  const http01Port = await http01.listen(solverAddress.host, solverAddress.port);
+  const http01Port = await listening('--http01-address', config.http01Address, () => http01.listen(solverAddress.host, solverAddress.port));
 
   secrets.start();
   issuers.startWatching();

@@ -125,6 +125,7 @@ describe('the certkeeper Helm chart', () => {
       replicaCount: 3,
       certificateOwnerRef: true,
       dns01: { propagationTimeoutSeconds: 300 },
+      acme: { requestTimeoutSeconds: 20, registrationSettleWindowSeconds: 1800 },
       metrics: { serviceMonitor: { enabled: true, interval: '30s', labels: { release: 'prometheus' } } },
       extraArgs: ['--some-future-flag=1'],
       extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=200' }],
@@ -189,6 +190,8 @@ describe('the certkeeper Helm chart', () => {
       '--http01-service-namespace=ops',
       '--http01-service-port=8089',
       '--dns01-propagation-timeout=120',
+      '--acme-request-timeout=30',
+      '--registration-settle-window=600',
     ]);
     expect(c.env).toContainEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
     expect(c.securityContext).toEqual({
@@ -225,6 +228,7 @@ describe('the certkeeper Helm chart', () => {
       metrics: { port: 9500 },
       http01: { port: 8090 },
       dns01: { propagationTimeoutSeconds: 300 },
+      acme: { requestTimeoutSeconds: 20, registrationSettleWindowSeconds: 1800 },
       certificateOwnerRef: true,
       image: { tag: 'v9', pullPolicy: 'Always' },
       extraArgs: ['--future-flag=x'],
@@ -250,6 +254,8 @@ describe('the certkeeper Helm chart', () => {
       '--http01-service-namespace=ops',
       '--http01-service-port=8090',
       '--dns01-propagation-timeout=300',
+      '--acme-request-timeout=20',
+      '--registration-settle-window=1800',
       '--enable-certificate-owner-ref',
       '--future-flag=x',
     ]);

@@ -15,6 +15,7 @@ export type AccountKeyAlgorithm = z.infer<typeof AccountKeyAlgorithm>;
 export const ExternalAccountBinding = z.object({
   keyID: z.string().min(1).describe('The EAB key ID the CA issued (GTS: keyId of `gcloud publicca external-account-keys create`). GTS consumes a key on first use: a new key ID is your consent to register a new account.'),
   keySecretRef: SecretKeySelector.describe('The Secret (in the Issuer\'s namespace; for a ClusterIssuer, the cluster resource namespace) holding the base64url HMAC key (GTS: b64MacKey). key defaults to "secret".'),
+  keyAlgorithm: z.enum(['HS256', 'HS384', 'HS512']).optional().describe('MAC algorithm of the binding (default HS256, which GTS, ZeroSSL and Sectigo use).'),
 }).describe('External Account Binding, required by CAs such as Google Trust Services, ZeroSSL and Sectigo.');
 
 export const AccountPrivateKey = z.object({
@@ -38,6 +39,7 @@ export const AcmeIssuerSpec = z.object({
   }),
   privateKeySecretRef: SecretKeySelector.describe('The Secret that holds the ACME account key (created by certkeeper if absent, never overwritten). key defaults to tls.key. Several Issuers may share one Secret: they share the account.'),
   privateKey: AccountPrivateKey.optional().describe('How to generate the account key when certkeeper creates it.'),
+  disableAccountKeyGeneration: z.boolean().optional().describe('Never generate an account key: use the one in privateKeySecretRef (for example an account created elsewhere and imported), and report AccountKeyNotFound while it is absent.'),
   externalAccountBinding: ExternalAccountBinding.optional(),
   skipTLSVerify: z.boolean().optional().describe('Do not verify the ACME server\'s TLS certificate. For testing only; exclusive with caBundle.'),
   caBundle: z.string().optional().describe('Base64-encoded PEM bundle of CAs that sign the ACME server\'s TLS certificate, instead of the system roots.'),

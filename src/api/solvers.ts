@@ -9,16 +9,38 @@ export const SolverSelector = z.object({
   matchLabels: z.record(z.string(), z.string()).optional().describe('Labels the Certificate must have.'),
 }).describe('Which names this solver handles. Without a selector it handles every name not matched more specifically.');
 
+/** Accepted for cert-manager manifests; certkeeper runs no solver pods, so these have no effect (the Issuer says so). */
+const SolverPodFields = {
+  serviceType: z.string().optional().describe('cert-manager: type of the solver Service. No effect: certkeeper answers HTTP-01 from its own Service.'),
+  podTemplate: z.looseObject({}).meta({ 'x-kubernetes-preserve-unknown-fields': true }).optional().describe('cert-manager: template of the solver pods. No effect: certkeeper runs no solver pods.'),
+};
+
+const ObjectMetaTemplate = z.object({
+  labels: z.record(z.string(), z.string()).optional().describe('Labels to add.'),
+  annotations: z.record(z.string(), z.string()).optional().describe('Annotations to add.'),
+});
+
 export const Http01Solver = z.object({
   ingress: z.object({
     ingressClassName: z.string().optional().describe('IngressClass of the Ingress certkeeper creates to route the challenge path to itself.'),
+    class: z.string().optional().describe('Legacy ingress class, set as the kubernetes.io/ingress.class annotation (for controllers that read only that). Exclusive with ingressClassName.'),
+    name: z.string().optional().describe('cert-manager: add the challenge path to this existing Ingress instead of creating one. Not supported yet: certkeeper creates its own Ingress (the Issuer says so).'),
+    ingressTemplate: z.object({ metadata: ObjectMetaTemplate.optional() }).optional().describe('Labels and annotations for the challenge Ingress (e.g. for your ingress controller).'),
+    ...SolverPodFields,
+  }).meta({
+    'x-kubernetes-validations': [{ rule: '!(has(self.ingressClassName) && has(self.class))', message: 'ingress.class and ingress.ingressClassName are mutually exclusive' }],
   }).optional().describe('Route the challenge through an Ingress (created in certkeeper\'s namespace, removed after validation).'),
   gatewayHTTPRoute: z.object({
     parentRefs: z.array(z.object({
       name: z.string().describe('Gateway name.'),
       namespace: z.string().optional().describe('Gateway namespace.'),
       sectionName: z.string().optional().describe('Listener name.'),
+      group: z.string().optional().describe('Group of the parent (default gateway.networking.k8s.io).'),
+      kind: z.string().optional().describe('Kind of the parent (default Gateway).'),
+      port: z.int().min(1).max(65535).optional().describe('Port of the parent to attach to.'),
     })).min(1).describe('Gateways the HTTPRoute attaches to.'),
+    labels: z.record(z.string(), z.string()).optional().describe('Labels for the challenge HTTPRoute.'),
+    ...SolverPodFields,
   }).optional().describe('Route the challenge through a Gateway API HTTPRoute (created in certkeeper\'s namespace, removed after validation).'),
 }).describe('Solve HTTP-01: certkeeper answers /.well-known/acme-challenge/ itself, no solver pods. Without ingress or gatewayHTTPRoute, traffic must already reach certkeeper\'s solver port.');
 
@@ -35,6 +57,7 @@ export const Dns01Solver = z.object({
 
 export const Solver = z.object({
   selector: SolverSelector.optional(),
+  waitInsteadOfSelfCheck: z.boolean().optional().describe('cert-manager: skip its HTTP-01 self-check. No effect: certkeeper does no HTTP-01 self-check and tells the CA at once.'),
   http01: Http01Solver.optional(),
   dns01: Dns01Solver.optional(),
 }).meta({

@@ -199,6 +199,17 @@ export class KubeClient {
     }, 'write');
   }
 
+  /** RFC 6902 JSON patch: its "test" operations are preconditions (a failed test is a 422 and changes nothing). */
+  async jsonPatch<T extends KubeObject>(
+    type: ResourceType, namespace: string | undefined, name: string, operations: { op: string; path: string; value?: unknown }[], subresource?: string,
+  ): Promise<T> {
+    return this.request<T>('PATCH', this.path(type, namespace, name, subresource), {
+      body: operations,
+      contentType: 'application/json-patch+json',
+      query: { fieldManager: this.fieldManager },
+    }, 'write');
+  }
+
   /** Server-side apply with certkeeper's field manager. */
   async apply<T extends KubeObject>(type: ResourceType, object: T, opts: { subresource?: string; force?: boolean } = {}): Promise<T> {
     return this.request<T>('PATCH', this.path(type, object.metadata.namespace, object.metadata.name, opts.subresource), {
