@@ -261,7 +261,7 @@ export class CertificateController {
       this.wrote(`Secret/${ns}/${body.metadata.name}`, written);
     } catch (error) {
       if (isAlreadyExists(error) || isConflict(error)) {
-        throw new Error(`Secret ${body.metadata.name} changed while the next key was being stored (another Certificate may be issuing into ${secretName}); deciding again`);
+        throw new NextKeyRace(`Secret ${body.metadata.name} changed while the next key was being stored (another Certificate may be issuing into ${secretName}); deciding again`);
       }
       throw new Error(`storing the next private key in Secret ${body.metadata.name} failed: ${errorMessage(error)}`);
     }
@@ -448,24 +448,24 @@ export class CertificateController {
     }
     const revision = (previous.revision ?? 0) + 1;
     const hash = requestHash({ names, issuer: `${issuerKind}/${spec.issuerRef.name}`, profile: spec.profile });
-    // The key is durable before any CSR carries it: the one stored for this
-    // revision, else a new one (or, rotationPolicy Never, the Secret's) stored now.
-    let keyPem = storedKeyFor(nextKey, { uid: self.uid, revision, requestHash: hash });
-    const keyWasStored = keyPem !== undefined;
-    if (!keyPem) {
-      const rotation = spec.privateKey?.rotationPolicy ?? 'Always';
-      // The key itself is read only when it is to be reused (the caches never hold key material).
-      const reuseKey = rotation === 'Never' && facts.key && verdict.reason !== Reason.KeyChanged
-        ? await this.existingKeyPem(ns, spec.secretName)
-        : undefined;
-      keyPem = reuseKey ?? generatePrivateKeyPem(spec.privateKey?.algorithm ?? 'ECDSA', spec.privateKey?.size);
-      await this.storeNextKey(ns, spec.secretName, self, { pem: keyPem, revision, requestHash: hash }, nextKey);
-    }
     log.info({ reason: verdict.reason, revision }, `issuing: ${verdict.message}`);
     writer.issuing({ status: 'True', reason: verdict.reason, message: `Issuing revision ${revision}: ${verdict.message}` });
 
     let result;
     try {
+      // The key is durable before any CSR carries it: the one stored for this
+      // revision, else a new one (or, rotationPolicy Never, the Secret's) stored now.
+      let keyPem = storedKeyFor(nextKey, { uid: self.uid, revision, requestHash: hash });
+      const keyWasStored = keyPem !== undefined;
+      if (!keyPem) {
+        const rotation = spec.privateKey?.rotationPolicy ?? 'Always';
+        // The key itself is read only when it is to be reused (the caches never hold key material).
+        const reuseKey = rotation === 'Never' && facts.key && verdict.reason !== Reason.KeyChanged
+          ? await this.existingKeyPem(ns, spec.secretName)
+          : undefined;
+        keyPem = reuseKey ?? generatePrivateKeyPem(spec.privateKey?.algorithm ?? 'ECDSA', spec.privateKey?.size);
+        await this.storeNextKey(ns, spec.secretName, self, { pem: keyPem, revision, requestHash: hash }, nextKey);
+      }
       result = await issue({
         kube: this.deps.kube,
         log,
@@ -499,6 +499,8 @@ export class CertificateController {
         keyWasStored,
       });
     } catch (error) {
+      // A race for the next-key Secret is decided by the next sync (it sees the claim), not counted as a failure.
+      if (error instanceof NextKeyRace) throw error;
       result = { kind: 'failed' as const, message: errorMessage(error) };
     }
 
@@ -587,6 +589,9 @@ export class CertificateController {
 }
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** Someone wrote the next-key Secret between this sync's read and its write. */
+class NextKeyRace extends Error {}
 
 /** A cached Certificate: metadata, and spec and status as JSON text. */
 export interface CachedCertificate extends KubeObject {
