@@ -313,6 +313,47 @@ describe('an issued certificate is never thrown away', () => {
   });
 });
 
+describe('the stored key after the write', () => {
+  it('is removed from the next-key Secret, and a removal that failed is done by a later sync', async () => {
+    // Deny only the removal (an update that leaves the next-key Secret without data).
+    const policy = `deny-next-key-removal-${ns}`;
+    await kubectl(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1', kind: 'List', items: [
+        {
+          apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: policy },
+          spec: {
+            failurePolicy: 'Fail',
+            matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['secrets'] }] },
+            validations: [{
+              expression: `!(object.metadata.namespace == '${ns}' && object.metadata.name == 'leftover-tls-next-key' && (!has(object.data) || size(object.data) == 0))`,
+              message: 'the next key stays, says the test',
+            }],
+          },
+        },
+        { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: policy }, spec: { policyName: policy, validationActions: ['Deny'] } },
+      ],
+    }));
+    try {
+      await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'leftover-tls-next-key', namespace: ns, labels: { probe: 'yes' } }, stringData: { x: 'y' } } as KubeObject);
+      await waitFor('the policy to take effect', async () => kubectl(['patch', 'secret', 'leftover-tls-next-key', '-n', ns, '--type=merge', '-p', '{"data":null}', '--dry-run=server']).then(() => false, () => true), { timeoutMs: 30_000 });
+      await kube.delete(core.secrets, ns, 'leftover-tls-next-key');
+      await createCertificate('leftover', { secretName: 'leftover-tls', issuerRef: { name: 'gts' }, dnsNames: [testName('leftover')] });
+      await waitForCertificate('leftover', readyAtRevision(1), 'Ready at revision 1');
+      // Written, but the key could not be removed: still the very key the TLS Secret holds.
+      expect(decoded(await secret('leftover-tls-next-key'), 'tls.key')).toBe(decoded(await secret('leftover-tls'), 'tls.key'));
+      expect(operator.lines.some((l) => l.includes('could not remove the next key after writing the Secret'))).toBe(true);
+    } finally {
+      await kubectl(['delete', '--ignore-not-found', 'validatingadmissionpolicybinding', policy]);
+      await kubectl(['delete', '--ignore-not-found', 'validatingadmissionpolicy', policy]);
+    }
+    await waitFor('the policy to be gone', async () => kubectl(['patch', 'secret', 'leftover-tls-next-key', '-n', ns, '--type=merge', '-p', '{"data":null}', '--dry-run=server']).then(() => true, () => false), { timeoutMs: 30_000 });
+    // Any later sync of the Ready Certificate removes it (here: woken by an annotation; at the latest the periodic one).
+    await kubectl(['annotate', 'certificate', 'leftover', '-n', ns, 'test/wake=1']);
+    await waitFor('the stored key to be removed', async () => Object.keys((await secret('leftover-tls-next-key'))?.data ?? {}).length === 0);
+    expect((await secret('leftover-tls-next-key'))!.metadata.annotations).not.toHaveProperty('certkeeper.io/revision');
+  });
+});
+
 describe('no waste', () => {
   it('with the conflict scenarios applied and left alone for a minute, the CA sees no new order and certkeeper makes at most a couple of ACME requests', async () => {
     // A fresh pair on one Secret, besides the refused Certificates the tests above left applied
