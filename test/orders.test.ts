@@ -130,6 +130,25 @@ describe('one Secret, one Certificate', () => {
   });
 });
 
+describe('one Secret, one Certificate, when the owner moves', () => {
+  it('lets the waiting Certificate take the Secret over once its owner names another Secret', async () => {
+    const [ownerName, waiterName] = [testName('mover'), testName('waiter')];
+    await createCertificate('mover', { secretName: 'moving-tls', issuerRef: { name: 'gts' }, dnsNames: [ownerName] });
+    await waitForCertificate('mover', readyAtRevision(1), 'Ready at revision 1');
+    const waiter = await createCertificate('waiter', { secretName: 'moving-tls', issuerRef: { name: 'gts' }, dnsNames: [waiterName] });
+    const refused = await waitForCertificate('waiter', refusedWith('SecretInUse'), 'SecretInUse');
+    expect(condition(refused, 'Ready')!.message).toContain('belongs to Certificate mover, which wrote it');
+
+    await kube.mergePatch(certificates, ns, 'mover', { spec: { secretName: 'moved-tls' } });
+    await waitForCertificate('mover', readyAtRevision(2), 'Ready in its new Secret');
+    await waitForCertificate('waiter', readyAtRevision(1), 'Ready once the owner moved away');
+    expect((await secret('moving-tls'))!.metadata.annotations).toMatchObject({ 'certkeeper.io/certificate-uid': waiter.metadata.uid });
+    expect(new X509Certificate(decoded(await secret('moved-tls'), 'tls.crt')).subjectAltName).toBe(`DNS:${ownerName}`);
+    expect(await ordersFor(ownerName)).toHaveLength(2);
+    expect(await ordersFor(waiterName)).toHaveLength(1);
+  });
+});
+
 describe('Secrets that are not ours to write', () => {
   it('refuses an Opaque Secret, the EAB Secret and the account key Secret before ordering, and leaves them as they were', async () => {
     await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'user-data', namespace: ns }, stringData: { config: 'keep me' } } as KubeObject);
