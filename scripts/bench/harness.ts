@@ -477,7 +477,8 @@ export class Bench {
       const metricsAfter = await operator.metrics();
       const api = diffCounts(after, before);
       const secrets = await this.kube.list(core.secrets, { namespace, metadataOnly: true });
-      const secretsWritten = secrets.items.filter((s) => s.metadata.annotations?.['certkeeper.io/certificate-name']).length;
+      // TLS Secrets only: each also has a next-key Secret (emptied after the write) with the same annotation.
+      const secretsWritten = secrets.items.filter((s) => s.metadata.annotations?.['certkeeper.io/certificate-name'] && s.metadata.labels?.['certkeeper.io/next-key'] !== 'true').length;
       const times = [...readyAt].map(([name, at]) => (at - createdAt.get(name)!) / 1000);
       const acmeRequests = diffRecord(metricsAfter, metricsBefore, 'certkeeper_acme_requests_total', 'endpoint');
       const allReadySeconds = (lastReady - started) / 1000;

@@ -17,6 +17,36 @@ export const CertificatePrivateKey = z.object({
   ],
 });
 
+/**
+ * An RFC 1123 host name as ACME CAs accept it: lower-case letters, digits and
+ * hyphens, labels of 1 to 63 characters that neither start nor end with a
+ * hyphen, joined by single dots, optionally after a leading `*.`. RE2 and
+ * JavaScript read it the same (no lookarounds, no backslashes to escape in a
+ * CEL string), so the API server's rule and
+ * the operator's check (checks.ts) are one pattern. At most 253 characters.
+ */
+export const DNS_NAME_PATTERN = '^([*][.])?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?([.][a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$';
+export const DNS_NAME_MAX_LENGTH = 253;
+/** Let's Encrypt and GTS allow 100 names per certificate; the bound also keeps the API server's rule cost low. */
+export const MAX_NAMES = 100;
+
+/**
+ * A DNS name. The API server checks it (maxLength and the CEL rules below);
+ * zod does not, so an object stored before these rules existed still parses
+ * and the operator reports it with reason InvalidName (checks.ts), with the
+ * punycode form of a Unicode name, before anything is ordered.
+ */
+export const DnsName = z.string().min(1).meta({
+  maxLength: DNS_NAME_MAX_LENGTH,
+  'x-kubernetes-validations': [
+    { rule: "self.matches('^[[:ascii:]]*$')", message: 'must be ASCII: write an internationalized name in its punycode form (xn--...)' },
+    { rule: `!self.matches('^[[:ascii:]]*$') || self.matches('${DNS_NAME_PATTERN}')`, message: 'must be a lower-case DNS name (RFC 1123): labels of 1 to 63 letters, digits or hyphens, not starting or ending with a hyphen, separated by single dots, optionally after a leading *.' },
+  ],
+});
+
+/** An IPv4 or IPv6 address: the API server checks the format; the operator checks again with node:net. */
+export const IpAddress = z.string().min(1).meta({ anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] });
+
 export const KeyUsage = z.enum(['digital signature', 'key encipherment', 'server auth', 'client auth']);
 
 export const CertificateSpec = z.object({
@@ -31,8 +61,8 @@ export const CertificateSpec = z.object({
     group: z.string().optional().describe('certkeeper.io (the only group served; present for cert-manager compatibility).'),
   }).describe('The issuer that obtains the certificate.'),
   commonName: z.string().max(64).optional().describe('Subject common name; must also be one of dnsNames for most CAs.'),
-  dnsNames: z.array(z.string().min(1)).optional().describe('DNS names (wildcards like *.example.com need a DNS-01 solver).'),
-  ipAddresses: z.array(z.string().min(1)).optional().describe('IP addresses (the CA must support IP identifiers).'),
+  dnsNames: z.array(DnsName).max(MAX_NAMES).optional().describe('DNS names (wildcards like *.example.com need a DNS-01 solver).'),
+  ipAddresses: z.array(IpAddress).max(MAX_NAMES).optional().describe('IP addresses (the CA must support IP identifiers).'),
   duration: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Requested lifetime, e.g. 2160h. ACME CAs decide the lifetime (see profile); used to validate renewBefore.'),
   renewBefore: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Renew this long before expiry (e.g. 720h). Default: when two thirds of the lifetime have passed, or the CA\'s renewal window (ARI).'),
   privateKey: CertificatePrivateKey.optional().describe('The certificate\'s private key.'),
@@ -60,6 +90,7 @@ export const OrderStatus = z.object({
   revision: z.int().describe('The Certificate revision this order is for.'),
   requestHash: z.string().describe('Hash of the names, issuer and profile the order was opened for.'),
   authorizations: z.array(AuthorizationStatus).optional().describe('Each identifier\'s authorization.'),
+  certificateUrl: z.string().optional().describe('Where the CA serves the issued certificate, once the order is valid: a failed Secret write or a restart downloads it from here instead of ordering again.'),
 }).describe('The ACME order in progress.');
 export type OrderStatus = z.infer<typeof OrderStatus>;
 

@@ -591,6 +591,13 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
     }
   }
 
+  // ---- certificate fault: hold the next certificate download (after finalize) -----
+  // The order is valid and the certificate issued, but the client has not got
+  // it: the moment a process dies between finalizing and writing the Secret.
+  let certificateHoldArmed = false;
+  const heldCertificates: http.ServerResponse[] = [];
+  const isCertificateDownload = (pathname: string) => pathname.startsWith('/certZ/');
+
   // ---- ACME listener -------------------------------------------------------------
   const acmeServer = https.createServer({ cert: opts.tlsCert, key: opts.tlsKey }, (req, res) => {
     const method = req.method ?? 'GET';
@@ -610,6 +617,9 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
           });
         } else if (method === 'POST' && pathname === paths.newOrder) {
           send(res, method, await newOrder(req, body));
+        } else if (method === 'POST' && certificateHoldArmed && isCertificateDownload(pathname)) {
+          certificateHoldArmed = false;
+          heldCertificates.push(res);
         } else if (method === 'POST' && challengeHoldArmed && isChallengeResponse(pathname, body)) {
           // Held without reaching Pebble: the client believes it answered the
           // challenge, the CA never heard of it. Dropped on request.
@@ -677,6 +687,16 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
             for (const r of heldChallenges.splice(0)) r.destroy();
             return reply(200, { dropped: n });
           }
+          case 'GET /certificate-fault':
+            return reply(200, { held: heldCertificates.length, armed: certificateHoldArmed });
+          case 'POST /certificate-fault':
+            certificateHoldArmed = input.mode === 'hold';
+            return reply(200, { armed: certificateHoldArmed });
+          case 'POST /certificate-fault/drop': {
+            const n = heldCertificates.length;
+            for (const r of heldCertificates.splice(0)) r.destroy();
+            return reply(200, { dropped: n });
+          }
           case 'POST /new-account-fault/release': {
             const n = held.length;
             for (const deliver of held.splice(0)) deliver();
@@ -708,6 +728,7 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
       delayTimers.clear();
       held.splice(0);
       for (const r of heldChallenges.splice(0)) r.destroy();
+      for (const r of heldCertificates.splice(0)) r.destroy();
       await Promise.all(
         [acmeServer, mgmtServer].map(
           (s) =>

@@ -3,8 +3,12 @@
 // readiness. Plus the renewal time, computed from the Secret (not memory), so
 // a restart schedules the same renewal.
 import { createHash } from 'node:crypto';
-import { parseDuration, type CertificateSpec, type CertificateStatus } from '../../api/certificate.ts';
+import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
+import { DNS_NAME_MAX_LENGTH, DNS_NAME_PATTERN, parseDuration, type CertificateSpec, type CertificateStatus } from '../../api/certificate.ts';
+import type { Solver } from '../../api/solvers.ts';
 import type { CertificateFacts } from '../../pki/certificate.ts';
+import { selectSolver } from '../../solvers/select.ts';
 
 export const Reason = {
   SecretMissing: 'SecretMissing',
@@ -20,6 +24,12 @@ export type ReissueReason = typeof Reason[keyof typeof Reason];
 
 export interface SecretFacts {
   exists: boolean;
+  /** The Secret's type (kubernetes.io/tls for the ones certkeeper may write). */
+  type?: string;
+  /** Labelled as an ACME account key: never written, never read as a certificate key. */
+  accountKey?: boolean;
+  /** The Certificate that wrote it, from its ownership annotations. */
+  owner?: { name?: string; uid?: string };
   /** tls.crt parsed, when parseable. */
   certificate?: CertificateFacts;
   /** tls.key present and parseable. */
@@ -41,7 +51,7 @@ type Check = (input: CheckInput) => Verdict;
 
 /** The names a certificate must carry: dnsNames plus a DNS commonName, sorted and unique. */
 export function requestedNames(spec: CertificateSpec): { commonName?: string; dnsNames: string[]; ipAddresses: string[] } {
-  const isIp = (v: string) => /^[0-9.]+$/.test(v) || v.includes(':');
+  const isIp = (v: string) => isIP(v) !== 0;
   const dns = new Set((spec.dnsNames ?? []).map((n) => n.toLowerCase()));
   const ips = new Set(spec.ipAddresses ?? []);
   if (spec.commonName) (isIp(spec.commonName) ? ips : dns).add(spec.commonName.toLowerCase());
@@ -112,6 +122,136 @@ export function needsIssuance(input: CheckInput): Verdict {
   for (const check of checks) {
     const verdict = check(input);
     if (verdict) return verdict;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Refusals: decided before anything is ordered. Each returns a reason and a
+// message that says what to do, or nothing. A refused Certificate is not
+// Ready and orders nothing until its spec, its Secret or a rival changes.
+// ---------------------------------------------------------------------------
+
+export const Refusal = {
+  InvalidName: 'InvalidName',
+  NoSolver: 'NoSolver',
+  SecretInUse: 'SecretInUse',
+  SecretNotOurs: 'SecretNotOurs',
+  SecretIsAccountKey: 'SecretIsAccountKey',
+} as const;
+export type RefusalReason = typeof Refusal[keyof typeof Refusal];
+export type Refused = { reason: RefusalReason; message: string } | undefined;
+
+const dnsNamePattern = new RegExp(DNS_NAME_PATTERN);
+
+/** Why a DNS name is not one an ACME CA can issue for (the CRD's rule, worded per problem), or undefined. */
+export function dnsNameProblem(name: string): string | undefined {
+  if (/[^\x00-\x7f]/.test(name)) {
+    const ascii = domainToASCII(name.toLowerCase());
+    return ascii
+      ? `"${name}" is not ASCII: write it in its punycode form "${ascii}"`
+      : `"${name}" is not ASCII and has no punycode form`;
+  }
+  if (name.length > DNS_NAME_MAX_LENGTH) return `"${name.slice(0, 40)}…" has ${name.length} characters, at most ${DNS_NAME_MAX_LENGTH} are allowed`;
+  if (name !== name.toLowerCase()) return `"${name}" must be lower-case ("${name.toLowerCase()}")`;
+  if (isIP(name) !== 0) return `"${name}" is an IP address: list it under ipAddresses`;
+  const long = name.replace(/^\*\./, '').split('.').find((label) => label.length > 63);
+  if (long) return `"${name}" has a label of ${long.length} characters, at most 63 are allowed`;
+  if (!dnsNamePattern.test(name)) {
+    return `"${name}" is not a DNS name: labels of letters, digits and hyphens, not starting or ending with a hyphen, separated by single dots, optionally after a leading *.`;
+  }
+  return undefined;
+}
+
+/**
+ * Names the API server would refuse today, in objects stored before its
+ * rules existed: checked again here, so none of them ever reaches the CA.
+ */
+export function invalidNames(spec: CertificateSpec): Refused {
+  const problems: string[] = [];
+  for (const name of spec.dnsNames ?? []) {
+    const problem = dnsNameProblem(name);
+    if (problem) problems.push(`dnsNames: ${problem}`);
+  }
+  for (const ip of spec.ipAddresses ?? []) {
+    if (isIP(ip) === 0) problems.push(`ipAddresses: "${ip}" is not an IPv4 or IPv6 address`);
+  }
+  if (spec.commonName && isIP(spec.commonName) === 0) {
+    const problem = dnsNameProblem(spec.commonName);
+    if (problem) problems.push(`commonName: ${problem}`);
+  }
+  return problems.length > 0 ? { reason: Refusal.InvalidName, message: `${problems.join('; ')}; nothing was ordered` } : undefined;
+}
+
+/** A name no solver of the issuer can validate (a wildcard without a matching dns01 solver, say): refused before ordering. */
+export function unsolvableNames(names: { dnsNames: string[]; ipAddresses: string[] }, solvers: readonly Solver[], labels: Record<string, string>, issuer: string): Refused {
+  const unsolved = [...names.dnsNames, ...names.ipAddresses].filter((name) => !selectSolver(solvers, name, labels));
+  if (unsolved.length === 0) return undefined;
+  const wildcards = unsolved.some((name) => name.startsWith('*.'));
+  return {
+    reason: Refusal.NoSolver,
+    message: `no solver of ${issuer} matches ${unsolved.join(', ')}${wildcards ? ' (wildcards need a dns01 solver)' : ''}; nothing was ordered`,
+  };
+}
+
+/** A Certificate as the ownership rule sees it. */
+export interface Claimant {
+  name: string;
+  uid: string;
+  /** metadata.creationTimestamp (RFC 3339, so text order is time order). */
+  createdAt: string;
+}
+
+export interface OwnershipInput {
+  certificate: Claimant;
+  secretName: string;
+  secret: SecretFacts;
+  /** The other live Certificates in the namespace whose spec names this Secret. */
+  rivals: readonly Claimant[];
+  /** The Issuer (or ClusterIssuer) that keeps its ACME account key under this Secret name, if any. */
+  accountKeyOf?: string;
+  /** The Certificate that holds the next-key Secret's claim (issuing into this Secret), when known. */
+  claim?: { name?: string; uid?: string };
+}
+
+const isMark = (mark: { name?: string; uid?: string }, c: Claimant) => (mark.uid ? mark.uid === c.uid : mark.name === c.name);
+const first = (a: Claimant, b: Claimant) => (a.createdAt !== b.createdAt ? a.createdAt < b.createdAt : a.name < b.name);
+
+/**
+ * Whether this Certificate may write its Secret. A Secret belongs to the one
+ * Certificate that wrote it (its ownership annotations); while that
+ * Certificate exists and names it, every other one is refused. A Secret with
+ * no live owner (absent, an unmarked kubernetes.io/tls Secret to adopt, or
+ * its owner deleted or moved to another Secret) goes to the Certificate that
+ * came first: the oldest, ties by name. Account keys and Secrets of other
+ * types are never written.
+ */
+export function secretOwnership(input: OwnershipInput): Refused {
+  const { certificate, secretName, secret, rivals } = input;
+  if (secret.accountKey || input.accountKeyOf) {
+    return {
+      reason: Refusal.SecretIsAccountKey,
+      message: `Secret ${secretName} holds the ACME account key${input.accountKeyOf ? ` of ${input.accountKeyOf}` : ''}; certkeeper never writes it or uses it as a certificate key: choose another secretName`,
+    };
+  }
+  if (secret.exists && secret.type !== 'kubernetes.io/tls') {
+    return {
+      reason: Refusal.SecretNotOurs,
+      message: `Secret ${secretName} exists with type ${secret.type ?? 'Opaque'}; certkeeper writes only kubernetes.io/tls Secrets and never replaces another: choose another secretName`,
+    };
+  }
+  if (secret.owner && isMark(secret.owner, certificate)) return undefined;
+  const owner = secret.owner && rivals.find((r) => isMark(secret.owner!, r));
+  if (owner) {
+    return { reason: Refusal.SecretInUse, message: `Secret ${secretName} belongs to Certificate ${owner.name}, which wrote it; this Certificate proceeds once ${owner.name} is deleted or names another Secret` };
+  }
+  const claimant = input.claim && !isMark(input.claim, certificate) ? rivals.find((r) => isMark(input.claim!, r)) : undefined;
+  if (claimant) {
+    return { reason: Refusal.SecretInUse, message: `Certificate ${claimant.name} is issuing into Secret ${secretName}; this Certificate proceeds once ${claimant.name} is deleted or names another Secret` };
+  }
+  const earlier = rivals.filter((r) => first(r, certificate)).sort((a, b) => (first(a, b) ? -1 : 1))[0];
+  if (earlier) {
+    return { reason: Refusal.SecretInUse, message: `Certificate ${earlier.name} also names Secret ${secretName} and came first; this Certificate proceeds once ${earlier.name} is deleted or names another Secret` };
   }
   return undefined;
 }

@@ -1,9 +1,11 @@
 // Drives one ACME order for a Certificate with acme-client's lower-level calls
 // (never auto(), always with the stored account URL, so no newAccount is ever
 // sent from here): open or resume the order, solve each authorization with the
-// selected solver, finalize with a CSR from a key certkeeper generates, and
-// download the chain. The order URL is persisted (onOrder) before any
-// challenge is answered, so a restart resumes the same order.
+// selected solver, finalize with a CSR from the key the caller has already
+// stored (next-key.ts), and download the chain. The order URL is persisted
+// (onOrder) before any challenge is answered, so a restart resumes the same
+// order; once the order is valid, its certificate URL is in the result, so a
+// failed Secret write downloads the same certificate again.
 import { createHash } from 'node:crypto';
 import type acme from 'acme-client';
 import type { Logger } from 'pino';
@@ -11,7 +13,6 @@ import type { OrderStatus } from '../../api/certificate.ts';
 import type { Solver } from '../../api/solvers.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { createCsr } from '../../pki/certificate.ts';
-import { generatePrivateKeyPem } from '../../pki/keys.ts';
 import { installTransport, type AcmeTransportOptions } from '../../acme/transport.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import { presentRoute, type SolverService } from '../../solvers/http01/routes.ts';
@@ -51,10 +52,14 @@ export interface IssueRequest {
   requestHash: string;
   /** The order in status, resumed when it is for this request. */
   existingOrder?: OrderStatus;
-  /** The key to put in the CSR (rotationPolicy Never), or undefined to generate one. */
-  reuseKeyPem?: string;
-  keyAlgorithm: 'ECDSA' | 'RSA';
-  keySize?: number;
+  /** The key for the CSR, already durable in the next-key Secret. */
+  keyPem: string;
+  /**
+   * The key was stored for this revision and request before this sync (so an
+   * order finalized earlier was finalized with it). False: just generated, so
+   * an order some earlier process finalized cannot be used with it.
+   */
+  keyWasStored: boolean;
 }
 
 export type IssueResult =
@@ -109,9 +114,19 @@ export async function issue(deps: IssueDeps, request: IssueRequest): Promise<Iss
   let order: AcmeOrder | undefined;
   const existing = request.existingOrder;
   if (existing && existing.requestHash === request.requestHash && existing.revision === request.revision) {
+    if (existing.certificateUrl && request.keyWasStored) {
+      // Issued already (the Secret write failed, or the process stopped before it): download it again.
+      log.info({ order: existing.url }, 'downloading the certificate the order already holds');
+      const certificatePem = await client.getCertificate({ status: 'valid', certificate: existing.certificateUrl } as never, request.preferredChain);
+      return { kind: 'issued', certificatePem, keyPem: request.keyPem, order: existing };
+    }
     try {
       const resumed = await client.getOrder({ url: existing.url } as never) as unknown as AcmeOrder;
-      if (resumed.status !== 'invalid') {
+      const finalizedWithAnotherKey = !request.keyWasStored && (resumed.status === 'processing' || resumed.status === 'valid');
+      if (finalizedWithAnotherKey) {
+        // Finalized by a version of certkeeper that did not store keys first, or its next-key Secret was removed by hand.
+        log.warn({ order: existing.url }, 'the order was finalized with a key that is not stored; opening a new one');
+      } else if (resumed.status !== 'invalid') {
         order = resumed;
         log.info({ order: order.url, state: order.status }, 'resuming order');
       }
@@ -143,20 +158,14 @@ export async function issue(deps: IssueDeps, request: IssueRequest): Promise<Iss
 
   if (order.status === 'invalid') return { kind: 'failed', message: `order ${order.url} is invalid`, order: toStatus(order) };
 
-  let keyPem = request.reuseKeyPem;
   if (order.status === 'ready') {
-    keyPem ??= generatePrivateKeyPem(request.keyAlgorithm, request.keySize);
-    const csr = await createCsr(keyPem, request.names);
+    const csr = await createCsr(request.keyPem, request.names);
     order = await client.finalizeOrder(order as never, csr) as unknown as AcmeOrder;
   }
-  if (!keyPem) {
-    // The order was finalized by a process that did not live to store the key:
-    // the certificate is unusable without it; open a new order next time.
-    return { kind: 'failed', message: `order ${order.url} was finalized before a restart and its key is lost; a new order follows` };
-  }
   if (order.status !== 'valid') order = await client.waitForValidStatus(order as never) as unknown as AcmeOrder;
+  const issued = { ...toStatus(order), ...(order.certificate ? { certificateUrl: order.certificate } : {}) };
   const certificatePem = await client.getCertificate(order as never, request.preferredChain);
-  return { kind: 'issued', certificatePem, keyPem, order: toStatus(order) };
+  return { kind: 'issued', certificatePem, keyPem: request.keyPem, order: issued };
 }
 
 type AuthzStatus = NonNullable<OrderStatus['authorizations']>[number];

@@ -1,13 +1,16 @@
 // What a TLS Secret holds, reduced to plain facts: parsed once when the Secret
 // changes (not on every sync), without trusting its content, and without
 // keeping key material or native X509 objects in memory.
+import { LABEL_ACCOUNT_KEY } from '../../api/meta.ts';
 import type { KubeObject } from '../../kube/client.ts';
 import { parseCertificateChain, parsePrivateKey } from '../../pki/certificate.ts';
 import type { SecretFacts } from './checks.ts';
 
 /** Annotations certkeeper writes on the TLS Secret. */
 export const SECRET_ANNOTATION = {
+  /** With certificateUid: the Certificate that owns the Secret (the only one that may write it). */
   certificateName: 'certkeeper.io/certificate-name',
+  certificateUid: 'certkeeper.io/certificate-uid',
   issuerName: 'certkeeper.io/issuer-name',
   issuerKind: 'certkeeper.io/issuer-kind',
   altNames: 'certkeeper.io/alt-names',
@@ -20,8 +23,21 @@ export interface SecretObject extends KubeObject {
 
 const CURVE_BITS: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
 
+/** Who wrote the Secret, as its ownership annotations say (undefined: no certkeeper mark). */
+export function ownerMark(annotations: Record<string, string> | undefined): SecretFacts['owner'] {
+  const name = annotations?.[SECRET_ANNOTATION.certificateName] || undefined;
+  const uid = annotations?.[SECRET_ANNOTATION.certificateUid] || undefined;
+  return name || uid ? { ...(name ? { name } : {}), ...(uid ? { uid } : {}) } : undefined;
+}
+
 export function secretFacts(secret: SecretObject | undefined): SecretFacts {
   if (!secret) return { exists: false };
+  const identity = {
+    exists: true as const,
+    ...(secret.type ? { type: secret.type } : {}),
+  };
+  // An ACME account key is never parsed as a certificate key, nor read for one.
+  if (secret.metadata.labels?.[LABEL_ACCOUNT_KEY] === 'true') return { ...identity, accountKey: true };
   const crt = secret.data?.['tls.crt'] ? Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8') : '';
   const keyPem = secret.data?.['tls.key'] ? Buffer.from(secret.data['tls.key'], 'base64').toString('utf8') : '';
   const parsed = crt ? parseCertificateChain(crt) : undefined;
@@ -33,8 +49,10 @@ export function secretFacts(secret: SecretObject | undefined): SecretFacts {
     const { leaf: _leaf, ...facts } = parsed;
     certificate = facts;
   }
+  const owner = ownerMark(annotations);
   return {
-    exists: true,
+    ...identity,
+    ...(owner ? { owner } : {}),
     ...(certificate ? { certificate } : {}),
     ...(key && (key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa')
       ? {
