@@ -9,7 +9,7 @@ async function selfSigned(algorithm: 'ec' | 'rsa') {
   const params = algorithm === 'ec'
     ? { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
     : { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
-  const keys = await webcrypto.subtle.generateKey(params as never, true, ['sign', 'verify']) as CryptoKeyPair;
+  const keys = await webcrypto.subtle.generateKey(params as never, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=keystore-test', notBefore: new Date(), notAfter: new Date(Date.now() + 86_400_000), keys, signingAlgorithm: params as never });
   const keyPem = createPrivateKey({ key: Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)), format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }).toString();
   return { keyPem, certPem: cert.toString('pem') };
