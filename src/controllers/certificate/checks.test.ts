@@ -4,7 +4,7 @@ import type { Solver } from '../../api/solvers.ts';
 import type { CertificateFacts } from '../../pki/certificate.ts';
 import {
   deferredRenewal, dnsNameProblem, invalidNames, needsIssuance, Reason, Refusal, renewalTime, requestedNames, secretOwnership, spreadFraction,
-  unsolvableNames, type Claimant, type OwnershipInput, type SecretFacts,
+  unsolvableNames, type Claimant, type OwnershipInput, type SecretFacts, certificateNotes, expectedOutputs, foreignIssuerGroup, outputsStale,
 } from './checks.ts';
 import type { CertificateStatus } from '../../api/certificate.ts';
 
@@ -221,5 +221,54 @@ describe('secretOwnership', () => {
   it('names what to do in every refusal', () => {
     const refused = secretOwnership({ ...base, secret: tls({ name: 'zeta', uid: 'u-zeta' }), rivals: [older] });
     expect(refused?.message).toBe('Secret web-tls belongs to Certificate zeta, which wrote it; this Certificate proceeds once zeta is deleted or names another Secret');
+  });
+});
+
+describe('cert-manager parity checks', () => {
+  const base = { secretName: 's', issuerRef: { name: 'gts', kind: 'Issuer' as const }, dnsNames: ['a.example.com'] };
+
+  it('renews when the given share of the lifetime remains (renewBeforePercentage)', () => {
+    const notBefore = new Date('2026-01-01T00:00:00Z');
+    const notAfter = new Date('2026-04-01T00:00:00Z'); // 90 days
+    const at = renewalTime({ notBefore, notAfter, renewBeforePercentage: 50, seed: 'x' });
+    const midpoint = notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) / 2;
+    expect(at.getTime()).toBeLessThanOrEqual(midpoint);
+    expect(at.getTime()).toBeGreaterThan(midpoint - 3_600_001);
+  });
+
+  it.each([
+    [undefined, false], ['certkeeper.io', false], ['cert-manager.io', true], ['awspca.cert-manager.io', true],
+  ])('refuses issuerRef.group %s: %s', (group, refused) => {
+    const verdict = foreignIssuerGroup({ ...base, issuerRef: { ...base.issuerRef, ...(group ? { group } : {}) } } as never);
+    expect(verdict !== undefined).toBe(refused);
+    if (verdict) expect(verdict.message).toContain(`issuerRef.group is ${group}`);
+  });
+
+  it('knows which files the spec asks for and when the Secret lacks or has too many', () => {
+    const spec = { ...base, keystores: { pkcs12: { create: true, password: 'x' }, jks: { create: false, password: 'x' } }, additionalOutputFormats: [{ type: 'DER' as const }, { type: 'CombinedPEM' as const }] };
+    expect(expectedOutputs(spec as never)).toBe('key.der,keystore.p12,tls-combined.pem');
+    const key = { algorithm: 'ECDSA' as const, size: 256, matchesCertificate: true };
+    expect(outputsStale(spec as never, { exists: true, key, outputs: 'key.der,keystore.p12,tls-combined.pem' })).toBeUndefined();
+    expect(outputsStale(spec as never, { exists: true, key, outputs: 'key.der' })).toBe('keystore.p12, tls-combined.pem missing');
+    expect(outputsStale(base as never, { exists: true, key, outputs: 'keystore.jks' })).toBe('keystore.jks no longer asked for');
+    expect(outputsStale({ ...base, privateKey: { encoding: 'PKCS1' } } as never, { exists: true, key })).toBe('tls.key is PKCS8, the spec asks for PKCS1');
+    expect(outputsStale(base as never, { exists: true, key, keyEncoding: 'PKCS1' })).toBe('tls.key is PKCS1, the spec asks for PKCS8');
+  });
+
+  it('names what has no effect, and the usages the CA did not grant', () => {
+    const facts = { chainLength: 2, notBefore: new Date(), notAfter: new Date(), dnsNames: [], ipAddresses: [], commonName: undefined, serialNumber: '1', extendedKeyUsage: 1 };
+    const notes = certificateNotes({
+      ...base, revisionHistoryLimit: 3, usages: ['digital signature', 'server auth', 'client auth'],
+      subject: { organizations: ['A', 'B'], postalCodes: ['1'] }, keystores: { pkcs12: { create: true, password: 'x', profile: 'LegacyRC2' } },
+    } as never, facts);
+    expect(notes).toEqual([
+      'revisionHistoryLimit has no effect (certkeeper keeps no CertificateRequests)',
+      'only the first value of subject.organizations goes into the CSR',
+      'subject.postalCodes is not sent',
+      'ACME CAs drop subject fields other than the common name',
+      'keystores.pkcs12.profile LegacyRC2 is written as Modern2023 (AES-256, PBKDF2-SHA256)',
+      'the CA did not grant usage client auth (ACME CAs choose usages by profile; GTS grants client auth only on its client_auth directory)',
+    ]);
+    expect(certificateNotes(base as never, facts)).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { DNS_NAME_MAX_LENGTH, DNS_NAME_PATTERN, parseDuration, type CertificateSpec, type CertificateStatus } from '../../api/certificate.ts';
 import type { Solver } from '../../api/solvers.ts';
-import type { CertificateFacts } from '../../pki/certificate.ts';
+import { extendedKeyUsageBits, type CertificateFacts } from '../../pki/certificate.ts';
 import { selectSolver } from '../../solvers/select.ts';
 
 export const Reason = {
@@ -36,6 +36,10 @@ export interface SecretFacts {
   key?: { algorithm: 'ECDSA' | 'RSA'; size: number; matchesCertificate: boolean };
   /** The issuer recorded when certkeeper wrote the Secret. */
   issuer?: { kind: string; name: string };
+  /** Data keys besides tls.crt and tls.key, sorted, comma-separated (keystore.p12, tls-combined.pem, ...). */
+  outputs?: string;
+  /** tls.key is PKCS#1/SEC1 ("BEGIN RSA/EC PRIVATE KEY"); absent: PKCS#8 (or no key). */
+  keyEncoding?: 'PKCS1';
 }
 
 export interface CheckInput {
@@ -265,6 +269,8 @@ export interface RenewalInput {
   notBefore: Date;
   notAfter: Date;
   renewBefore?: string;
+  /** Renew when this share (percent) of the lifetime remains. */
+  renewBeforePercentage?: number;
   seed: string;
   /** The CA's suggested window (ACME Renewal Information), when offered. */
   ariWindow?: { start: Date; end: Date };
@@ -285,6 +291,8 @@ export function renewalTime(input: RenewalInput): Date {
   if (input.renewBefore) {
     const before = parseDuration(input.renewBefore);
     if (before < lifetime) at = input.notAfter.getTime() - before;
+  } else if (input.renewBeforePercentage) {
+    at = input.notAfter.getTime() - Math.floor((lifetime * input.renewBeforePercentage) / 100);
   }
   const spread = Math.min(lifetime * 0.02, 3_600_000);
   at -= Math.floor(spread * fraction);
@@ -322,4 +330,69 @@ export function deferredRenewal({ status, generation, notAfter, now, pollAt }: D
   if (ready?.status !== 'True' || ready.observedGeneration !== generation) return undefined;
   const renewal = Date.parse(status.renewalTime);
   return Number.isNaN(renewal) ? undefined : new Date(renewal);
+}
+
+// ---------------------------------------------------------------------------
+// cert-manager parity: the issuer group, the Secret's extra outputs, and what
+// the spec asks that certkeeper or the CA does not do (said, never ignored)
+// ---------------------------------------------------------------------------
+
+/** issuerRef.group names another controller's issuers (cert-manager.io, an external issuer): not certkeeper's to serve. */
+export function foreignIssuerGroup(spec: CertificateSpec): { reason: string; message: string } | undefined {
+  const group = spec.issuerRef.group;
+  if (!group || group === 'certkeeper.io') return undefined;
+  return {
+    reason: 'IssuerGroupNotServed',
+    message: `issuerRef.group is ${group}: that issuer belongs to another controller, and certkeeper does not serve it with its own issuer of the same name. Set issuerRef.group to certkeeper.io (or remove it) to have certkeeper issue this certificate.`,
+  };
+}
+
+/** The Secret's data keys besides tls.crt and tls.key that the spec asks for, sorted and comma-separated. */
+export function expectedOutputs(spec: CertificateSpec): string {
+  const keys: string[] = [];
+  if (spec.keystores?.pkcs12?.create) keys.push('keystore.p12');
+  if (spec.keystores?.jks?.create) keys.push('keystore.jks');
+  for (const format of spec.additionalOutputFormats ?? []) keys.push(format.type === 'CombinedPEM' ? 'tls-combined.pem' : 'key.der');
+  return [...new Set(keys)].sort().join(',');
+}
+
+/** The Secret holds a valid certificate, but not in the files and encoding the spec asks for: rewrite them, no new order. */
+export function outputsStale(spec: CertificateSpec, secret: SecretFacts): string | undefined {
+  const expected = expectedOutputs(spec);
+  // Other keys (a user's own, or cert-manager's ca.crt) are left alone; only what certkeeper writes is compared.
+  const present = new Set((secret.outputs ?? '').split(',').filter(Boolean));
+  const wanted = new Set(expected.split(',').filter(Boolean));
+  const missing = [...wanted].filter((k) => !present.has(k));
+  const extra = [...present].filter((k) => !wanted.has(k));
+  const encoding = spec.privateKey?.encoding ?? 'PKCS8';
+  const problems = [
+    ...(missing.length ? [`${missing.join(', ')} missing`] : []),
+    ...(extra.length ? [`${extra.join(', ')} no longer asked for`] : []),
+    ...(secret.key && (secret.keyEncoding ?? 'PKCS8') !== encoding ? [`tls.key is ${secret.keyEncoding ?? 'PKCS8'}, the spec asks for ${encoding}`] : []),
+  ];
+  return problems.length ? problems.join('; ') : undefined;
+}
+
+/** What the spec asks that has no effect here, or that the issued certificate does not have. Pure. */
+export function certificateNotes(spec: CertificateSpec, certificate: CertificateFacts | undefined): string[] {
+  const notes: string[] = [];
+  if (spec.revisionHistoryLimit !== undefined) notes.push('revisionHistoryLimit has no effect (certkeeper keeps no CertificateRequests)');
+  if (spec.encodeUsagesInRequest !== undefined) notes.push('encodeUsagesInRequest has no effect (certkeeper never puts usages in the CSR; the CA chooses them)');
+  if (spec.literalSubject) notes.push('literalSubject is not sent (certkeeper builds the subject from commonName and subject; ACME CAs keep only the common name)');
+  const subject = spec.subject;
+  if (subject) {
+    const multi = (['organizations', 'countries', 'organizationalUnits', 'localities', 'provinces'] as const).filter((k) => (subject[k]?.length ?? 0) > 1);
+    const unsent = (['streetAddresses', 'postalCodes', 'serialNumber'] as const).filter((k) => subject[k] !== undefined);
+    if (multi.length) notes.push(`only the first value of subject.${multi.join(', subject.')} goes into the CSR`);
+    if (unsent.length) notes.push(`subject.${unsent.join(', subject.')} ${unsent.length > 1 ? 'are' : 'is'} not sent`);
+    notes.push('ACME CAs drop subject fields other than the common name');
+  }
+  const profile = spec.keystores?.pkcs12?.profile;
+  if (profile && profile !== 'Modern2023') notes.push(`keystores.pkcs12.profile ${profile} is written as Modern2023 (AES-256, PBKDF2-SHA256)`);
+  if (certificate && spec.usages) {
+    const have = certificate.extendedKeyUsage ?? 0;
+    const lacking = spec.usages.filter((u) => u in extendedKeyUsageBits && !(have & extendedKeyUsageBits[u as keyof typeof extendedKeyUsageBits].bit));
+    if (lacking.length) notes.push(`the CA did not grant usage ${lacking.join(', ')} (ACME CAs choose usages by profile; GTS grants client auth only on its client_auth directory)`);
+  }
+  return notes;
 }

@@ -16,13 +16,14 @@ import { core, type KubeClient, type KubeObject, type ResourceType } from '../..
 import { Controller, errorMessage, type ControllerHooks } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { Informer, keyOf, resourceVersionAtLeast, splitKey } from '../../kube/informer.ts';
-import { parseCertificateChain } from '../../pki/certificate.ts';
+import { parseCertificateChain, type CsrSubject } from '../../pki/certificate.ts';
+import { keystorePasswords, tlsSecretData } from './outputs.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import type { SolverService } from '../../solvers/http01/routes.ts';
 import type { IssuerController } from '../issuer/controller.ts';
 import {
   ARI_START_SPREAD_MS, deferredRenewal, invalidNames, needsIssuance, Reason, Refusal, renewalTime, requestedNames, secretOwnership,
-  spreadFraction, unsolvableNames, type Claimant, type SecretFacts,
+  spreadFraction, unsolvableNames, type Claimant, type SecretFacts, certificateNotes, foreignIssuerGroup, outputsStale,
 } from './checks.ts';
 import { ownerMark, SECRET_ANNOTATION, secretFacts, type SecretObject } from './secret-facts.ts';
 import { clearedNextKeyPatch, NEXT_KEY_ANNOTATION, nextKeySecret, nextKeySecretName, readNextKey, storedKeyFor, type NextKey } from './next-key.ts';
@@ -291,6 +292,54 @@ export class CertificateController {
     };
   }
 
+  /** Writes the TLS Secret (server-side apply): the data given, and certkeeper's labels, marks and owner reference. */
+  private async applyTlsSecret(object: KubeObject, spec: Certificate['spec'], data: Record<string, string>): Promise<SecretObject> {
+    const name = object.metadata.name;
+    const names = requestedNames(spec);
+    return this.deps.kube.apply(core.secrets, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: {
+        name: spec.secretName,
+        namespace: object.metadata.namespace,
+        labels: { ...(spec.secretTemplate?.labels ?? {}), [MANAGED_BY.label]: MANAGED_BY.value },
+        annotations: {
+          ...(spec.secretTemplate?.annotations ?? {}),
+          [SECRET_ANNOTATION.certificateName]: name,
+          [SECRET_ANNOTATION.certificateUid]: object.metadata.uid ?? `${object.metadata.namespace}/${name}`,
+          [SECRET_ANNOTATION.issuerName]: spec.issuerRef.name,
+          [SECRET_ANNOTATION.issuerKind]: spec.issuerRef.kind ?? 'Issuer',
+          [SECRET_ANNOTATION.altNames]: names.dnsNames.join(','),
+        },
+        ...(this.deps.ownSecrets && object.metadata.uid
+          ? { ownerReferences: [{ apiVersion: API_VERSION, kind: 'Certificate', name, uid: object.metadata.uid, controller: true, blockOwnerDeletion: true }] }
+          : {}),
+      },
+      data,
+    } as SecretObject);
+  }
+
+  /**
+   * Rewrites the Secret's files from the certificate and key it holds (no order):
+   * a keystore or output format added or removed, or another key encoding.
+   * Returns why it could not, or undefined when done.
+   */
+  private async rewriteOutputs(object: KubeObject, spec: Certificate['spec'], why: string, log: Logger): Promise<{ reason: string; message: string } | undefined> {
+    const ns = object.metadata.namespace!;
+    const passwords = await keystorePasswords(this.deps.kube, ns, spec);
+    if ('problem' in passwords) return { reason: 'KeystorePasswordMissing', message: passwords.problem };
+    const secret = await this.deps.kube.get<SecretObject>(core.secrets, ns, spec.secretName);
+    const crt = secret?.data?.['tls.crt'];
+    const keyData = secret?.data?.['tls.key'];
+    if (!crt || !keyData) return undefined; // gone meanwhile: the next sync issues
+    const written = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, Buffer.from(crt, 'base64').toString('utf8'), Buffer.from(keyData, 'base64').toString('utf8'), passwords));
+    this.wrote(`Secret/${ns}/${spec.secretName}`, written);
+    log.info({ why }, 'rewrote the Secret\'s outputs without a new order');
+    this.deps.events.record(involved(object), 'Normal', 'OutputsUpdated', `Rewrote Secret ${spec.secretName} from its certificate and key, without a new order: ${why}`);
+    return undefined;
+  }
+
   /** The CA's suggested renewal window for the Secret's certificate, if its issuer's CA offers ARI. */
   private async renewalWindow(spec: Certificate['spec'], ns: string, certId: string | undefined, log: Logger) {
     if (!this.deps.renewalInfo || !certId) return undefined;
@@ -343,6 +392,8 @@ export class CertificateController {
     };
     const badNames = invalidNames(spec);
     if (badNames) return refuse(badNames);
+    const foreign = foreignIssuerGroup(spec);
+    if (foreign) return refuse(foreign);
 
     const facts = live
       ? secretFacts(await this.deps.kube.get<SecretObject>(core.secrets, ns, spec.secretName))
@@ -373,7 +424,7 @@ export class CertificateController {
       : undefined;
     const ariWindow = usable && !deferred ? await this.renewalWindow(spec, ns, facts.certificate!.ariCertId, log) : undefined;
     const renewal = facts.certificate
-      ? deferred ?? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, seed, ariWindow })
+      ? deferred ?? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, renewBeforePercentage: spec.renewBeforePercentage, seed, ariWindow })
       : undefined;
     const verdict = needsIssuance({ spec, secretName: spec.secretName, secret: facts, now, renewalTime: renewal });
     // Ready means: the Secret holds a valid certificate for this spec (renewal due is still Ready).
@@ -387,7 +438,19 @@ export class CertificateController {
       if (leftover?.metadata.annotations?.[NEXT_KEY_ANNOTATION.revision] && ownerMark(leftover.metadata.annotations)?.uid === self.uid) {
         await this.clearNextKey(ns, spec.secretName, leftover.metadata.resourceVersion, log);
       }
-      writer.ready(true, 'Ready', readyMessage(facts.certificate!.notAfter, renewal!));
+      // Valid, but not in the files or encoding the spec asks for (a keystore added, say): rewrite them from
+      // the certificate and key already there, without a new order. Confirmed live first, like an issuance.
+      const stale = outputsStale(spec, facts);
+      if (stale) {
+        if (!live) return this.sync(key, true);
+        const rewritten = await this.rewriteOutputs(object, spec, stale, log);
+        if (rewritten) {
+          writer.ready(false, rewritten.reason, rewritten.message);
+          await writer.flush();
+          return { requeueAfterMs: issuanceBackoffMs(1) };
+        }
+      }
+      writer.ready(true, 'Ready', readyMessage(facts.certificate!.notAfter, renewal!, certificateNotes(spec, facts.certificate)));
       writer.issuing(undefined);
       writer.clearOrder();
       writer.clearFailures();
@@ -446,6 +509,9 @@ export class CertificateController {
       writer.clearFailures();
       return notReady(unsolvable.reason, unsolvable.message);
     }
+    // Keystore passwords are read now: a missing one must not cost an order.
+    const passwords = await keystorePasswords(this.deps.kube, ns, spec);
+    if ('problem' in passwords) return notReady('KeystorePasswordMissing', passwords.problem);
     const revision = (previous.revision ?? 0) + 1;
     const hash = requestHash({ names, issuer: `${issuerKind}/${spec.issuerRef.name}`, profile: spec.profile });
     log.info({ reason: verdict.reason, revision }, `issuing: ${verdict.message}`);
@@ -492,6 +558,7 @@ export class CertificateController {
         names,
         profile: spec.profile,
         preferredChain: spec.preferredChain,
+        subject: csrSubject(spec),
         revision,
         requestHash: hash,
         existingOrder: previous.order,
@@ -520,34 +587,10 @@ export class CertificateController {
       return { requeueAfterMs: retryIn };
     }
 
-    // One request writes certificate and key together, so they never disagree.
+    // One request writes certificate, key and the extra outputs together, so they never disagree.
     let writtenSecret: SecretObject;
     try {
-      writtenSecret = await this.deps.kube.apply(core.secrets, {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'kubernetes.io/tls',
-        metadata: {
-          name: spec.secretName,
-          namespace: ns,
-          labels: { ...(spec.secretTemplate?.labels ?? {}), [MANAGED_BY.label]: MANAGED_BY.value },
-          annotations: {
-            ...(spec.secretTemplate?.annotations ?? {}),
-            [SECRET_ANNOTATION.certificateName]: name,
-            [SECRET_ANNOTATION.certificateUid]: self.uid,
-            [SECRET_ANNOTATION.issuerName]: spec.issuerRef.name,
-            [SECRET_ANNOTATION.issuerKind]: issuerKind,
-            [SECRET_ANNOTATION.altNames]: names.dnsNames.join(','),
-          },
-          ...(this.deps.ownSecrets && object.metadata.uid
-            ? { ownerReferences: [{ apiVersion: API_VERSION, kind: 'Certificate', name, uid: object.metadata.uid, controller: true, blockOwnerDeletion: true }] }
-            : {}),
-        },
-        data: {
-          'tls.crt': Buffer.from(result.certificatePem).toString('base64'),
-          'tls.key': Buffer.from(result.keyPem).toString('base64'),
-        },
-      } as SecretObject);
+      writtenSecret = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, result.certificatePem, result.keyPem, passwords));
     } catch (error) {
       // The certificate is issued and its key stored: keep both, and write them at the next attempt (no new order).
       const attempts = failures + 1;
@@ -571,13 +614,13 @@ export class CertificateController {
     const issued = parseCertificateChain(result.certificatePem)!;
     // Asked now, so the first Ready status already has the final renewal time (no second write).
     const issuedWindow = await this.renewalWindow(spec, ns, issued.ariCertId, log);
-    const nextRenewal = renewalTime({ notBefore: issued.notBefore, notAfter: issued.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key, ariWindow: issuedWindow });
+    const nextRenewal = renewalTime({ notBefore: issued.notBefore, notAfter: issued.notAfter, renewBefore: spec.renewBefore, renewBeforePercentage: spec.renewBeforePercentage, seed: object.metadata.uid ?? key, ariWindow: issuedWindow });
     writer.validity(issued.notBefore, issued.notAfter, nextRenewal);
     writer.revision(revision);
     writer.clearOrder();
     writer.clearFailures();
     writer.issuing(undefined);
-    writer.ready(true, 'Ready', readyMessage(issued.notAfter, nextRenewal));
+    writer.ready(true, 'Ready', readyMessage(issued.notAfter, nextRenewal, certificateNotes(spec, issued)));
     await writer.flush();
     const renewed = verdict.reason === Reason.RenewalDue || verdict.reason === Reason.Expired;
     this.deps.events.record(involved(object), 'Normal', renewed ? 'Renewed' : 'Issued',
@@ -606,8 +649,20 @@ export function expand(cached: CachedCertificate): CertificateObject {
 }
 
 /** To the second, like status.renewalTime, so a renewal time taken from status words it the same. */
-function readyMessage(notAfter: Date, renewal: Date): string {
-  return `Certificate is valid until ${rfc3339(notAfter)}; renewal at ${rfc3339(renewal)}`;
+function readyMessage(notAfter: Date, renewal: Date, notes: string[] = []): string {
+  return `Certificate is valid until ${rfc3339(notAfter)}; renewal at ${rfc3339(renewal)}${notes.length ? `. Note: ${notes.join('; ')}` : ''}`;
+}
+
+/** The CSR's subject from cert-manager's subject fields: the first value of each that a CSR can carry here. */
+function csrSubject(spec: Certificate['spec']): CsrSubject {
+  const s = spec.subject;
+  if (!s) return {};
+  const first = (values: string[] | undefined) => values?.[0];
+  const subject: CsrSubject = {
+    organization: first(s.organizations), organizationUnit: first(s.organizationalUnits),
+    country: first(s.countries), state: first(s.provinces), locality: first(s.localities),
+  };
+  return Object.fromEntries(Object.entries(subject).filter(([, v]) => v !== undefined)) as CsrSubject;
 }
 
 /** The refs a Certificate's sync depends on (its Secret and its issuer), for the index. */

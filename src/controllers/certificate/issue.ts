@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { OrderStatus } from '../../api/certificate.ts';
 import type { Solver } from '../../api/solvers.ts';
 import type { KubeClient } from '../../kube/client.ts';
-import { createCsr } from '../../pki/certificate.ts';
+import { createCsr, type CsrSubject } from '../../pki/certificate.ts';
 import { installTransport, type AcmeTransportOptions } from '../../acme/transport.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import { presentRoute, type SolverService } from '../../solvers/http01/routes.ts';
@@ -48,6 +48,8 @@ export interface IssueRequest {
   names: { commonName?: string; dnsNames: string[]; ipAddresses: string[] };
   profile?: string;
   preferredChain?: string;
+  /** Subject fields for the CSR besides the common name. */
+  subject?: CsrSubject;
   revision: number;
   requestHash: string;
   /** The order in status, resumed when it is for this request. */
@@ -159,7 +161,7 @@ export async function issue(deps: IssueDeps, request: IssueRequest): Promise<Iss
   if (order.status === 'invalid') return { kind: 'failed', message: `order ${order.url} is invalid`, order: toStatus(order) };
 
   if (order.status === 'ready') {
-    const csr = await createCsr(request.keyPem, request.names);
+    const csr = await createCsr(request.keyPem, request.names, request.subject);
     order = await client.finalizeOrder(order as never, csr) as unknown as AcmeOrder;
   }
   if (order.status !== 'valid') order = await client.waitForValidStatus(order as never) as unknown as AcmeOrder;

@@ -21,6 +21,9 @@ export interface SecretObject extends KubeObject {
   data?: Record<string, string>;
 }
 
+/** The data keys certkeeper writes besides tls.crt and tls.key (cert-manager's names). */
+export const OUTPUT_KEYS = new Set(['keystore.p12', 'keystore.jks', 'tls-combined.pem', 'key.der']);
+
 const CURVE_BITS: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
 
 /** Who wrote the Secret, as its ownership annotations say (undefined: no certkeeper mark). */
@@ -50,9 +53,15 @@ export function secretFacts(secret: SecretObject | undefined): SecretFacts {
     certificate = facts;
   }
   const owner = ownerMark(annotations);
+  // The extra outputs certkeeper writes that are present, as one short string: compared, never parsed.
+  const outputs = Object.keys(secret.data ?? {}).filter((k) => OUTPUT_KEYS.has(k)).sort().join(',');
+  // Only the non-default encoding is kept (most Secrets carry nothing extra in the cache).
+  const keyEncoding = /^-----BEGIN (RSA|EC) PRIVATE KEY-----/.test(keyPem) ? 'PKCS1' as const : undefined;
   return {
     ...identity,
     ...(owner ? { owner } : {}),
+    ...(outputs ? { outputs } : {}),
+    ...(keyEncoding ? { keyEncoding } : {}),
     ...(certificate ? { certificate } : {}),
     ...(key && (key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa')
       ? {
