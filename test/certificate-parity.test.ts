@@ -204,6 +204,23 @@ describe('a cert-manager Certificate with only the group changed', () => {
     expect(await ordersForNamespace()).toBe(ordersBefore + 1);
   });
 
+  it('takes profile from the issuer and, with enableDurationFeature, asks the CA for the Certificate\'s duration', async () => {
+    // A second issuer sharing the first one's account (same Secret): no second registration.
+    const gts = (await kube.get<KubeObject & { spec: { acme: Record<string, unknown> } }>(issuers, ns, 'gts'))!;
+    await kube.create(issuers, {
+      apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: 'gts-duration', namespace: ns },
+      spec: { acme: { ...gts.spec.acme, profile: 'default', preferredChain: 'no such root', enableDurationFeature: true } },
+    } as KubeObject);
+    await kube.create(certificates, {
+      apiVersion: API_VERSION, kind: 'Certificate', metadata: { name: 'short', namespace: ns },
+      spec: { secretName: 'short-tls', issuerRef: { name: 'gts-duration' }, dnsNames: [host('short')], duration: '240h' },
+    } as KubeObject);
+    const cert = await waitForReason('short', 'Ready', 'True');
+    const lifetime = Date.parse(cert.status!.notAfter!) - Date.parse(cert.status!.notBefore!);
+    // Pebble's default profile would give 90 days; the order asked for 240 h from the moment it was opened.
+    expect(Math.abs(lifetime - 240 * 3_600_000)).toBeLessThan(10 * 60_000);
+  });
+
   it('refuses an issuerRef.group of another controller, with no order', async () => {
     const ordersBefore = await ordersForNamespace();
     await kubectl(['apply', '-f', '-'], certManagerStyle('foreign', host('foreign')).replace('group: certkeeper.io', 'group: cert-manager.io'));

@@ -6,7 +6,7 @@
 // (issue.ts), writes the Secret in one request, and the status once. Renewal
 // is a requeue at the renewal time, recomputed from the Secret on every sync.
 import type { Logger } from 'pino';
-import { Certificate, type CertificateStatus, type OrderStatus } from '../../api/certificate.ts';
+import { Certificate, parseDuration, type CertificateStatus, type OrderStatus } from '../../api/certificate.ts';
 import { Issuer } from '../../api/issuer.ts';
 import { API_VERSION, findCondition, MANAGED_BY, setCondition, type ConditionInput } from '../../api/meta.ts';
 import { DEFAULT_ACCOUNT_KEY_NAME } from '../../api/issuer.ts';
@@ -513,7 +513,10 @@ export class CertificateController {
     const passwords = await keystorePasswords(this.deps.kube, ns, spec);
     if ('problem' in passwords) return notReady('KeystorePasswordMissing', passwords.problem);
     const revision = (previous.revision ?? 0) + 1;
-    const hash = requestHash({ names, issuer: `${issuerKind}/${spec.issuerRef.name}`, profile: spec.profile });
+    // cert-manager puts profile and preferredChain on the issuer; a Certificate's own wins.
+    const profile = spec.profile ?? acme.profile;
+    const notAfter = acme.enableDurationFeature && spec.duration ? new Date(now.getTime() + parseDuration(spec.duration)) : undefined;
+    const hash = requestHash({ names, issuer: `${issuerKind}/${spec.issuerRef.name}`, profile, notAfter: spec.duration && acme.enableDurationFeature ? spec.duration : undefined });
     log.info({ reason: verdict.reason, revision }, `issuing: ${verdict.message}`);
     writer.issuing({ status: 'True', reason: verdict.reason, message: `Issuing revision ${revision}: ${verdict.message}` });
 
@@ -556,8 +559,9 @@ export class CertificateController {
         solvers: acme.solvers ?? [],
         secretNamespace: issuerKind === 'Issuer' ? ns : this.deps.clusterResourceNamespace,
         names,
-        profile: spec.profile,
-        preferredChain: spec.preferredChain,
+        profile,
+        preferredChain: spec.preferredChain ?? acme.preferredChain,
+        ...(notAfter ? { notAfter } : {}),
         subject: csrSubject(spec),
         revision,
         requestHash: hash,

@@ -48,6 +48,8 @@ export interface IssueRequest {
   names: { commonName?: string; dnsNames: string[]; ipAddresses: string[] };
   profile?: string;
   preferredChain?: string;
+  /** The certificate's end of validity to ask for in the order (RFC 8555 notAfter). */
+  notAfter?: Date;
   /** Subject fields for the CSR besides the common name. */
   subject?: CsrSubject;
   revision: number;
@@ -69,8 +71,11 @@ export type IssueResult =
   | { kind: 'failed'; message: string; order?: OrderStatus };
 
 /** Identifies what an order was opened for, so a spec change never resumes a stale order. */
-export function requestHash(parts: { names: IssueRequest['names']; issuer: string; profile?: string }): string {
-  return createHash('sha256').update(JSON.stringify([parts.names, parts.issuer, parts.profile ?? ''])).digest('hex').slice(0, 16);
+export function requestHash(parts: { names: IssueRequest['names']; issuer: string; profile?: string; notAfter?: string }): string {
+  // The duration asked for joins the hash only when sent, so hashes of existing orders stay the same.
+  const fields: unknown[] = [parts.names, parts.issuer, parts.profile ?? ''];
+  if (parts.notAfter) fields.push(parts.notAfter);
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
 }
 
 interface AcmeOrder {
@@ -141,7 +146,12 @@ export async function issue(deps: IssueDeps, request: IssueRequest): Promise<Iss
       ...request.names.dnsNames.map((value) => ({ type: 'dns', value })),
       ...request.names.ipAddresses.map((value) => ({ type: 'ip', value })),
     ];
-    order = await client.createOrder({ identifiers, ...(request.profile ? { profile: request.profile } : {}) } as never) as unknown as AcmeOrder;
+    order = await client.createOrder({
+      identifiers,
+      ...(request.profile ? { profile: request.profile } : {}),
+      // RFC 8555 §7.4: the lifetime asked for (an Issuer's enableDurationFeature); seconds precision.
+      ...(request.notAfter ? { notAfter: request.notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+    } as never) as unknown as AcmeOrder;
     log.info({ order: order.url }, 'opened order');
   }
 
