@@ -167,7 +167,7 @@ describe('the certkeeper Helm chart', () => {
       'helm.sh/chart': `certkeeper-${chartYaml.version}`,
     });
     expect(deployment.spec.replicas).toBe(1);
-    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate' }); // the new Pod waits for the Lease
+    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }); // the new Pod waits for the Lease
     const pod = deployment.spec.template.spec;
     expect(pod.terminationGracePeriodSeconds).toBe(30);
     expect(pod.serviceAccountName).toBe('certkeeper');
@@ -473,6 +473,20 @@ describe('deploy/', () => {
       expect(await versions()).toBe(before);
     } finally {
       // The shipped guard applies to every namespace: remove it so later test files may delete their Secrets.
+      await kubectl(['delete', '--ignore-not-found', '-f', path.join(deployDir, '04-account-guard.yaml')]);
+      await restoreCrds();
+    }
+  });
+
+  it('installs with a client-side kubectl apply -f deploy/ (Argo CD\'s default), and a second apply and kubectl diff show nothing', async () => {
+    try {
+      await kubectl(['apply', '-f', deployDir]);
+      const second = await kubectl(['apply', '-f', deployDir]);
+      const lines = second.stdout.trim().split('\n');
+      expect(lines.filter((line) => !line.endsWith(' unchanged')), 'a second client-side apply changed these').toEqual([]);
+      // kubectl diff exits 1 on any difference, and fails on a conflict.
+      await kubectl(['diff', '-f', deployDir]);
+    } finally {
       await kubectl(['delete', '--ignore-not-found', '-f', path.join(deployDir, '04-account-guard.yaml')]);
       await restoreCrds();
     }
