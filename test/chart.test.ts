@@ -124,6 +124,8 @@ describe('the certkeeper Helm chart', () => {
     await helm(['lint', '--strict', chartDir, '--kube-version', env().kubernetesVersion, '-f', valuesFile({
       replicaCount: 3,
       certificateOwnerRef: true,
+      argocdHealthChecks: { enabled: true, namespace: 'argocd' },
+      ingressShim: { certManagerAnnotations: true },
       dns01: { propagationTimeoutSeconds: 300 },
       acme: { requestTimeoutSeconds: 20, registrationSettleWindowSeconds: 1800 },
       metrics: { serviceMonitor: { enabled: true, interval: '30s', labels: { release: 'prometheus' } } },

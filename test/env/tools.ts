@@ -41,3 +41,19 @@ export function ensureTools(): Tools {
     gatewayApiCrds: bin('gateway-api-crds'),
   };
 }
+
+export interface HealthTools {
+  /** sigs.k8s.io/cli-utils' kstatus: reads an object (JSON) on stdin, prints {status, message}. */
+  kstatus: string;
+  /** gopher-lua (Argo CD's interpreter): `lua SCRIPT < object.json` prints the returned table. */
+  lua: string;
+}
+
+/** The health tools of tools/build-health.sh (built once, cached beside the others). */
+export function ensureHealthTools(): HealthTools {
+  const binDir = execFileSync('bash', [path.join(repoRoot, 'tools/build-health.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim().split('\n').pop()!;
+  return { kstatus: path.join(binDir, 'kstatus'), lua: path.join(binDir, 'lua') };
+}

@@ -18,20 +18,30 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	var object map[string]interface{}
-	if err := json.Unmarshal(input, &object); err != nil {
+	// Decoded as the API machinery does (integers stay int64, which kstatus expects).
+	var objects []unstructured.Unstructured
+	var probe struct {
+		Items json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(input, &probe); err != nil {
 		fail(err)
 	}
-	objects := []map[string]interface{}{object}
-	if items, ok := object["items"].([]interface{}); ok {
-		objects = objects[:0]
-		for _, item := range items {
-			objects = append(objects, item.(map[string]interface{}))
+	if probe.Items != nil {
+		list := &unstructured.UnstructuredList{}
+		if err := list.UnmarshalJSON(input); err != nil {
+			fail(err)
 		}
+		objects = list.Items
+	} else {
+		object := unstructured.Unstructured{}
+		if err := object.UnmarshalJSON(input); err != nil {
+			fail(err)
+		}
+		objects = append(objects, object)
 	}
 	out := json.NewEncoder(os.Stdout)
-	for _, o := range objects {
-		result, err := status.Compute(&unstructured.Unstructured{Object: o})
+	for i := range objects {
+		result, err := status.Compute(&objects[i])
 		if err != nil {
 			fail(err)
 		}
