@@ -1,5 +1,6 @@
 // The certkeeper command line: `certkeeper controller` runs the operator;
-// `certkeeper account` backs up and imports account keys (src/cli/account.ts).
+// `certkeeper account` backs up and imports account keys (src/cli/account.ts);
+// `certkeeper convert` turns cert-manager manifests into certkeeper's (src/cli/convert.ts).
 import v8 from 'node:v8';
 import { controllerFlags, parseControllerConfig, UsageError } from './config.ts';
 import { createLogger } from './logging.ts';
@@ -9,6 +10,7 @@ const USAGE = `certkeeper: Kubernetes operator for ACME certificates (one regist
 Usage:
   certkeeper controller [flags]   run the operator against the cluster in KUBECONFIG or in-cluster
   certkeeper account import|export  back up, restore or migrate ACME account keys (see "certkeeper account --help")
+  certkeeper convert -f FILE|DIR  cert-manager manifests in, certkeeper manifests out, with what was not carried over (see "certkeeper convert --help")
   certkeeper --help               show this help
   certkeeper --version            print the version
 
@@ -81,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'account':
         // Loaded on demand: each command pulls in only what it needs.
         return await (await import('./cli/account.ts')).runAccount(rest);
+      case 'convert':
+        return await (await import('./cli/convert.ts')).runConvert(rest);
       case '--version':
       case 'version':
         process.stdout.write(`certkeeper ${process.env.npm_package_version ?? '0.1.0'}\n`);
