@@ -1,6 +1,6 @@
 // The certkeeper command line: `certkeeper controller` runs the operator;
 // `certkeeper account` backs up and imports account keys (src/cli/account.ts);
-// `certkeeper convert` turns cert-manager manifests into certkeeper's (src/cli/convert.ts).
+// `certkeeper convert` and `certkeeper migrate` move users off cert-manager (src/cli/convert.ts, migrate.ts).
 import v8 from 'node:v8';
 import { controllerFlags, parseControllerConfig, UsageError } from './config.ts';
 import { createLogger } from './logging.ts';
@@ -11,6 +11,7 @@ Usage:
   certkeeper controller [flags]   run the operator against the cluster in KUBECONFIG or in-cluster
   certkeeper account import|export  back up, restore or migrate ACME account keys (see "certkeeper account --help")
   certkeeper convert -f FILE|DIR  cert-manager manifests in, certkeeper manifests out, with what was not carried over (see "certkeeper convert --help")
+  certkeeper migrate [--apply]    move a cluster's cert-manager ACME issuers and certificates, adopting account keys and TLS Secrets (see "certkeeper migrate --help")
   certkeeper --help               show this help
   certkeeper --version            print the version
 
@@ -83,6 +84,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'account':
         // Loaded on demand: each command pulls in only what it needs.
         return await (await import('./cli/account.ts')).runAccount(rest);
+      case 'migrate':
+        return await (await import('./cli/migrate.ts')).runMigrate(rest);
       case 'convert':
         return await (await import('./cli/convert.ts')).runConvert(rest);
       case '--version':

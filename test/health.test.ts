@@ -21,7 +21,7 @@ import { API_VERSION, type Condition } from '../src/api/meta.ts';
 import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
 import { chartDir } from '../scripts/render-manifests.ts';
 import { dropHeldChallenges, getHeldChallenges, getHeldCount, holdNextChallenge, mintEabKey, releaseHeld, setNewAccountFault } from './env/ca-client.ts';
-import { ensureHealthTools, type HealthTools } from './env/tools.ts';
+import { ensureExtraTools, type ExtraTools } from './env/tools.ts';
 import { createNamespace, env, kubeClient, waitFor } from './helpers.ts';
 import { startOperatorProcess, type OperatorProcess } from './operator-process.ts';
 
@@ -35,7 +35,7 @@ interface StatusObject extends KubeObject {
 
 let kube: KubeClient;
 let operator: OperatorProcess;
-let tools: HealthTools;
+let tools: ExtraTools;
 let systemNamespace: string;
 let ns: string;
 let scriptDir: string;
@@ -92,7 +92,7 @@ const getIssuer = (name: string) => kube.get<StatusObject>(issuers, ns, name);
 const reason = (o: StatusObject | undefined, type: string) => o?.status?.conditions?.find((c) => c.type === type && c.status === 'True' || (type === 'Ready' && c.type === 'Ready'))?.reason;
 
 beforeAll(async () => {
-  tools = ensureHealthTools();
+  tools = ensureExtraTools();
   scriptDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-argocd-'));
   // The scripts exactly as the chart ships them.
   const { stdout } = await run(path.join(env().binDir, 'helm'), [
