@@ -22,6 +22,9 @@ export const ControllerConfig = z.object({
   leaseDurationSeconds: z.coerce.number().int().min(1),
   registrationSettleWindowSeconds: z.coerce.number().int().min(1),
   acmeRequestTimeoutSeconds: z.coerce.number().min(0.1),
+  ingressShim: z.boolean(),
+  gatewayShim: z.boolean(),
+  ingressShimCertManagerAnnotations: z.boolean(),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfig>;
 
@@ -44,6 +47,9 @@ export const controllerFlags = {
   'lease-duration': { type: 'string', description: 'Seconds a standby waits for a silent leader before taking over (default 15)' },
   'registration-settle-window': { type: 'string', description: 'Seconds after an EAB registration with no definite answer during which certkeeper only looks the account up, never sends the key again (default 600)' },
   'acme-request-timeout': { type: 'string', description: 'Seconds to wait for an answer to one ACME request (default 30)' },
+  'disable-ingress-shim': { type: 'boolean', description: 'Do not create Certificates for Ingresses annotated certkeeper.io/issuer or certkeeper.io/cluster-issuer' },
+  'disable-gateway-shim': { type: 'boolean', description: 'Do not create Certificates for annotated Gateways (the Gateway shim runs only where the Gateway API is installed)' },
+  'ingress-shim-cert-manager-annotations': { type: 'boolean', description: 'Also read cert-manager.io/ and acme.cert-manager.io/ annotations on Ingresses and Gateways (for clusters moving off cert-manager; default off)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' },
 } as const;
 
@@ -86,6 +92,9 @@ export function parseControllerConfig(args: string[], env: NodeJS.ProcessEnv): C
     leaseDurationSeconds: values['lease-duration'] ?? '15',
     registrationSettleWindowSeconds: values['registration-settle-window'] ?? '600',
     acmeRequestTimeoutSeconds: values['acme-request-timeout'] ?? '30',
+    ingressShim: values['disable-ingress-shim'] !== true,
+    gatewayShim: values['disable-gateway-shim'] !== true,
+    ingressShimCertManagerAnnotations: values['ingress-shim-cert-manager-annotations'] === true,
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

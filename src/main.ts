@@ -1,5 +1,6 @@
 // The certkeeper command line: `certkeeper controller` runs the operator;
-// `certkeeper account` backs up and imports account keys (src/cli/account.ts).
+// `certkeeper account` backs up and imports account keys (src/cli/account.ts);
+// `certkeeper convert` and `certkeeper migrate` move users off cert-manager (src/cli/convert.ts, migrate.ts).
 import v8 from 'node:v8';
 import { controllerFlags, parseControllerConfig, UsageError } from './config.ts';
 import { createLogger } from './logging.ts';
@@ -12,6 +13,8 @@ Usage:
   certkeeper status certificate|issuer|clusterissuer NAME [-n NS]   conditions, order, Secret, account, EAB ledger, events
   certkeeper inspect secret NAME [-n NS]   the certificates and key in a TLS Secret (no key material)
   certkeeper completion bash|zsh  shell completion (source <(certkeeper completion bash))
+  certkeeper convert -f FILE|DIR  cert-manager manifests in, certkeeper manifests out, with what was not carried over (see "certkeeper convert --help")
+  certkeeper migrate [--apply]    move a cluster's cert-manager ACME issuers and certificates, adopting account keys and TLS Secrets (see "certkeeper migrate --help")
   certkeeper --help               show this help
   certkeeper version [--client]   this command's version and the operator's running in the cluster
   certkeeper --version            print the version
@@ -91,6 +94,10 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./cli/inspect.ts')).runInspect(rest);
       case 'completion':
         return (await import('./cli/completion.ts')).runCompletion(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+      case 'migrate':
+        return await (await import('./cli/migrate.ts')).runMigrate(rest);
+      case 'convert':
+        return await (await import('./cli/convert.ts')).runConvert(rest);
       case '--version':
         process.stdout.write(`certkeeper ${(await import('./cli/version.ts')).clientVersion()}\n`);
         return 0;

@@ -16,6 +16,7 @@ import { Http01Responder } from './solvers/http01/responder.ts';
 import { dns01HandleFactory } from './solvers/dns01-handle.ts';
 import { SecretCache } from './controllers/secrets.ts';
 import { afterStartupBurst } from './util/memory.ts';
+import { gatewayApiServed, ShimController, type SourceKind } from './controllers/shim/controller.ts';
 
 /** How long a shutdown waits for in-flight reconciles (the chart's grace period is 30 s). */
 export const SHUTDOWN_GRACE_MS = 20_000;
@@ -83,12 +84,23 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     onCertificate: metrics.onCertificate,
     renewalInfo: new RenewalInfoClient(log),
   });
+  // The Ingress and Gateway shim; the Gateway half only where the Gateway API is served
+  // (checked once at start: a cluster that installs it later needs a restart).
+  const shimKinds: SourceKind[] = [];
+  if (config.ingressShim) shimKinds.push('Ingress');
+  if (config.gatewayShim) {
+    if (await gatewayApiServed(kube)) shimKinds.push('Gateway');
+    else log.info('the Gateway API (gateway.networking.k8s.io/v1) is not served; the Gateway shim is off until a restart');
+  }
+  const shim = shimKinds.length > 0
+    ? new ShimController({ kube, log, events, kinds: shimKinds, options: { readCertManager: config.ingressShimCertManagerAnnotations }, hooks })
+    : undefined;
   metrics.watchQueue('issuer', () => issuers.controller.queue.depth);
   metrics.watchQueue('certificate', () => certificates.controller.queue.depth);
 
   http01.fallback = (token) => certificates.keyAuthorizationFor(token);
 
-  const ready = () => secrets.hasSynced && issuers.hasSynced && certificates.hasSynced;
+  const ready = () => secrets.hasSynced && issuers.hasSynced && certificates.hasSynced && (shim?.hasSynced ?? true);
   const { host, port } = parseHostPort(config.healthAddress);
   const health: HealthServer = await listening('--health-address', config.healthAddress, () => startHealthServer(host, port, ready));
   const metricsAddress = parseHostPort(config.metricsAddress);
@@ -99,15 +111,17 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
   secrets.start();
   issuers.startWatching();
   certificates.startWatching();
+  shim?.startWatching();
   log.info({ healthPort: health.port, metricsPort: metricsServer.port, http01Port, clusterResourceNamespace: config.clusterResourceNamespace }, 'certkeeper started');
 
   // Like controller-runtime: reconcile only once every cache has synced.
-  const synced = Promise.all([secrets.waitForSync(), issuers.issuers.waitForSync(), issuers.clusterIssuers.waitForSync(), certificates.informer.waitForSync()]);
+  const synced = Promise.all([secrets.waitForSync(), issuers.issuers.waitForSync(), issuers.clusterIssuers.waitForSync(), certificates.informer.waitForSync(), shim?.waitForSync()]);
   const startWorking = () => {
     void synced.then(() => {
       if (running.signal.aborted) return;
       issuers.startWorking();
       certificates.startWorking();
+      shim?.startWorking();
       stopWaitingForIdle = afterStartupBurst(() => certificates.controller.queue.depth === 0 && issuers.controller.queue.depth === 0);
     });
   };
@@ -149,7 +163,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
       // from status), and the Lease then simply expires.
       let timer: NodeJS.Timeout | undefined;
       const finished = await Promise.race([
-        Promise.all([certificates.stop(), issuers.stop()]).then(() => true),
+        Promise.all([certificates.stop(), issuers.stop(), shim?.stop()]).then(() => true),
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
       ]);
       clearTimeout(timer);

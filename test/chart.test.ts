@@ -124,6 +124,8 @@ describe('the certkeeper Helm chart', () => {
     await helm(['lint', '--strict', chartDir, '--kube-version', env().kubernetesVersion, '-f', valuesFile({
       replicaCount: 3,
       certificateOwnerRef: true,
+      argocdHealthChecks: { enabled: true, namespace: 'argocd' },
+      ingressShim: { certManagerAnnotations: true },
       dns01: { propagationTimeoutSeconds: 300 },
       acme: { requestTimeoutSeconds: 20, registrationSettleWindowSeconds: 1800 },
       metrics: { serviceMonitor: { enabled: true, interval: '30s', labels: { release: 'prometheus' } } },
@@ -167,7 +169,7 @@ describe('the certkeeper Helm chart', () => {
       'helm.sh/chart': `certkeeper-${chartYaml.version}`,
     });
     expect(deployment.spec.replicas).toBe(1);
-    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate' }); // the new Pod waits for the Lease
+    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }); // the new Pod waits for the Lease
     const pod = deployment.spec.template.spec;
     expect(pod.terminationGracePeriodSeconds).toBe(30);
     expect(pod.serviceAccountName).toBe('certkeeper');
@@ -230,6 +232,7 @@ describe('the certkeeper Helm chart', () => {
       dns01: { propagationTimeoutSeconds: 300 },
       acme: { requestTimeoutSeconds: 20, registrationSettleWindowSeconds: 1800 },
       certificateOwnerRef: true,
+      ingressShim: { gateway: false, certManagerAnnotations: true },
       image: { tag: 'v9', pullPolicy: 'Always' },
       extraArgs: ['--future-flag=x'],
       extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=200' }],
@@ -257,8 +260,15 @@ describe('the certkeeper Helm chart', () => {
       '--acme-request-timeout=20',
       '--registration-settle-window=1800',
       '--enable-certificate-owner-ref',
+      '--disable-gateway-shim',
+      '--ingress-shim-cert-manager-annotations',
       '--future-flag=x',
     ]);
+    // The shim's rights follow what it watches.
+    expect(find(manifests, 'ClusterRole', 'ck')?.rules).not.toContainEqual(expect.objectContaining({ resources: ['gateways'] }));
+    const noShim = await template({ ingressShim: { enabled: false, gateway: false } });
+    expect(find(noShim, 'ClusterRole')?.rules).not.toContainEqual(expect.objectContaining({ resources: ['certificates'], verbs: ['create', 'patch', 'update', 'delete'] }));
+    expect((container(noShim).args as string[])).toEqual(expect.arrayContaining(['--disable-ingress-shim', '--disable-gateway-shim']));
     expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=200' });
     expect(find(manifests, 'Deployment')!.metadata.name).toBe('ck');
     expect(find(manifests, 'Service', 'ck-http01')?.spec.ports).toEqual([{ name: 'http01', port: 8090, targetPort: 'http01', protocol: 'TCP' }]);
@@ -284,7 +294,7 @@ describe('the certkeeper Helm chart', () => {
 
   it('passes only flags that `certkeeper controller` accepts, and sets every one it accepts', async () => {
     const accepted = new Set(Object.keys(controllerFlags));
-    const manifests = await template({ replicaCount: 2, certificateOwnerRef: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true } });
+    const manifests = await template({ replicaCount: 2, certificateOwnerRef: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true }, ingressShim: { enabled: false, gateway: false, certManagerAnnotations: true } });
     const flags = (container(manifests).args as string[]).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!);
     for (const flag of flags) expect(accepted, `the chart passes --${flag}, which certkeeper controller does not accept`).toContain(flag);
     // A new operator flag needs a value in the chart (or a reason to leave it to extraArgs here).
@@ -465,6 +475,20 @@ describe('deploy/', () => {
       expect(await versions()).toBe(before);
     } finally {
       // The shipped guard applies to every namespace: remove it so later test files may delete their Secrets.
+      await kubectl(['delete', '--ignore-not-found', '-f', path.join(deployDir, '04-account-guard.yaml')]);
+      await restoreCrds();
+    }
+  });
+
+  it('installs with a client-side kubectl apply -f deploy/ (Argo CD\'s default), and a second apply and kubectl diff show nothing', async () => {
+    try {
+      await kubectl(['apply', '-f', deployDir]);
+      const second = await kubectl(['apply', '-f', deployDir]);
+      const lines = second.stdout.trim().split('\n');
+      expect(lines.filter((line) => !line.endsWith(' unchanged')), 'a second client-side apply changed these').toEqual([]);
+      // kubectl diff exits 1 on any difference, and fails on a conflict.
+      await kubectl(['diff', '-f', deployDir]);
+    } finally {
       await kubectl(['delete', '--ignore-not-found', '-f', path.join(deployDir, '04-account-guard.yaml')]);
       await restoreCrds();
     }

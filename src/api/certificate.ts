@@ -157,6 +157,7 @@ export const OrderStatus = z.object({
 export type OrderStatus = z.infer<typeof OrderStatus>;
 
 export const CertificateStatus = z.object({
+  observedGeneration: z.int().optional().describe('The metadata.generation this status was computed for.'),
   conditions: z.array(Condition).optional().describe('Ready: the Secret holds a valid certificate for the spec. Issuing: an issuance is in progress, and why.'),
   notBefore: z.string().optional().describe('Start of the current certificate\'s validity.'),
   notAfter: z.string().optional().describe('End of the current certificate\'s validity.'),

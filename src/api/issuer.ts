@@ -79,7 +79,8 @@ export const AcmeIssuerStatus = z.object({
 export type AcmeIssuerStatus = z.infer<typeof AcmeIssuerStatus>;
 
 export const IssuerStatus = z.object({
-  conditions: z.array(Condition).optional().describe('Ready says whether the account can be used to issue certificates, and if not, why.'),
+  observedGeneration: z.int().optional().describe('The metadata.generation this status was computed for (kstatus, Flux and Argo CD read it).'),
+  conditions: z.array(Condition).optional().describe('Ready says whether the account can be used to issue certificates, and if not, why. Stalled (True) when it needs a person, Reconciling (True) while certkeeper is still working on it: the kstatus convention Flux reads.'),
   acme: AcmeIssuerStatus.optional(),
 }).describe('What certkeeper observed: readiness and the ACME account.');
 export type IssuerStatus = z.infer<typeof IssuerStatus>;

@@ -7,6 +7,7 @@
 // is a requeue at the renewal time, recomputed from the Secret on every sync.
 import type { Logger } from 'pino';
 import { Certificate, parseDuration, type CertificateStatus, type OrderStatus } from '../../api/certificate.ts';
+import { withHealth } from '../../api/health.ts';
 import { Issuer } from '../../api/issuer.ts';
 import { API_VERSION, findCondition, MANAGED_BY, setCondition, type ConditionInput } from '../../api/meta.ts';
 import { DEFAULT_ACCOUNT_KEY_NAME } from '../../api/issuer.ts';
@@ -751,6 +752,8 @@ class StatusWriter {
   }
 
   async flush(): Promise<void> {
+    // What kstatus (Flux) and Argo CD read: Ready always present, Stalled/Reconciling, observedGeneration.
+    Object.assign(this.status, withHealth('Certificate', { generation: this.generation, conditions: this.status.conditions, failedIssuanceAttempts: this.status.failedIssuanceAttempts }, this.now));
     const next = canonicalJson(this.status);
     if (next === this.written) return;
     const written = await this.kube.apply(certificates, {

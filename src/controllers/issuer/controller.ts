@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { Issuer, type IssuerKind, type IssuerStatus } from '../../api/issuer.ts';
 import { API_VERSION, findCondition, LABEL_ACCOUNT_KEY, setCondition } from '../../api/meta.ts';
+import { withHealth } from '../../api/health.ts';
 import {
   ANNOTATION, ensureAccount, TransientAccountError, type AccountDeps, type AccountOutcome,
 } from '../../acme/account-protocol.ts';
@@ -202,6 +203,9 @@ export class IssuerController {
     } else {
       const secretNamespace = kind === 'Issuer' ? namespace! : this.deps.clusterResourceNamespace;
       const ready = findCondition(previous.conditions, 'Ready');
+      // The first sync says Ready=False (Pending, Reconciling) before any CA request,
+      // so GitOps tools never read a new Issuer as done while its account is set up.
+      if (!ready) await this.writeStatus(type, object, { ...previous, ...withHealth('Issuer', { generation, conditions: previous.conditions }, this.deps.clock()) });
       try {
         const accountSecretRef = `${secretNamespace}/${parsed.data.spec.acme.privateKeySecretRef.name}`;
         outcome = await ensureAccount({
@@ -237,19 +241,14 @@ export class IssuerController {
       message: ignored.length > 0 ? `${outcome.message} Note: ${ignored.join('; ')}.` : outcome.message,
       observedGeneration: generation,
     } as const;
+    const now = this.deps.clock();
     const status: IssuerStatus = {
-      conditions: setCondition(previous.conditions, condition, this.deps.clock()),
+      ...withHealth('Issuer', { generation, conditions: setCondition(previous.conditions, condition, now) }, now),
       ...(outcome.acme ? { acme: outcome.acme } : {}),
     };
     const before = findCondition(previous.conditions, 'Ready');
     if (!sameStatus(previous, status)) {
-      // The whole status, on the condition that this is still the object it was
-      // computed for: an Issuer deleted and re-created under the same name never
-      // gets the old one's status (server-side apply would ignore a uid).
-      await this.deps.kube.jsonPatch(type, namespace, name, [
-        { op: 'test', path: '/metadata/uid', value: object.metadata.uid },
-        { op: 'add', path: '/status', value: status },
-      ], 'status');
+      await this.writeStatus(type, object, status);
       log.info({ ready: condition.status, reason: condition.reason }, condition.message);
     }
     if (before?.reason !== condition.reason || before?.status !== condition.status) {
@@ -261,6 +260,18 @@ export class IssuerController {
     log.debug({ key, reason: condition.reason }, 'synced');
     if (transient) throw transient;
     return outcome.requeueAfterMs !== undefined ? { requeueAfterMs: outcome.requeueAfterMs } : undefined;
+  }
+
+  /**
+   * The whole status, on the condition that this is still the object it was
+   * computed for: an Issuer deleted and re-created under the same name never
+   * gets the old one's status (server-side apply would ignore a uid).
+   */
+  private async writeStatus(type: ResourceType, object: KubeObject, status: IssuerStatus): Promise<void> {
+    await this.deps.kube.jsonPatch(type, object.metadata.namespace, object.metadata.name, [
+      { op: 'test', path: '/metadata/uid', value: object.metadata.uid },
+      { op: 'add', path: '/status', value: status },
+    ], 'status');
   }
 }
 
