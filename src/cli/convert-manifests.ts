@@ -62,9 +62,6 @@ class Notes {
 }
 
 const REASONS = {
-  podTemplate: 'certkeeper runs no solver pods: it answers HTTP-01 itself',
-  serviceType: 'certkeeper runs no solver Service per challenge: its own Service (the chart\'s http01.*) is used',
-  ingressTemplate: 'the challenge Ingress takes no template yet',
   ingressName: 'editing an existing Ingress (edit-in-place, e.g. GCE) is not supported yet; certkeeper creates its own challenge Ingress',
   dnsProvider: 'certkeeper\'s DNS-01 supports RFC 2136 only so far; this solver was dropped',
 };
@@ -72,38 +69,29 @@ const REASONS = {
 function convertSolver(solver: Obj, prefix: string, notes: Notes): Obj | undefined {
   const out: Obj = {};
   if (isObject(solver.selector)) out.selector = pick(solver.selector, ['dnsNames', 'dnsZones', 'matchLabels']);
+  if (typeof solver.waitInsteadOfSelfCheck === 'boolean') out.waitInsteadOfSelfCheck = solver.waitInsteadOfSelfCheck;
   if (isObject(solver.http01)) {
     const http01 = solver.http01;
     const converted: Obj = {};
     if (isObject(http01.ingress)) {
       const ingress = http01.ingress;
       const to: Obj = {};
-      if (typeof ingress.ingressClassName === 'string') to.ingressClassName = ingress.ingressClassName;
-      else if (typeof ingress.class === 'string') {
-        to.ingressClassName = ingress.class;
-        notes.add(`${prefix}.http01.ingress.class`, `became ingressClassName "${ingress.class}" (certkeeper sets the field, not the legacy annotation; an IngressClass of that name must exist)`);
-      }
+      // Same names and meaning in certkeeper (podTemplate and serviceType are accepted; the Issuer says they have no effect).
+      Object.assign(to, pick(ingress, ['ingressClassName', 'class', 'ingressTemplate', 'podTemplate', 'serviceType']));
       if (ingress.name !== undefined) notes.add(`${prefix}.http01.ingress.name`, REASONS.ingressName);
-      if (ingress.podTemplate !== undefined) notes.add(`${prefix}.http01.ingress.podTemplate`, REASONS.podTemplate);
-      if (ingress.serviceType !== undefined) notes.add(`${prefix}.http01.ingress.serviceType`, REASONS.serviceType);
-      if (ingress.ingressTemplate !== undefined) notes.add(`${prefix}.http01.ingress.ingressTemplate`, REASONS.ingressTemplate);
       notes.rest(ingress, ['ingressClassName', 'class', 'name', 'podTemplate', 'serviceType', 'ingressTemplate'], `${prefix}.http01.ingress`);
       converted.ingress = to;
     }
     if (isObject(http01.gatewayHTTPRoute)) {
       const route = http01.gatewayHTTPRoute;
       const parentRefs = Array.isArray(route.parentRefs) ? route.parentRefs.filter(isObject) : [];
-      parentRefs.forEach((ref, i) => {
-        const at = `${prefix}.http01.gatewayHTTPRoute.parentRefs[${i}]`;
-        if (ref.group !== undefined && ref.group !== 'gateway.networking.k8s.io') notes.add(`${at}.group`, 'certkeeper attaches to Gateways (gateway.networking.k8s.io) only');
-        if (ref.kind !== undefined && ref.kind !== 'Gateway') notes.add(`${at}.kind`, 'certkeeper attaches to Gateways only');
-        if (ref.port !== undefined) notes.add(`${at}.port`, 'parentRefs take no port yet; use sectionName');
-      });
       if (parentRefs.length === 0) notes.add(`${prefix}.http01.gatewayHTTPRoute.parentRefs`, 'certkeeper needs at least one parentRef; this solver was dropped');
-      else converted.gatewayHTTPRoute = { parentRefs: parentRefs.map((ref) => pick(ref, ['name', 'namespace', 'sectionName'])) };
-      if (route.labels !== undefined) notes.add(`${prefix}.http01.gatewayHTTPRoute.labels`, 'the challenge HTTPRoute takes no labels yet');
-      if (route.podTemplate !== undefined) notes.add(`${prefix}.http01.gatewayHTTPRoute.podTemplate`, REASONS.podTemplate);
-      if (route.serviceType !== undefined) notes.add(`${prefix}.http01.gatewayHTTPRoute.serviceType`, REASONS.serviceType);
+      else {
+        converted.gatewayHTTPRoute = {
+          parentRefs: parentRefs.map((ref) => pick(ref, ['name', 'namespace', 'sectionName', 'group', 'kind', 'port'])),
+          ...pick(route, ['labels', 'podTemplate', 'serviceType']),
+        };
+      }
     }
     if (Object.keys(converted).length > 0 || (!http01.gatewayHTTPRoute && !http01.ingress)) out.http01 = converted;
   }
@@ -138,8 +126,12 @@ function convertIssuer(doc: Obj, notes: Notes): Obj | undefined {
   if (isObject(acme.privateKeySecretRef)) out.privateKeySecretRef = pick(acme.privateKeySecretRef, ['name', 'key']);
   if (isObject(acme.externalAccountBinding)) {
     const eab = acme.externalAccountBinding;
-    out.externalAccountBinding = { keyID: eab.keyID, keySecretRef: isObject(eab.keySecretRef) ? pick(eab.keySecretRef, ['name', 'key']) : eab.keySecretRef };
-    if (eab.keyAlgorithm !== undefined && eab.keyAlgorithm !== 'HS256') notes.add('spec.acme.externalAccountBinding.keyAlgorithm', `certkeeper signs the binding with HS256, not ${String(eab.keyAlgorithm)}`);
+    out.externalAccountBinding = {
+      keyID: eab.keyID,
+      keySecretRef: isObject(eab.keySecretRef) ? pick(eab.keySecretRef, ['name', 'key']) : eab.keySecretRef,
+      ...(['HS256', 'HS384', 'HS512'].includes(String(eab.keyAlgorithm)) ? { keyAlgorithm: eab.keyAlgorithm } : {}),
+    };
+    if (eab.keyAlgorithm !== undefined && !['HS256', 'HS384', 'HS512'].includes(String(eab.keyAlgorithm))) notes.add('spec.acme.externalAccountBinding.keyAlgorithm', `${String(eab.keyAlgorithm)} is not an EAB MAC algorithm (HS256, HS384, HS512)`);
   }
   const solvers = Array.isArray(acme.solvers) ? acme.solvers : [];
   const converted = solvers.flatMap((solver, i) => {
@@ -148,27 +140,20 @@ function convertIssuer(doc: Obj, notes: Notes): Obj | undefined {
   });
   if (converted.length > 0) out.solvers = converted;
   else if (solvers.length > 0) notes.add('spec.acme.solvers', 'no solver could be carried over: Certificates of this issuer cannot be validated until one is added');
-  if (acme.profile !== undefined) notes.add('spec.acme.profile', 'certkeeper sets the profile per Certificate (spec.profile); set on the Certificates of this issuer found in the input');
-  if (acme.preferredChain !== undefined) notes.add('spec.acme.preferredChain', 'certkeeper sets the preferred chain per Certificate (spec.preferredChain); set on the Certificates of this issuer found in the input');
-  if (acme.disableAccountKeyGeneration !== undefined) notes.add('spec.acme.disableAccountKeyGeneration', 'no counterpart yet: certkeeper generates a key only when the Secret is absent; import the existing key first (certkeeper account import)');
-  if (acme.enableDurationFeature !== undefined) notes.add('spec.acme.enableDurationFeature', 'certkeeper does not send notAfter in orders: the CA chooses the lifetime');
+  // Same names, same meaning in certkeeper's Issuer.
+  Object.assign(out, pick(acme, ['profile', 'preferredChain', 'disableAccountKeyGeneration', 'enableDurationFeature']));
   notes.rest(acme, ['server', 'email', 'skipTLSVerify', 'caBundle', 'privateKeySecretRef', 'externalAccountBinding', 'solvers', 'profile', 'preferredChain', 'disableAccountKeyGeneration', 'enableDurationFeature'], 'spec.acme');
   return { apiVersion: API_VERSION, kind: doc.kind, metadata: doc.metadata, spec: { acme: out } };
 }
 
 const CERTIFICATE_FIELDS = ['secretName', 'secretTemplate', 'issuerRef', 'commonName', 'dnsNames', 'ipAddresses', 'duration', 'renewBefore', 'privateKey', 'usages'];
+/** Carried over as they are: same names and meaning (what has no effect is said in the Certificate's Ready message). */
+const CERTIFICATE_SAME = ['subject', 'literalSubject', 'keystores', 'additionalOutputFormats', 'renewBeforePercentage', 'revisionHistoryLimit', 'encodeUsagesInRequest', 'profile', 'preferredChain'];
 const CERTIFICATE_UNSUPPORTED: Record<string, string> = {
-  subject: 'the Certificate has no subject yet (ACME CAs such as Let\'s Encrypt and GTS drop subject fields other than the common name)',
-  literalSubject: 'the Certificate has no literalSubject yet',
   uris: 'ACME issues only DNS and IP identifiers',
   emailAddresses: 'ACME issues only DNS and IP identifiers',
   otherNames: 'ACME issues only DNS and IP identifiers',
-  keystores: 'certkeeper writes no PKCS#12 or JKS keystores yet',
-  additionalOutputFormats: 'certkeeper writes no CombinedPEM or DER outputs yet',
-  renewBeforePercentage: 'the Certificate has no renewBeforePercentage yet (default renewal is at two thirds of the lifetime)',
-  revisionHistoryLimit: 'certkeeper keeps no CertificateRequests',
   nameConstraints: 'ACME CAs issue leaf certificates only',
-  encodeUsagesInRequest: 'certkeeper decides what the CSR carries (see usages in the README)',
 };
 
 /** Issuer-level settings that move onto the Certificates referring to the issuer. */
@@ -219,7 +204,10 @@ function convertCertificate(doc: Obj, notes: Notes, defaults: IssuerDefaults, no
       else notes.add('spec.privateKey.size', `${String(key.size)} is not supported for ${String(algorithm)} (${allowed.join(', ')})`);
     }
     if (key.rotationPolicy === 'Always' || key.rotationPolicy === 'Never') privateKey.rotationPolicy = key.rotationPolicy;
-    if (key.encoding !== undefined && key.encoding !== 'PKCS8') notes.add('spec.privateKey.encoding', `certkeeper writes PKCS#8 keys, not ${String(key.encoding)}`);
+    // cert-manager's default encoding is PKCS1 (certkeeper's PKCS8): written out, so consumers get the same bytes.
+    if (key.encoding === 'PKCS1' || key.encoding === 'PKCS8') privateKey.encoding = key.encoding;
+    else if (key.encoding === undefined) privateKey.encoding = 'PKCS1';
+    else notes.add('spec.privateKey.encoding', `${String(key.encoding)} is not an encoding (PKCS1, PKCS8)`);
     if (Object.keys(privateKey).length > 0) out.privateKey = privateKey;
   }
   if (Array.isArray(spec.usages)) {
@@ -229,12 +217,10 @@ function convertCertificate(doc: Obj, notes: Notes, defaults: IssuerDefaults, no
     if (known.length > 0) out.usages = known;
     if (known.includes('client auth')) notes.add('spec.usages', '"client auth" is accepted but not requested: certkeeper\'s CSRs carry no extended key usage, and ACME CAs such as GTS refuse client auth by default');
   }
+  Object.assign(out, pick(spec, CERTIFICATE_SAME));
   for (const [field, reason] of Object.entries(CERTIFICATE_UNSUPPORTED)) if (spec[field] !== undefined) notes.add(`spec.${field}`, reason);
-  notes.rest(spec, [...CERTIFICATE_FIELDS, ...Object.keys(CERTIFICATE_UNSUPPORTED), 'isCA'], 'spec');
-
-  const inherited = defaults.get(issuer);
-  if (inherited?.profile) out.profile = inherited.profile;
-  if (inherited?.preferredChain) out.preferredChain = inherited.preferredChain;
+  notes.rest(spec, [...CERTIFICATE_FIELDS, ...CERTIFICATE_SAME, ...Object.keys(CERTIFICATE_UNSUPPORTED), 'isCA'], 'spec');
+  void defaults; // profile and preferredChain stay on the issuer, where certkeeper reads them too
 
   const hasName = out.commonName !== undefined || (Array.isArray(out.dnsNames) && out.dnsNames.length > 0) || (Array.isArray(out.ipAddresses) && out.ipAddresses.length > 0);
   if (!hasName) {
