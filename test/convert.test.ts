@@ -47,7 +47,7 @@ describe('certkeeper convert', () => {
     const child = run(process.execPath, [path.join(repoRoot, 'bin/certkeeper.js'), 'convert']);
     child.child.stdin!.end('apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: a, namespace: b}\nspec: {secretName: a-tls, dnsNames: [a.example.com], issuerRef: {name: le, kind: ClusterIssuer}}\n');
     const { stdout } = await child;
-    expect(loadAll(stdout)).toEqual([{ apiVersion: 'certkeeper.io/v1alpha1', kind: 'Certificate', metadata: { name: 'a', namespace: 'b' }, spec: { secretName: 'a-tls', dnsNames: ['a.example.com'], issuerRef: { name: 'le', kind: 'ClusterIssuer' }, privateKey: { algorithm: 'RSA' } } }]);
+    expect(loadAll(stdout)).toEqual([{ apiVersion: 'certkeeper.io/v1alpha1', kind: 'Certificate', metadata: { name: 'a', namespace: 'b' }, spec: { secretName: 'a-tls', dnsNames: ['a.example.com'], issuerRef: { name: 'le', kind: 'ClusterIssuer' }, privateKey: { algorithm: 'RSA', encoding: 'PKCS1' } } }]);
 
     const dir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-convert-'));
     try {

@@ -123,7 +123,7 @@ describe('certkeeper migrate', () => {
         caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
         privateKeySecretRef: { name: 'gts-account' },
         externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: 'gts-eab', key: 'secret' } },
-        solvers: [{ http01: { ingress: { ingressClassName: 'nginx', podTemplate: { spec: { nodeSelector: { 'kubernetes.io/os': 'linux' } } } } } }],
+        solvers: [{ http01: { ingress: { ingressClassName: 'nginx', name: 'web-ingress' } } }],
       } },
     } as KubeObject);
     await kube.mergePatch(cm('clusterissuers', false), undefined, issuerName, {
@@ -154,7 +154,7 @@ describe('certkeeper migrate', () => {
     expect(dry.stderr).toContain('dry run');
     expect(dry.stderr).toContain(`copy the account key Secret ${cmNamespace}/gts-account to ${systemNamespace}/gts-account as an imported account (${before.accountUrl})`);
     expect(dry.stderr).toContain('remove its ownerReference to cert-manager\'s Certificate');
-    expect(dry.stderr).toContain('spec.acme.solvers[0].http01.ingress.podTemplate');
+    expect(dry.stderr).toContain('spec.acme.solvers[0].http01.ingress.name');
     const manifests = (loadAll(dry.stdout) as { kind: string; metadata: { name: string } }[]).filter((o) => o.metadata.name === issuerName || o.metadata.name === 'web');
     expect(manifests.map((o) => o.kind).sort()).toEqual(['Certificate', 'ClusterIssuer']);
     expect(await kube.get(ck('clusterissuers', false), undefined, issuerName)).toBeUndefined();

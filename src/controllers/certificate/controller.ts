@@ -130,7 +130,13 @@ export class CertificateController {
   }
 
   private wrote(ref: string, written: KubeObject): void {
-    if (written.metadata.resourceVersion) this.unseenWrites.set(ref, written.metadata.resourceVersion);
+    const version = written.metadata.resourceVersion;
+    if (!version) return;
+    // The watch can deliver the write before its response arrives: then the cache shows it already,
+    // and an entry recorded now would never be cleared (the sync would read live, or skip work, for good).
+    const cached = ref.startsWith('Secret/') ? this.deps.secrets.managed.get(ref.slice('Secret/'.length)) : this.informer.get(ref.slice('Certificate/'.length));
+    if (cached && resourceVersionAtLeast(cached.metadata.resourceVersion, version)) return;
+    this.unseenWrites.set(ref, version);
   }
 
   /**
