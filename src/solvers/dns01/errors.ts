@@ -18,11 +18,14 @@ const ADVICE: Record<Dns01ErrorKind, string> = {
 export class Dns01ProviderError extends Error {
   readonly provider: string;
   readonly kind: Dns01ErrorKind;
-  constructor(provider: string, kind: Dns01ErrorKind, detail: string) {
+  /** The HTTP status of the API's answer, when there was one. */
+  readonly status: number | undefined;
+  constructor(provider: string, kind: Dns01ErrorKind, detail: string, status?: number) {
     super(`${provider}: ${detail} (${kind}: ${ADVICE[kind]})`);
     this.name = 'Dns01ProviderError';
     this.provider = provider;
     this.kind = kind;
+    this.status = status;
   }
 }
 
@@ -93,7 +96,7 @@ export function jsonApi(baseUrl: string, opts: JsonApiOptions) {
         continue;
       }
       const apiText = (parsed !== undefined ? opts.errorText?.(parsed) : undefined) ?? text.slice(0, 200);
-      throw new Dns01ProviderError(opts.provider, kindOfStatus(res.status), `${where} answered ${res.status}${apiText ? `: ${apiText}` : ''}${retriable ? ` after ${attempts} attempts` : ''}`);
+      throw new Dns01ProviderError(opts.provider, kindOfStatus(res.status), `${where} answered ${res.status}${apiText ? `: ${apiText}` : ''}${retriable ? ` after ${attempts} attempts` : ''}`, res.status);
     }
   };
 }
