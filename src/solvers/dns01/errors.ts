@@ -68,10 +68,12 @@ export function jsonApi(baseUrl: string, opts: JsonApiOptions) {
     const where = `${method} ${url.pathname}`;
     for (let attempt = 0; ; attempt++) {
       let res: Response;
+      // Outside the try: a credentials error is the provider's own, not a network failure.
+      const auth = await opts.headers();
       try {
         res = await fetch(url, {
           method,
-          headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...await opts.headers() },
+          headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...auth },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
           signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
         });

@@ -4,6 +4,7 @@
 // can answer the next requests with a rate-limit error, and applies record
 // changes to the test BIND with RFC 2136, so the CA validates real DNS answers.
 import http from 'node:http';
+import https from 'node:https';
 import { Rfc2136Provider } from '../../../src/solvers/dns01/rfc2136.ts';
 import type { DnsEnvInfo } from '../types.ts';
 
@@ -30,10 +31,13 @@ export interface FakeServer {
   stop(): Promise<void>;
 }
 
-export async function startFake(handle: (request: FakeRequest) => Promise<FakeAnswer> | FakeAnswer, opts: { basePath?: string } = {}): Promise<FakeServer> {
+export async function startFake(
+  handle: (request: FakeRequest) => Promise<FakeAnswer> | FakeAnswer,
+  opts: { basePath?: string; /** Serve HTTPS with this certificate (PEM). */ tls?: { cert: string; key: string } } = {},
+): Promise<FakeServer> {
   const log: string[] = [];
   let failures: { left: number; answer: FakeAnswer } | undefined;
-  const server = http.createServer((req, res) => {
+  const listener: http.RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -47,10 +51,13 @@ export async function startFake(handle: (request: FakeRequest) => Promise<FakeAn
           answer = failures.answer;
         } else {
           let body: unknown;
-          try {
-            body = rawBody ? JSON.parse(rawBody) : undefined;
-          } catch {
-            answer = { status: 400, body: { message: 'body is not JSON' } };
+          // JSON bodies are parsed; others (a token request's form) are left to the handler as rawBody.
+          if (rawBody && /json/.test(req.headers['content-type'] ?? '')) {
+            try {
+              body = JSON.parse(rawBody);
+            } catch {
+              answer = { status: 400, body: { message: 'body is not JSON' } };
+            }
           }
           try {
             answer ??= await handle({ method: req.method ?? 'GET', url, headers: req.headers, body, rawBody });
@@ -63,11 +70,12 @@ export async function startFake(handle: (request: FakeRequest) => Promise<FakeAn
         res.end(text);
       })();
     });
-  });
+  };
+  const server = opts.tls ? https.createServer(opts.tls, listener) : http.createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${address.port}${opts.basePath ?? ''}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${address.port}${opts.basePath ?? ''}`,
     log,
     failNext(n, answer) {
       failures = { left: n, answer };
