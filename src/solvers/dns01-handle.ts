@@ -41,6 +41,8 @@ export interface ProviderContext {
   /** Whether the operator's own (ambient) cloud credentials may be used. */
   ambientAllowed: boolean;
   endpoints: Dns01Endpoints;
+  /** The resolvers for zone lookups (--dns01-recursive-nameservers). */
+  lookup: LookupOptions;
   /** One entry of a Secret, as text; a missing Secret or entry is an Unauthorized error naming it. */
   readSecret(provider: string, ref: z.infer<typeof SecretKeySelector>, defaultKey: string): Promise<string>;
 }
@@ -84,6 +86,7 @@ export function dns01HandleFactory(kube: KubeClient, opts: Dns01Options = {}) {
       namespace: secretNamespace,
       ambientAllowed: opts.issuerAmbientCredentials === true || secretNamespace === opts.clusterResourceNamespace,
       endpoints: opts.endpoints ?? {},
+      lookup,
       readSecret: readSecret(secretNamespace),
     });
     // cnameStrategy Follow: the record goes where _acme-challenge points.
