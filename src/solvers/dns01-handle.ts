@@ -8,10 +8,9 @@ import { DNS01_PROVIDERS, type Dns01ProviderKind, type Dns01Solver, type Solver 
 import type { SecretKeySelector } from '../api/meta.ts';
 import type { z } from 'zod';
 import { core, type KubeClient, type KubeObject } from '../kube/client.ts';
-import type { Dns01Handle } from '../controllers/certificate/issue.ts';
 import { Dns01ProviderError } from './dns01/errors.ts';
 import { followCname, propagationServers, type LookupOptions } from './dns01/lookup.ts';
-import { waitForPropagation, type ZoneProvider } from './dns01/provider.ts';
+import { waitForPropagation, type Dns01Handle, type ZoneProvider } from './dns01/provider.ts';
 
 /** API base URLs (tests point them at local servers; API-compatible endpoints too). */
 export interface Dns01Endpoints {

@@ -16,16 +16,9 @@ import { installTransport, type AcmeTransportOptions } from '../../acme/transpor
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import { presentRoute, type SolverService } from '../../solvers/http01/routes.ts';
 import { selectSolver } from '../../solvers/select.ts';
-import { challengeRecordName } from '../../solvers/dns01/provider.ts';
+import { challengeRecordName, type Dns01Handle } from '../../solvers/dns01/provider.ts';
 
-/** What DNS-01 needs from a solver: publish/remove a TXT value, and where to check it. */
-export interface Dns01Handle {
-  /** Checks credentials and zones for these record names before an order is opened. */
-  prepare?(fqdns: string[]): Promise<void>;
-  present(fqdn: string, value: string): Promise<void>;
-  cleanUp(fqdn: string, value: string): Promise<void>;
-  waitForPropagation(fqdn: string, value: string): Promise<void>;
-}
+export type { Dns01Handle };
 
 export interface IssueDeps {
   kube: KubeClient;

@@ -123,3 +123,12 @@ export interface ZoneProvider extends Dns01Provider {
   /** Servers authoritative by configuration (rfc2136's nameserver): checked instead of looking them up. */
   authoritativeServers?: string[];
 }
+
+/** What the Certificate controller needs from a dns01 solver: check first, publish/remove a TXT value, and wait until it is served. */
+export interface Dns01Handle {
+  /** Checks credentials and zones for these record names before an order is opened. */
+  prepare?(fqdns: string[]): Promise<void>;
+  present(fqdn: string, value: string): Promise<void>;
+  cleanUp(fqdn: string, value: string): Promise<void>;
+  waitForPropagation(fqdn: string, value: string): Promise<void>;
+}
