@@ -75,19 +75,31 @@ export function dns01HandleFactory(kube: KubeClient, opts: Dns01Options = {}) {
     if (!entry) throw new Dns01ProviderError(provider, 'Unauthorized', `Secret ${namespace}/${ref.name} ${secret ? `has no "${key}" entry` : 'does not exist'}`);
     return Buffer.from(entry, 'base64').toString('utf8').trim();
   };
+  const providers = new WeakMap<Dns01Solver, Map<string, Promise<ZoneProvider>>>();
   return async (solver: Solver, secretNamespace: string): Promise<Dns01Handle> => {
     const dns01 = solver.dns01;
     if (!dns01) throw new Dns01ProviderError('dns01', 'Misconfigured', 'the solver is not a dns01 solver');
     const kind = providerKind(dns01);
-    const module = await modules[kind]();
-    const provider = await module.createProvider(dns01[kind] as never, {
-      kube,
-      namespace: secretNamespace,
-      ambientAllowed: opts.issuerAmbientCredentials === true || secretNamespace === opts.clusterResourceNamespace,
-      endpoints: opts.endpoints ?? {},
-      lookup,
-      readSecret: readSecret(secretNamespace),
-    });
+    // One provider per solver object and namespace: an order's authorizations
+    // share it (and its zone cache and change batches). The Issuer is parsed
+    // afresh on every sync, so the next issuance reads its Secrets again.
+    let byNamespace = providers.get(dns01);
+    if (!byNamespace) providers.set(dns01, byNamespace = new Map());
+    let created = byNamespace.get(secretNamespace);
+    if (!created) {
+      created = modules[kind]().then((module) => module.createProvider(dns01[kind] as never, {
+        kube,
+        namespace: secretNamespace,
+        ambientAllowed: opts.issuerAmbientCredentials === true || secretNamespace === opts.clusterResourceNamespace,
+        endpoints: opts.endpoints ?? {},
+        lookup,
+        readSecret: readSecret(secretNamespace),
+      }));
+      const cache = byNamespace;
+      created.catch(() => cache.delete(secretNamespace));
+      byNamespace.set(secretNamespace, created);
+    }
+    const provider = await created;
     // cnameStrategy Follow: the record goes where _acme-challenge points.
     const targets = new Map<string, Promise<string>>();
     const target = (fqdn: string) => {

@@ -4,9 +4,11 @@
 // with sts:AssumeRoleWithWebIdentity; else the SDK's default chain (IRSA's
 // AWS_WEB_IDENTITY_TOKEN_FILE, EKS Pod Identity, instance roles), only where
 // ambient credentials are allowed; `role` is then assumed with sts:AssumeRole.
-// A TXT RRset holds every value at its name, so present and cleanUp read,
-// change and write it under a per-name lock (a wildcard and its base name share
-// one name); the change is one ChangeResourceRecordSets batch.
+// A TXT RRset holds every value at its name (a wildcard and its base name
+// share one), so changes are read-modify-write under a per-zone lock; the
+// presents and clean-ups that arrive within a few milliseconds (an order's
+// authorizations are solved together) go to Route 53 as one
+// ChangeResourceRecordSets batch per zone.
 import {
   ChangeResourceRecordSetsCommand, GetHostedZoneCommand, ListHostedZonesByNameCommand, ListResourceRecordSetsCommand, Route53Client,
   type ResourceRecordSet,
@@ -23,8 +25,17 @@ type Route53Config = z.infer<typeof Route53>;
 const PROVIDER = 'route53';
 const TTL = 60;
 const SESSION_NAME = 'certkeeper';
-/** One lock per hosted zone and record name in this process. */
-const rrsetLocks = new KeyedMutex();
+/** One lock per hosted zone in this process: read-modify-write of its RRsets. */
+const zoneLocks = new KeyedMutex();
+/** How long changes wait for others to join their batch. */
+export const BATCH_WINDOW_MS = 20;
+
+interface PendingChange {
+  fqdn: string;
+  value: string;
+  add: boolean;
+  done: { resolve: () => void; reject: (error: unknown) => void };
+}
 
 const AUTH_ERRORS = new Set(['InvalidClientTokenId', 'SignatureDoesNotMatch', 'AccessDenied', 'AccessDeniedException', 'ExpiredToken', 'UnrecognizedClientException',
   'InvalidIdentityToken', 'IDPRejectedClaim', 'CredentialsProviderError', 'UnauthorizedOperation', 'AuthFailure', 'InvalidAccessKeyId']);
@@ -164,32 +175,59 @@ export class Route53Provider implements ZoneProvider {
     }
   }
 
-  async #write(zoneId: string, fqdn: string, before: string[], after: string[]): Promise<void> {
-    const set = (values: string[]): ResourceRecordSet => ({ Name: fqdn, Type: 'TXT', TTL: TTL, ResourceRecords: values.map((v) => ({ Value: quote(v) })) });
-    const change = after.length > 0 ? { Action: 'UPSERT' as const, ResourceRecordSet: set(after) } : { Action: 'DELETE' as const, ResourceRecordSet: set(before) };
+  readonly #pending = new Map<string, PendingChange[]>();
+
+  #enqueue(zoneId: string, fqdn: string, value: string, add: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let batch = this.#pending.get(zoneId);
+      if (!batch) {
+        this.#pending.set(zoneId, batch = []);
+        setTimeout(() => {
+          this.#pending.delete(zoneId);
+          void this.#flush(zoneId, batch!);
+        }, BATCH_WINDOW_MS);
+      }
+      batch.push({ fqdn: fqdn.toLowerCase(), value, add, done: { resolve, reject } });
+    });
+  }
+
+  /** Applies a batch: each name's current values read, changed in order, and every changed name written in one request. */
+  async #flush(zoneId: string, batch: PendingChange[]): Promise<void> {
     try {
-      await this.#client.send(new ChangeResourceRecordSetsCommand({
-        HostedZoneId: zoneId,
-        ChangeBatch: { Comment: 'certkeeper DNS-01 challenge', Changes: [change] },
-      }));
+      await zoneLocks.run(zoneId, async () => {
+        const names = [...new Set(batch.map((c) => c.fqdn))];
+        const set = (fqdn: string, values: string[]): ResourceRecordSet => ({ Name: fqdn, Type: 'TXT', TTL: TTL, ResourceRecords: values.map((v) => ({ Value: quote(v) })) });
+        const changes = [];
+        for (const fqdn of names) {
+          const before = await this.#values(zoneId, fqdn);
+          let after = [...before];
+          for (const c of batch.filter((x) => x.fqdn === fqdn)) {
+            after = c.add ? (after.includes(c.value) ? after : [...after, c.value]) : after.filter((v) => v !== c.value);
+          }
+          if (after.length === before.length && after.every((v) => before.includes(v))) continue;
+          changes.push(after.length > 0 ? { Action: 'UPSERT' as const, ResourceRecordSet: set(fqdn, after) } : { Action: 'DELETE' as const, ResourceRecordSet: set(fqdn, before) });
+        }
+        if (changes.length === 0) return;
+        try {
+          await this.#client.send(new ChangeResourceRecordSetsCommand({
+            HostedZoneId: zoneId,
+            ChangeBatch: { Comment: 'certkeeper DNS-01 challenges', Changes: changes },
+          }));
+        } catch (error) {
+          throw toProviderError(error, `ChangeResourceRecordSets (${changes.map((c) => `${c.Action} TXT ${c.ResourceRecordSet.Name}`).join(', ')})`);
+        }
+      });
+      for (const c of batch) c.done.resolve();
     } catch (error) {
-      throw toProviderError(error, `ChangeResourceRecordSets ${change.Action} TXT ${fqdn}`);
+      for (const c of batch) c.done.reject(error);
     }
   }
 
   async present(fqdn: string, value: string): Promise<void> {
-    const zoneId = await this.zoneOf(fqdn);
-    await rrsetLocks.run(`${zoneId}/${fqdn.toLowerCase()}`, async () => {
-      const before = await this.#values(zoneId, fqdn);
-      if (!before.includes(value)) await this.#write(zoneId, fqdn, before, [...before, value]);
-    });
+    await this.#enqueue(await this.zoneOf(fqdn), fqdn, value, true);
   }
 
   async cleanUp(fqdn: string, value: string): Promise<void> {
-    const zoneId = await this.zoneOf(fqdn);
-    await rrsetLocks.run(`${zoneId}/${fqdn.toLowerCase()}`, async () => {
-      const before = await this.#values(zoneId, fqdn);
-      if (before.includes(value)) await this.#write(zoneId, fqdn, before, before.filter((v) => v !== value));
-    });
+    await this.#enqueue(await this.zoneOf(fqdn), fqdn, value, false);
   }
 }
