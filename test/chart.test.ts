@@ -294,7 +294,12 @@ describe('the certkeeper Helm chart', () => {
 
   it('passes only flags that `certkeeper controller` accepts, and sets every one it accepts', async () => {
     const accepted = new Set(Object.keys(controllerFlags));
-    const manifests = await template({ replicaCount: 2, certificateOwnerRef: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true }, ingressShim: { enabled: false, gateway: false, certManagerAnnotations: true } });
+    const manifests = await template({
+      replicaCount: 2, certificateOwnerRef: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true },
+      ingressShim: { enabled: false, gateway: false, certManagerAnnotations: true },
+      dns01: { recursiveNameservers: ['8.8.8.8:53', '1.1.1.1:53'], recursiveNameserversOnly: true, issuerAmbientCredentials: true },
+    });
+    expect(container(manifests).args).toContain('--dns01-recursive-nameservers=8.8.8.8:53,1.1.1.1:53');
     const flags = (container(manifests).args as string[]).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!);
     for (const flag of flags) expect(accepted, `the chart passes --${flag}, which certkeeper controller does not accept`).toContain(flag);
     // A new operator flag needs a value in the chart (or a reason to leave it to extraArgs here).

@@ -46,7 +46,7 @@ export const AcmeIssuerSpec = z.object({
   externalAccountBinding: ExternalAccountBinding.optional(),
   skipTLSVerify: z.boolean().optional().describe('Do not verify the ACME server\'s TLS certificate. For testing only; exclusive with caBundle.'),
   caBundle: z.string().optional().describe('Base64-encoded PEM bundle of CAs that sign the ACME server\'s TLS certificate, instead of the system roots.'),
-  solvers: z.array(Solver).optional().describe('How to solve challenges for Certificates of this Issuer; the most specific selector wins (dnsNames, then the longest dnsZones, then matchLabels, then order).'),
+  solvers: z.array(Solver).max(64).optional().describe('How to solve challenges for Certificates of this Issuer; the most specific selector wins (dnsNames, then the longest dnsZones, then matchLabels, then order). At most 64 (bounds the validation cost at the API server).'),
 }).meta({
   'x-kubernetes-validations': [
     { rule: '!(has(self.skipTLSVerify) && self.skipTLSVerify && has(self.caBundle))', message: 'skipTLSVerify and caBundle are mutually exclusive' },

@@ -63,7 +63,7 @@ class Notes {
 
 const REASONS = {
   ingressName: 'editing an existing Ingress (edit-in-place, e.g. GCE) is not supported yet; certkeeper creates its own challenge Ingress',
-  dnsProvider: 'certkeeper\'s DNS-01 supports RFC 2136 only so far; this solver was dropped',
+  dnsProvider: 'certkeeper\'s DNS-01 supports rfc2136, route53, cloudDNS, cloudflare, azureDNS, digitalocean, acmeDNS and webhook; this solver was dropped',
 };
 
 function convertSolver(solver: Obj, prefix: string, notes: Notes): Obj | undefined {
@@ -103,10 +103,12 @@ function convertSolver(solver: Obj, prefix: string, notes: Notes): Obj | undefin
       notes.rest(rfc, ['nameserver', 'tsigKeyName', 'tsigAlgorithm', 'tsigSecretSecretRef'], `${prefix}.dns01.rfc2136`);
       if (!rfc.tsigKeyName || !rfc.tsigSecretSecretRef) notes.add(`${prefix}.dns01.rfc2136`, 'certkeeper needs tsigKeyName and tsigSecretSecretRef (unsigned updates are not supported)');
     }
+    // The other providers have cert-manager's field names and meaning in certkeeper: carried over as they are.
+    const same = ['route53', 'cloudDNS', 'cloudflare', 'azureDNS', 'digitalocean', 'acmeDNS', 'webhook', 'cnameStrategy'];
+    const carried = pick(dns01, same);
+    if (Object.keys(carried).length > 0) out.dns01 = { ...(out.dns01 as Obj | undefined), ...carried };
     for (const key of Object.keys(dns01)) {
-      if (key === 'rfc2136') continue;
-      if (key === 'cnameStrategy') notes.add(`${prefix}.dns01.cnameStrategy`, 'certkeeper does not follow CNAMEs for the challenge record yet');
-      else notes.add(`${prefix}.dns01.${key}`, REASONS.dnsProvider);
+      if (key !== 'rfc2136' && !same.includes(key)) notes.add(`${prefix}.dns01.${key}`, REASONS.dnsProvider);
     }
   }
   if (!out.http01 && !out.dns01) return undefined;

@@ -364,6 +364,7 @@ export const core = {
   secrets: { group: '', version: 'v1', plural: 'secrets', namespaced: true },
   events: { group: '', version: 'v1', plural: 'events', namespaced: true },
   namespaces: { group: '', version: 'v1', plural: 'namespaces', namespaced: false },
+  serviceaccounts: { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true },
   leases: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
   crds: { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', namespaced: false },
 } satisfies Record<string, ResourceType>;

@@ -17,20 +17,16 @@ import { installTransport, type AcmeTransportOptions } from '../../acme/transpor
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import { presentRoute, type SolverService } from '../../solvers/http01/routes.ts';
 import { selectSolver } from '../../solvers/select.ts';
+import { challengeRecordName, type Dns01Handle } from '../../solvers/dns01/provider.ts';
 
-/** What DNS-01 needs from a solver: publish/remove a TXT value, and where to check it. */
-export interface Dns01Handle {
-  present(fqdn: string, value: string): Promise<void>;
-  cleanUp(fqdn: string, value: string): Promise<void>;
-  waitForPropagation(fqdn: string, value: string): Promise<void>;
-}
+export type { Dns01Handle };
 
 export interface IssueDeps {
   kube: KubeClient;
   log: Logger;
   http01: Http01Responder;
   solverService: SolverService;
-  /** Builds the DNS-01 provider for a solver (reads its TSIG Secret from the issuer's namespace). */
+  /** Builds the DNS-01 provider for a solver (reads its Secrets from the issuer's namespace). */
   dns01: (solver: Solver, secretNamespace: string) => Promise<Dns01Handle>;
   transport: AcmeTransportOptions;
   /** Persists the order in the Certificate's status (called when it is opened or changes state). */
@@ -117,6 +113,9 @@ export async function issue(deps: IssueDeps, request: IssueRequest): Promise<Iss
     ...(authorizations ? { authorizations } : {}),
   });
 
+  // DNS-01 credentials and zones are checked first: a wrong key costs no order.
+  await prepareDns01(deps, request);
+
   // Resume the order in status when it is for this request and still usable.
   let order: AcmeOrder | undefined;
   const existing = request.existingOrder;
@@ -178,6 +177,19 @@ export async function issue(deps: IssueDeps, request: IssueRequest): Promise<Iss
   const issued = { ...toStatus(order), ...(order.certificate ? { certificateUrl: order.certificate } : {}) };
   const certificatePem = await client.getCertificate(order as never, request.preferredChain);
   return { kind: 'issued', certificatePem, keyPem: request.keyPem, order: issued };
+}
+
+/** Asks each dns01 solver the names will use to check its credentials and find their zones. */
+async function prepareDns01(deps: IssueDeps, request: IssueRequest): Promise<void> {
+  const namesBySolver = new Map<Solver, string[]>();
+  for (const name of request.names.dnsNames) {
+    const solver = selectSolver(request.solvers, name, request.labels);
+    if (solver?.dns01) namesBySolver.set(solver, [...namesBySolver.get(solver) ?? [], challengeRecordName(name)]);
+  }
+  for (const [solver, fqdns] of namesBySolver) {
+    const dns = await deps.dns01(solver, request.secretNamespace);
+    await dns.prepare?.([...new Set(fqdns)]);
+  }
 }
 
 type AuthzStatus = NonNullable<OrderStatus['authorizations']>[number];
