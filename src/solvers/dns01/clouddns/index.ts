@@ -5,12 +5,14 @@
 // without a key, Application Default Credentials, which on GKE is Workload
 // Identity through the metadata server. The managed zone is the configured one
 // or the public zone with the longest dnsName matching the record; a TXT RRset
-// holds every value at its name, so changes (deletion of the old set, addition
-// of the new, in one change) are made under a per-name lock.
+// holds every value at its name, so each name's set is replaced (deletion of the
+// old set, addition of the new) under a per-zone lock, and the edits that
+// arrive within a few milliseconds go out as one change per zone.
 import type { z } from 'zod';
 import type { CloudDNS } from '../../../api/solvers.ts';
 import { KeyedMutex } from '../../../util/keyed-mutex.ts';
 import type { ProviderContext } from '../../dns01-handle.ts';
+import { applyEdits, byName, sameValues, ZoneBatcher, type TxtEdit } from '../batch.ts';
 import { Dns01ProviderError, jsonApi, zoneCandidates } from '../errors.ts';
 import type { ZoneProvider } from '../provider.ts';
 
@@ -18,7 +20,7 @@ const PROVIDER = 'cloudDNS';
 export const CLOUDDNS_API = 'https://dns.googleapis.com/dns/v1';
 const SCOPE = 'https://www.googleapis.com/auth/ndev.clouddns.readwrite';
 const TTL = 60;
-const rrsetLocks = new KeyedMutex();
+const zoneLocks = new KeyedMutex();
 
 interface ManagedZone { name: string; dnsName: string; visibility?: string }
 interface ResourceRecordSet { name: string; type: string; ttl: number; rrdatas: string[] }
@@ -113,24 +115,34 @@ export class CloudDnsProvider implements ZoneProvider {
     return answer.rrsets?.find((s) => s.type === 'TXT' && s.name.toLowerCase() === fqdn.toLowerCase());
   }
 
-  async #change(zone: string, fqdn: string, edit: (values: string[]) => string[]): Promise<void> {
-    await rrsetLocks.run(`${zone}/${fqdn.toLowerCase()}`, async () => {
-      const current = await this.#current(zone, fqdn);
-      const before = (current?.rrdatas ?? []).map(unquote);
-      const after = edit(before);
-      if (after.length === before.length && after.every((v) => before.includes(v))) return;
+  readonly #batches = new ZoneBatcher((zone, edits) => this.#apply(zone, edits));
+
+  /** One batch: each name's set read and edited, every changed set replaced in one change. */
+  async #apply(zone: string, edits: TxtEdit[]): Promise<void> {
+    await zoneLocks.run(zone, async () => {
+      const deletions: ResourceRecordSet[] = [];
+      const additions: ResourceRecordSet[] = [];
+      for (const [fqdn, nameEdits] of byName(edits)) {
+        const current = await this.#current(zone, fqdn);
+        const before = (current?.rrdatas ?? []).map(unquote);
+        const after = applyEdits(before, nameEdits);
+        if (sameValues(before, after)) continue;
+        if (current) deletions.push(current);
+        if (after.length > 0) additions.push({ name: fqdn, type: 'TXT', ttl: TTL, rrdatas: after.map(quote) });
+      }
+      if (deletions.length === 0 && additions.length === 0) return;
       await this.#call('POST', `managedZones/${encodeURIComponent(zone)}/changes`, {
-        ...(current ? { deletions: [current] } : {}),
-        ...(after.length > 0 ? { additions: [{ name: fqdn, type: 'TXT', ttl: TTL, rrdatas: after.map(quote) }] } : {}),
+        ...(deletions.length > 0 ? { deletions } : {}),
+        ...(additions.length > 0 ? { additions } : {}),
       });
     });
   }
 
   async present(fqdn: string, value: string): Promise<void> {
-    await this.#change(await this.zoneOf(fqdn), fqdn, (values) => (values.includes(value) ? values : [...values, value]));
+    await this.#batches.enqueue(await this.zoneOf(fqdn), fqdn, value, true);
   }
 
   async cleanUp(fqdn: string, value: string): Promise<void> {
-    await this.#change(await this.zoneOf(fqdn), fqdn, (values) => values.filter((v) => v !== value));
+    await this.#batches.enqueue(await this.zoneOf(fqdn), fqdn, value, false);
   }
 }

@@ -18,6 +18,7 @@ import type { z } from 'zod';
 import type { Route53 } from '../../../api/solvers.ts';
 import { KeyedMutex } from '../../../util/keyed-mutex.ts';
 import type { ProviderContext } from '../../dns01-handle.ts';
+import { applyEdits, byName, sameValues, ZoneBatcher, type TxtEdit } from '../batch.ts';
 import { Dns01ProviderError, zoneCandidates, type Dns01ErrorKind } from '../errors.ts';
 import type { ZoneProvider } from '../provider.ts';
 
@@ -27,15 +28,7 @@ const TTL = 60;
 const SESSION_NAME = 'certkeeper';
 /** One lock per hosted zone in this process: read-modify-write of its RRsets. */
 const zoneLocks = new KeyedMutex();
-/** How long changes wait for others to join their batch. */
-export const BATCH_WINDOW_MS = 20;
 
-interface PendingChange {
-  fqdn: string;
-  value: string;
-  add: boolean;
-  done: { resolve: () => void; reject: (error: unknown) => void };
-}
 
 const AUTH_ERRORS = new Set(['InvalidClientTokenId', 'SignatureDoesNotMatch', 'AccessDenied', 'AccessDeniedException', 'ExpiredToken', 'UnrecognizedClientException',
   'InvalidIdentityToken', 'IDPRejectedClaim', 'CredentialsProviderError', 'UnauthorizedOperation', 'AuthFailure', 'InvalidAccessKeyId']);
@@ -175,59 +168,36 @@ export class Route53Provider implements ZoneProvider {
     }
   }
 
-  readonly #pending = new Map<string, PendingChange[]>();
+  readonly #batches = new ZoneBatcher((zoneId, edits) => this.#apply(zoneId, edits));
 
-  #enqueue(zoneId: string, fqdn: string, value: string, add: boolean): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let batch = this.#pending.get(zoneId);
-      if (!batch) {
-        this.#pending.set(zoneId, batch = []);
-        setTimeout(() => {
-          this.#pending.delete(zoneId);
-          void this.#flush(zoneId, batch!);
-        }, BATCH_WINDOW_MS);
+  /** One batch: each name's current values read and edited, every changed name written in one request. */
+  async #apply(zoneId: string, edits: TxtEdit[]): Promise<void> {
+    await zoneLocks.run(zoneId, async () => {
+      const set = (fqdn: string, values: string[]): ResourceRecordSet => ({ Name: fqdn, Type: 'TXT', TTL: TTL, ResourceRecords: values.map((v) => ({ Value: quote(v) })) });
+      const changes = [];
+      for (const [fqdn, nameEdits] of byName(edits)) {
+        const before = await this.#values(zoneId, fqdn);
+        const after = applyEdits(before, nameEdits);
+        if (sameValues(before, after)) continue;
+        changes.push(after.length > 0 ? { Action: 'UPSERT' as const, ResourceRecordSet: set(fqdn, after) } : { Action: 'DELETE' as const, ResourceRecordSet: set(fqdn, before) });
       }
-      batch.push({ fqdn: fqdn.toLowerCase(), value, add, done: { resolve, reject } });
+      if (changes.length === 0) return;
+      try {
+        await this.#client.send(new ChangeResourceRecordSetsCommand({
+          HostedZoneId: zoneId,
+          ChangeBatch: { Comment: 'certkeeper DNS-01 challenges', Changes: changes },
+        }));
+      } catch (error) {
+        throw toProviderError(error, `ChangeResourceRecordSets (${changes.map((c) => `${c.Action} TXT ${c.ResourceRecordSet.Name}`).join(', ')})`);
+      }
     });
   }
 
-  /** Applies a batch: each name's current values read, changed in order, and every changed name written in one request. */
-  async #flush(zoneId: string, batch: PendingChange[]): Promise<void> {
-    try {
-      await zoneLocks.run(zoneId, async () => {
-        const names = [...new Set(batch.map((c) => c.fqdn))];
-        const set = (fqdn: string, values: string[]): ResourceRecordSet => ({ Name: fqdn, Type: 'TXT', TTL: TTL, ResourceRecords: values.map((v) => ({ Value: quote(v) })) });
-        const changes = [];
-        for (const fqdn of names) {
-          const before = await this.#values(zoneId, fqdn);
-          let after = [...before];
-          for (const c of batch.filter((x) => x.fqdn === fqdn)) {
-            after = c.add ? (after.includes(c.value) ? after : [...after, c.value]) : after.filter((v) => v !== c.value);
-          }
-          if (after.length === before.length && after.every((v) => before.includes(v))) continue;
-          changes.push(after.length > 0 ? { Action: 'UPSERT' as const, ResourceRecordSet: set(fqdn, after) } : { Action: 'DELETE' as const, ResourceRecordSet: set(fqdn, before) });
-        }
-        if (changes.length === 0) return;
-        try {
-          await this.#client.send(new ChangeResourceRecordSetsCommand({
-            HostedZoneId: zoneId,
-            ChangeBatch: { Comment: 'certkeeper DNS-01 challenges', Changes: changes },
-          }));
-        } catch (error) {
-          throw toProviderError(error, `ChangeResourceRecordSets (${changes.map((c) => `${c.Action} TXT ${c.ResourceRecordSet.Name}`).join(', ')})`);
-        }
-      });
-      for (const c of batch) c.done.resolve();
-    } catch (error) {
-      for (const c of batch) c.done.reject(error);
-    }
-  }
-
   async present(fqdn: string, value: string): Promise<void> {
-    await this.#enqueue(await this.zoneOf(fqdn), fqdn, value, true);
+    await this.#batches.enqueue(await this.zoneOf(fqdn), fqdn, value, true);
   }
 
   async cleanUp(fqdn: string, value: string): Promise<void> {
-    await this.#enqueue(await this.zoneOf(fqdn), fqdn, value, false);
+    await this.#batches.enqueue(await this.zoneOf(fqdn), fqdn, value, false);
   }
 }
