@@ -11,6 +11,7 @@ Usage:
   certkeeper controller [flags]   run the operator against the cluster in KUBECONFIG or in-cluster
   certkeeper account import|export  back up, restore or migrate ACME account keys (see "certkeeper account --help")
   certkeeper status certificate|issuer|clusterissuer NAME [-n NS]   conditions, order, Secret, account, EAB ledger, events
+  certkeeper renew NAME... | --all [-n NS | -A] [-l SEL]   issue again now (once per request)
   certkeeper inspect secret NAME [-n NS]   the certificates and key in a TLS Secret (no key material)
   certkeeper completion bash|zsh  shell completion (source <(certkeeper completion bash))
   certkeeper convert -f FILE|DIR  cert-manager manifests in, certkeeper manifests out, with what was not carried over (see "certkeeper convert --help")
@@ -90,6 +91,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./cli/account.ts')).runAccount(rest);
       case 'status':
         return await (await import('./cli/status.ts')).runStatus(rest);
+      case 'renew':
+        return await (await import('./cli/renew.ts')).runRenew(rest);
       case 'inspect':
         return await (await import('./cli/inspect.ts')).runInspect(rest);
       case 'completion':

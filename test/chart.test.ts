@@ -232,6 +232,7 @@ describe('the certkeeper Helm chart', () => {
       dns01: { propagationTimeoutSeconds: 300 },
       acme: { requestTimeoutSeconds: 20, registrationSettleWindowSeconds: 1800 },
       certificateOwnerRef: true,
+      secretAnnotationsCertManager: true,
       ingressShim: { gateway: false, certManagerAnnotations: true },
       image: { tag: 'v9', pullPolicy: 'Always' },
       extraArgs: ['--future-flag=x'],
@@ -259,6 +260,7 @@ describe('the certkeeper Helm chart', () => {
       '--dns01-propagation-timeout=300',
       '--acme-request-timeout=20',
       '--registration-settle-window=1800',
+      '--secret-annotations-cert-manager',
       '--enable-certificate-owner-ref',
       '--disable-gateway-shim',
       '--ingress-shim-cert-manager-annotations',
@@ -295,7 +297,7 @@ describe('the certkeeper Helm chart', () => {
   it('passes only flags that `certkeeper controller` accepts, and sets every one it accepts', async () => {
     const accepted = new Set(Object.keys(controllerFlags));
     const manifests = await template({
-      replicaCount: 2, certificateOwnerRef: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true },
+      replicaCount: 2, certificateOwnerRef: true, secretAnnotationsCertManager: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true },
       ingressShim: { enabled: false, gateway: false, certManagerAnnotations: true },
       dns01: { recursiveNameservers: ['8.8.8.8:53', '1.1.1.1:53'], recursiveNameserversOnly: true, issuerAmbientCredentials: true },
     });

@@ -10,9 +10,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION } from '../src/api/meta.ts';
 import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
-import { mintEabKey } from './env/ca-client.ts';
+import { getOrders, mintEabKey } from './env/ca-client.ts';
 import { repoRoot } from './env/tools.ts';
-import { createNamespace, env, kubeClient, waitFor } from './helpers.ts';
+import { createNamespace, env, kubeClient, kubectl, waitFor } from './helpers.ts';
 import { allOperatorOutput, startOperatorProcess, type OperatorProcess } from './operator-process.ts';
 
 const run = promisify(execFile);
@@ -55,7 +55,7 @@ beforeAll(async () => {
       caBundle: readFileSync(env().acme.caRootFile).toString('base64'), solvers: [{ http01: {} }],
     } },
   } as KubeObject);
-  operator = await startOperatorProcess({ clusterResourceNamespace: clusterNamespace });
+  operator = await startOperatorProcess({ clusterResourceNamespace: clusterNamespace, args: ['--secret-annotations-cert-manager'] });
   await kube.create(certificates, {
     apiVersion: API_VERSION, kind: 'Certificate', metadata: { name: 'web', namespace: ns },
     spec: { secretName: 'web-tls', issuerRef: { name: 'gts' }, dnsNames: [host] },
@@ -111,6 +111,55 @@ describe('the everyday commands', () => {
     const keyBody = Buffer.from(secret.data['tls.key']!, 'base64').toString().split('\n').filter((l) => l && !l.startsWith('-----')).join('');
     expect(result.stdout).not.toContain(keyBody.slice(10, 40));
     expect(result.stdout).not.toContain(secret.data['tls.key']!.slice(10, 40));
+  });
+
+  it('renew: issues once more on request, and only once', async () => {
+    type Cert = KubeObject & { status?: { revision?: number; conditions?: { type: string; status: string; reason: string }[] } };
+    const ordersFor = async () => (await getOrders(env().acme.managementUrl)).filter((o) => o.identifiers.some((i) => i.value === host)).length;
+    const ordersBefore = await ordersFor();
+    const revisionBefore = (await kube.get<Cert>(certificates, ns, 'web'))!.status!.revision!;
+    const result = await certkeeper(['renew', 'web', '-n', ns]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe(`Requested renewal of Certificate ${ns}/web\n`);
+    const renewed = await waitFor('the requested renewal', async () => {
+      const cert = await kube.get<Cert>(certificates, ns, 'web');
+      return cert?.status?.revision === revisionBefore + 1 ? cert : undefined;
+    }, { timeoutMs: 90_000 });
+    expect(renewed.status!.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
+    // The Secret records the request it answered: that is what makes it once.
+    const requested = renewed.metadata.annotations!['certkeeper.io/renew-requested-at'];
+    expect((await kube.get<KubeObject>(core.secrets, ns, 'web-tls'))!.metadata.annotations!['certkeeper.io/renew-request']).toBe(requested);
+    expect(await ordersFor()).toBe(ordersBefore + 1);
+    // Honoured once: another sync (a label wakes it) orders nothing.
+    await kubectl(['label', 'certificate', 'web', '-n', ns, 'touched=yes']);
+    await waitFor('the label to be seen', async () => (await kube.get<Cert>(certificates, ns, 'web'))?.metadata.labels?.touched === 'yes');
+    await waitFor('the work queue to drain', async () => (await (await fetch(`http://127.0.0.1:${operator.metricsPort}/metrics`)).text()).includes('certkeeper_workqueue_depth{controller="certificate"} 0'));
+    expect((await kube.get<Cert>(certificates, ns, 'web'))!.status!.revision).toBe(revisionBefore + 1);
+    expect(await ordersFor()).toBe(ordersBefore + 1);
+
+    const none = await certkeeper(['renew', 'nothing', '-n', ns]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`Certificate ${ns}/nothing not found`);
+    expect((await certkeeper(['renew', '-n', ns])).code).toBe(2);
+  });
+
+  it('short names, the certkeeper category and the wide columns a cert-manager user looks for', async () => {
+    const { stdout } = await kubectl(['get', 'ckcert', '-n', ns, '-o', 'wide']);
+    expect(stdout.split('\n')[0]).toMatch(/NAME\s+READY\s+SECRET\s+NOTAFTER\s+REASON\s+ISSUER\s+RENEWAL\s+STATUS\s+AGE/);
+    expect(stdout).toMatch(/web\s+True\s+web-tls/);
+    const all = await kubectl(['get', 'certkeeper', '-n', ns, '-o', 'name']);
+    expect(all.stdout).toContain('certificate.certkeeper.io/web');
+    expect(all.stdout).toContain('issuer.certkeeper.io/gts');
+    expect((await kubectl(['get', 'ckissuer', '-n', ns, '-o', 'name'])).stdout).toContain('issuer.certkeeper.io/gts');
+  });
+
+  it('writes cert-manager\'s informational annotations on the TLS Secret too, with the flag', async () => {
+    const secret = (await kube.get<KubeObject>(core.secrets, ns, 'web-tls'))!;
+    expect(secret.metadata.annotations).toMatchObject({
+      'certkeeper.io/certificate-name': 'web', 'certkeeper.io/issuer-name': 'gts', 'certkeeper.io/issuer-kind': 'Issuer', 'certkeeper.io/alt-names': host,
+      'cert-manager.io/certificate-name': 'web', 'cert-manager.io/issuer-name': 'gts', 'cert-manager.io/issuer-kind': 'Issuer',
+      'cert-manager.io/issuer-group': 'certkeeper.io', 'cert-manager.io/alt-names': host, 'cert-manager.io/ip-sans': '',
+    });
   });
 
   it('says what is missing (exit 1) and what is wrong with the command line (exit 2)', async () => {

@@ -34,7 +34,7 @@ describe('certkeeper convert', () => {
       maxBuffer: 16 * 1024 * 1024,
     });
     expect(stderr).toMatch(/^certkeeper convert: 24 converted, 2 passed through unchanged, 6 skipped; \d+ thing\(s\) not carried over:/);
-    expect(stderr).toContain('spec.acme.solvers[0].dns01.cloudflare');
+    expect(stderr).toContain('Certificate mesh/mesh-gateway: spec.uris');
     const objects = (loadAll(stdout) as { kind: string; apiVersion: string; metadata: { namespace?: string; name: string } }[]).filter(Boolean);
     expect(objects.filter((o) => o.apiVersion === 'certkeeper.io/v1alpha1').length).toBeGreaterThanOrEqual(18);
     // Into this test's namespace (the corpus uses many); ClusterIssuers stay cluster-scoped.

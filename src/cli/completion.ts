@@ -3,7 +3,8 @@
 // names are completed by asking kubectl, as cmctl does.
 
 const WORDS: Record<string, string[]> = {
-  '': ['controller', 'account', 'status', 'inspect', 'completion', 'version', '--help'],
+  '': ['controller', 'account', 'status', 'renew', 'inspect', 'convert', 'migrate', 'completion', 'version', '--help'],
+  renew: ['--all', '--namespace', '--all-namespaces', '--selector', '--kubeconfig', '--help'],
   account: ['import', 'export', '--help'],
   status: ['certificate', 'issuer', 'clusterissuer', '--namespace', '--ledger-namespace', '--kubeconfig', '--help'],
   inspect: ['secret', '--namespace', '--kubeconfig', '--help'],

@@ -4,7 +4,7 @@ import type { Solver } from '../../api/solvers.ts';
 import type { CertificateFacts } from '../../pki/certificate.ts';
 import {
   deferredRenewal, dnsNameProblem, invalidNames, needsIssuance, Reason, Refusal, renewalTime, requestedNames, secretOwnership, spreadFraction,
-  unsolvableNames, type Claimant, type OwnershipInput, type SecretFacts, certificateNotes, expectedOutputs, foreignIssuerGroup, outputsStale,
+  unsolvableNames, type Claimant, type OwnershipInput, type SecretFacts, certificateNotes, expectedOutputs, foreignIssuerGroup, outputsStale, stillValidDuring,
 } from './checks.ts';
 import type { CertificateStatus } from '../../api/certificate.ts';
 
@@ -270,5 +270,15 @@ describe('cert-manager parity checks', () => {
       'the CA did not grant usage client auth (ACME CAs choose usages by profile; GTS grants client auth only on its client_auth directory)',
     ]);
     expect(certificateNotes(base as never, facts)).toEqual([]);
+  });
+});
+
+describe('renew requests', () => {
+  it('re-issues a valid certificate for an outstanding request, once, and keeps it counted as valid meanwhile', () => {
+    const input = { spec, secretName: 'web-tls', now, renewalTime: new Date('2026-07-01T00:00:00Z') };
+    expect(needsIssuance({ ...input, secret: good, renewRequest: '2026-06-01T00:00:00Z' })?.reason).toBe(Reason.RenewRequested);
+    expect(needsIssuance({ ...input, secret: good })).toBeUndefined();
+    expect(stillValidDuring(Reason.RenewRequested)).toBe(true);
+    expect(stillValidDuring(Reason.Expired)).toBe(false);
   });
 });

@@ -19,7 +19,11 @@ export const Reason = {
   IssuerChanged: 'IssuerChanged',
   Expired: 'Expired',
   RenewalDue: 'RenewalDue',
+  RenewRequested: 'RenewRequested',
 } as const;
+
+/** Set by `certkeeper renew` (like cmctl renew): a request to issue again now, honoured once. */
+export const RENEW_REQUEST_ANNOTATION = 'certkeeper.io/renew-requested-at';
 export type ReissueReason = typeof Reason[keyof typeof Reason];
 
 export interface SecretFacts {
@@ -38,6 +42,8 @@ export interface SecretFacts {
   issuer?: { kind: string; name: string };
   /** Data keys besides tls.crt and tls.key, sorted, comma-separated (keystore.p12, tls-combined.pem, ...). */
   outputs?: string;
+  /** The renew request (certkeeper renew) the certificate answered: recorded on the Secret, so it survives a failed status write. */
+  renewRequest?: string;
   /** tls.key is PKCS#1/SEC1 ("BEGIN RSA/EC PRIVATE KEY"); absent: PKCS#8 (or no key). */
   keyEncoding?: 'PKCS1';
 }
@@ -48,6 +54,8 @@ export interface CheckInput {
   secret: SecretFacts;
   now: Date;
   renewalTime?: Date;
+  /** A renew request (its annotation's value) that no issuance has honoured yet. */
+  renewRequest?: string;
 }
 
 export type Verdict = { reason: ReissueReason; message: string } | undefined;
@@ -120,7 +128,15 @@ const renewalDue: Check = ({ renewalTime, now }) =>
   renewalTime && renewalTime <= now ? { reason: Reason.RenewalDue, message: `renewal was due at ${renewalTime.toISOString()}` } : undefined;
 
 /** In order: the first that applies is the reason to issue. */
-export const checks: readonly Check[] = [secretMissing, secretInvalid, keyMismatch, keyChanged, namesChanged, issuerChanged, expired, renewalDue];
+const renewRequested: Check = ({ renewRequest }) =>
+  renewRequest ? { reason: Reason.RenewRequested, message: `renewal requested at ${renewRequest} (certkeeper renew)` } : undefined;
+
+export const checks: readonly Check[] = [secretMissing, secretInvalid, keyMismatch, keyChanged, namesChanged, issuerChanged, expired, renewalDue, renewRequested];
+
+/** Reasons that re-issue while the current certificate stays valid (Ready stays True meanwhile). */
+export function stillValidDuring(reason: ReissueReason): boolean {
+  return reason === Reason.RenewalDue || reason === Reason.RenewRequested;
+}
 
 export function needsIssuance(input: CheckInput): Verdict {
   for (const check of checks) {

@@ -24,9 +24,9 @@ import type { SolverService } from '../../solvers/http01/routes.ts';
 import type { IssuerController } from '../issuer/controller.ts';
 import {
   ARI_START_SPREAD_MS, deferredRenewal, invalidNames, needsIssuance, Reason, Refusal, renewalTime, requestedNames, secretOwnership,
-  spreadFraction, unsolvableNames, type Claimant, type SecretFacts, certificateNotes, foreignIssuerGroup, outputsStale,
+  spreadFraction, unsolvableNames, type Claimant, type SecretFacts, certificateNotes, foreignIssuerGroup, outputsStale, RENEW_REQUEST_ANNOTATION, stillValidDuring,
 } from './checks.ts';
-import { ownerMark, SECRET_ANNOTATION, secretFacts, type SecretObject } from './secret-facts.ts';
+import { CERT_MANAGER_SECRET_ANNOTATION, ownerMark, SECRET_ANNOTATION, secretFacts, type SecretObject } from './secret-facts.ts';
 import { clearedNextKeyPatch, NEXT_KEY_ANNOTATION, nextKeySecret, nextKeySecretName, readNextKey, storedKeyFor, type NextKey } from './next-key.ts';
 import { generatePrivateKeyPem } from '../../pki/keys.ts';
 import { isAlreadyExists, isConflict } from '../../kube/client.ts';
@@ -60,6 +60,8 @@ export interface CertificateControllerDeps {
   clusterResourceNamespace: string;
   /** cert-manager's --enable-certificate-owner-ref: the Secret goes with its Certificate. */
   ownSecrets: boolean;
+  /** Also write cert-manager.io/ informational annotations on TLS Secrets (--secret-annotations-cert-manager). */
+  certManagerSecretAnnotations?: boolean;
   transportHooks?: Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf'>;
   hooks?: ControllerHooks;
   workers?: number;
@@ -300,7 +302,7 @@ export class CertificateController {
   }
 
   /** Writes the TLS Secret (server-side apply): the data given, and certkeeper's labels, marks and owner reference. */
-  private async applyTlsSecret(object: KubeObject, spec: Certificate['spec'], data: Record<string, string>): Promise<SecretObject> {
+  private async applyTlsSecret(object: KubeObject, spec: Certificate['spec'], data: Record<string, string>, renewRequest?: string): Promise<SecretObject> {
     const name = object.metadata.name;
     const names = requestedNames(spec);
     return this.deps.kube.apply(core.secrets, {
@@ -317,7 +319,21 @@ export class CertificateController {
           [SECRET_ANNOTATION.certificateUid]: object.metadata.uid ?? `${object.metadata.namespace}/${name}`,
           [SECRET_ANNOTATION.issuerName]: spec.issuerRef.name,
           [SECRET_ANNOTATION.issuerKind]: spec.issuerRef.kind ?? 'Issuer',
+          [SECRET_ANNOTATION.issuerGroup]: 'certkeeper.io',
+          [SECRET_ANNOTATION.commonName]: names.commonName ?? '',
           [SECRET_ANNOTATION.altNames]: names.dnsNames.join(','),
+          [SECRET_ANNOTATION.ipSans]: names.ipAddresses.join(','),
+          ...(renewRequest ? { [SECRET_ANNOTATION.renewRequest]: renewRequest } : {}),
+          ...(this.deps.certManagerSecretAnnotations ? {
+            [CERT_MANAGER_SECRET_ANNOTATION.certificateName]: name,
+            [CERT_MANAGER_SECRET_ANNOTATION.issuerName]: spec.issuerRef.name,
+            [CERT_MANAGER_SECRET_ANNOTATION.issuerKind]: spec.issuerRef.kind ?? 'Issuer',
+            [CERT_MANAGER_SECRET_ANNOTATION.issuerGroup]: 'certkeeper.io',
+            [CERT_MANAGER_SECRET_ANNOTATION.commonName]: names.commonName ?? '',
+            [CERT_MANAGER_SECRET_ANNOTATION.altNames]: names.dnsNames.join(','),
+            [CERT_MANAGER_SECRET_ANNOTATION.ipSans]: names.ipAddresses.join(','),
+            [CERT_MANAGER_SECRET_ANNOTATION.uriSans]: '',
+          } : {}),
         },
         ...(this.deps.ownSecrets && object.metadata.uid
           ? { ownerReferences: [{ apiVersion: API_VERSION, kind: 'Certificate', name, uid: object.metadata.uid, controller: true, blockOwnerDeletion: true }] }
@@ -340,7 +356,7 @@ export class CertificateController {
     const crt = secret?.data?.['tls.crt'];
     const keyData = secret?.data?.['tls.key'];
     if (!crt || !keyData) return undefined; // gone meanwhile: the next sync issues
-    const written = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, Buffer.from(crt, 'base64').toString('utf8'), Buffer.from(keyData, 'base64').toString('utf8'), passwords));
+    const written = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, Buffer.from(crt, 'base64').toString('utf8'), Buffer.from(keyData, 'base64').toString('utf8'), passwords), secret?.metadata.annotations?.[SECRET_ANNOTATION.renewRequest]);
     this.wrote(`Secret/${ns}/${spec.secretName}`, written);
     log.info({ why }, 'rewrote the Secret\'s outputs without a new order');
     this.deps.events.record(involved(object), 'Normal', 'OutputsUpdated', `Rewrote Secret ${spec.secretName} from its certificate and key, without a new order: ${why}`);
@@ -433,9 +449,12 @@ export class CertificateController {
     const renewal = facts.certificate
       ? deferred ?? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, renewBeforePercentage: spec.renewBeforePercentage, seed, ariWindow })
       : undefined;
-    const verdict = needsIssuance({ spec, secretName: spec.secretName, secret: facts, now, renewalTime: renewal });
-    // Ready means: the Secret holds a valid certificate for this spec (renewal due is still Ready).
-    const currentValid = !verdict || verdict.reason === Reason.RenewalDue;
+    const requestedAt = object.metadata.annotations?.[RENEW_REQUEST_ANNOTATION];
+    // Honoured once: the Secret written for it records the request (level-based, like every other check).
+    const renewRequest = requestedAt && requestedAt !== facts.renewRequest ? requestedAt : undefined;
+    const verdict = needsIssuance({ spec, secretName: spec.secretName, secret: facts, now, renewalTime: renewal, renewRequest });
+    // Ready means: the Secret holds a valid certificate for this spec (renewal due or requested is still Ready).
+    const currentValid = !verdict || stillValidDuring(verdict.reason);
     if (facts.certificate) writer.validity(facts.certificate.notBefore, facts.certificate.notAfter, renewal);
 
     if (!verdict) {
@@ -601,7 +620,8 @@ export class CertificateController {
     // One request writes certificate, key and the extra outputs together, so they never disagree.
     let writtenSecret: SecretObject;
     try {
-      writtenSecret = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, result.certificatePem, result.keyPem, passwords));
+      // The renew request outstanding now is answered by this certificate (the Secret records it).
+      writtenSecret = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, result.certificatePem, result.keyPem, passwords), requestedAt);
     } catch (error) {
       // The certificate is issued and its key stored: keep both, and write them at the next attempt (no new order).
       const attempts = failures + 1;
@@ -633,7 +653,7 @@ export class CertificateController {
     writer.issuing(undefined);
     writer.ready(true, 'Ready', readyMessage(issued.notAfter, nextRenewal, certificateNotes(spec, issued)));
     await writer.flush();
-    const renewed = verdict.reason === Reason.RenewalDue || verdict.reason === Reason.Expired;
+    const renewed = verdict.reason === Reason.RenewalDue || verdict.reason === Reason.Expired || verdict.reason === Reason.RenewRequested;
     this.deps.events.record(involved(object), 'Normal', renewed ? 'Renewed' : 'Issued',
       `${renewed ? 'Renewed' : 'Issued'} revision ${revision} into Secret ${spec.secretName}, valid until ${issued.notAfter.toISOString()}`);
     log.info({ revision, notAfter: issued.notAfter.toISOString() }, 'certificate issued');
@@ -746,6 +766,7 @@ class StatusWriter {
   revision(revision: number) {
     this.status.revision = revision;
   }
+
 
   failure(at: Date, attempts: number) {
     this.status.lastFailureTime = at.toISOString();

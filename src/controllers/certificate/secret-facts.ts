@@ -14,6 +14,28 @@ export const SECRET_ANNOTATION = {
   issuerName: 'certkeeper.io/issuer-name',
   issuerKind: 'certkeeper.io/issuer-kind',
   altNames: 'certkeeper.io/alt-names',
+  commonName: 'certkeeper.io/common-name',
+  ipSans: 'certkeeper.io/ip-sans',
+  issuerGroup: 'certkeeper.io/issuer-group',
+  /** The renew request (certkeeper renew) the certificate in this Secret answered. */
+  renewRequest: 'certkeeper.io/renew-request',
+} as const;
+
+/**
+ * The informational annotations cert-manager puts on its TLS Secrets, which
+ * tools read (kube-state-metrics configurations, reflector, dashboards). With
+ * --secret-annotations-cert-manager certkeeper writes them too, with the same
+ * values as its own.
+ */
+export const CERT_MANAGER_SECRET_ANNOTATION = {
+  certificateName: 'cert-manager.io/certificate-name',
+  issuerName: 'cert-manager.io/issuer-name',
+  issuerKind: 'cert-manager.io/issuer-kind',
+  issuerGroup: 'cert-manager.io/issuer-group',
+  commonName: 'cert-manager.io/common-name',
+  altNames: 'cert-manager.io/alt-names',
+  ipSans: 'cert-manager.io/ip-sans',
+  uriSans: 'cert-manager.io/uri-sans',
 } as const;
 
 export interface SecretObject extends KubeObject {
@@ -53,6 +75,7 @@ export function secretFacts(secret: SecretObject | undefined): SecretFacts {
     certificate = facts;
   }
   const owner = ownerMark(annotations);
+  const renewRequest = annotations[SECRET_ANNOTATION.renewRequest] || undefined;
   // The extra outputs certkeeper writes that are present, as one short string: compared, never parsed.
   const outputs = Object.keys(secret.data ?? {}).filter((k) => OUTPUT_KEYS.has(k)).sort().join(',');
   // Only the non-default encoding is kept (most Secrets carry nothing extra in the cache).
@@ -60,6 +83,7 @@ export function secretFacts(secret: SecretObject | undefined): SecretFacts {
   return {
     ...identity,
     ...(owner ? { owner } : {}),
+    ...(renewRequest ? { renewRequest } : {}),
     ...(outputs ? { outputs } : {}),
     ...(keyEncoding ? { keyEncoding } : {}),
     ...(certificate ? { certificate } : {}),
