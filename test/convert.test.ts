@@ -26,6 +26,42 @@ beforeAll(async () => {
 
 afterAll(() => kube?.close());
 
+describe('cert-manager manifests with only the API group changed (no convert)', () => {
+  it('apply as they are, except those that cannot work with ACME, which the API server refuses saying why', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const accepted: string[] = [];
+    const refused: Record<string, string> = {};
+    for (const file of readdirSync(corpus).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+      const docs = (loadAll(readFileSync(path.join(corpus, file), 'utf8')) as { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string } }[]).filter(Boolean);
+      for (const doc of docs) {
+        if (doc.apiVersion !== 'cert-manager.io/v1' || !['Issuer', 'ClusterIssuer', 'Certificate'].includes(doc.kind ?? '')) continue;
+        const edited = { ...doc, apiVersion: 'certkeeper.io/v1alpha1', metadata: { ...doc.metadata, ...(doc.metadata?.namespace ? { namespace: ns } : {}) } };
+        const id = `${file} ${doc.kind} ${doc.metadata?.name}`;
+        try {
+          await kubectl(['apply', '--dry-run=server', '-f', '-'], JSON.stringify(edited));
+          accepted.push(id);
+        } catch (error) {
+          refused[id] = (error as { stderr: string }).stderr;
+        }
+      }
+    }
+    // What ACME cannot do is refused, with the reason in the message; nothing else.
+    expect(Object.keys(refused).sort()).toEqual([
+      '18-certificate-ed25519-uris.yaml Certificate mesh-gateway',
+      '19-external-issuer.yaml Certificate internal-api',
+      '20-selfsigned-ca-chart.yaml Certificate example-operator-root',
+      '20-selfsigned-ca-chart.yaml Issuer example-operator-ca',
+      '20-selfsigned-ca-chart.yaml Issuer example-operator-selfsigned',
+    ]);
+    expect(refused['18-certificate-ed25519-uris.yaml Certificate mesh-gateway']).toMatch(/uris, emailAddresses and otherNames cannot be requested|Ed25519/);
+    expect(refused['19-external-issuer.yaml Certificate internal-api']).toContain('spec.issuerRef.kind: Unsupported value: "AWSPCAClusterIssuer"');
+    expect(refused['20-selfsigned-ca-chart.yaml Certificate example-operator-root']).toContain('isCA cannot be true');
+    expect(refused['20-selfsigned-ca-chart.yaml Issuer example-operator-ca']).toContain('unknown field "spec.ca"');
+    // Every ACME issuer and every Certificate of one (the corpus's other 21 objects) applies unchanged.
+    expect(accepted).toHaveLength(21);
+  });
+});
+
 describe('certkeeper convert', () => {
   it('converts the corpus without a cluster, and the API server accepts every object it writes', async () => {
     // No kubeconfig and no proxy: the command must not need either.
