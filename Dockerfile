@@ -3,10 +3,14 @@
 # numeric user on a read-only root filesystem.
 #   docker build -t ghcr.io/certkeeper/certkeeper:0.1.0 .
 ARG NODE_IMAGE=node:24-bookworm-slim
+# The build stages' base (npm, TypeScript); the runtime's by default. The tests'
+# image build (tools/build-image.sh) passes a local base with npm and the
+# machine's CA bundle here, and a base without npm as NODE_IMAGE.
+ARG BUILD_IMAGE=${NODE_IMAGE}
 
 # Build: all dependencies (TypeScript), then dist/. No install scripts: the only
 # one is the `node` devDependency's, which would download a second Node binary.
-FROM ${NODE_IMAGE} AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -15,7 +19,7 @@ COPY src ./src
 RUN npm run build
 
 # Production dependencies only (none of them has an install script).
-FROM ${NODE_IMAGE} AS deps
+FROM ${BUILD_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
