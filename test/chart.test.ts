@@ -301,7 +301,7 @@ describe('the certkeeper Helm chart', () => {
     expect(find(manifests, 'Deployment')!.spec.replicas).toBe(2);
     const pdb = find(manifests, 'PodDisruptionBudget');
     expect(pdb?.metadata.namespace).toBe('ops');
-    expect(pdb?.spec).toEqual({ minAvailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'certkeeper', 'app.kubernetes.io/instance': 'certkeeper' } } });
+    expect(pdb?.spec).toEqual({ minAvailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow', selector: { matchLabels: { 'app.kubernetes.io/name': 'certkeeper', 'app.kubernetes.io/instance': 'certkeeper' } } });
     expect(find(manifests, 'Role')?.rules).toContainEqual({ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] });
     expect(container(manifests).args).toContain('--leader-elect');
 
