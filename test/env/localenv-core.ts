@@ -34,6 +34,8 @@ export interface LocalEnvOptions {
   auditLogPath?: string;
   /** A node cluster (kubelet, containerd, kube-proxy, ...: test/env/node.ts) instead of the API server alone. */
   node?: boolean;
+  /** Lifetime of the certificates the CA issues; default 90 days. */
+  caValiditySeconds?: number;
 }
 
 export async function startLocalEnv(opts: LocalEnvOptions): Promise<LocalEnv> {
@@ -55,7 +57,7 @@ export async function startLocalEnv(opts: LocalEnvOptions): Promise<LocalEnv> {
   let caForPods: TcpForwarder | undefined;
   try {
     bind = await startBind({ workDir: path.join(opts.workDir, 'bind') });
-    ca = await startCa({ workDir: path.join(opts.workDir, 'ca'), tools, nonceRejectPercent: opts.nonceRejectPercent, dnsServer: bind.server });
+    ca = await startCa({ workDir: path.join(opts.workDir, 'ca'), tools, nonceRejectPercent: opts.nonceRejectPercent, dnsServer: bind.server, validityPeriodSeconds: opts.caValiditySeconds });
     if (nodeCluster) {
       // Pods reach the CA at the machine's own address (its certificate covers it).
       const url = new URL(ca.directoryUrl);
