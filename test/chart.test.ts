@@ -278,7 +278,7 @@ describe('the certkeeper Helm chart', () => {
 
   it('passes only flags that `certkeeper controller` accepts, and sets every one it accepts', async () => {
     const accepted = new Set(Object.keys(controllerFlags));
-    const manifests = await template({ replicaCount: 2, certificateOwnerRef: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true } });
+    const manifests = await template({ replicaCount: 2, certificateOwnerRef: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true, routeSettleSeconds: 3 } });
     const flags = (container(manifests).args as string[]).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!);
     for (const flag of flags) expect(accepted, `the chart passes --${flag}, which certkeeper controller does not accept`).toContain(flag);
     // A new operator flag needs a value in the chart (or a reason to leave it to extraArgs here).
