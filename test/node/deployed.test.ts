@@ -19,7 +19,7 @@ import { ensureOperatorImage, type OperatorImage } from '../env/image.ts';
 import { startLocalEnv, type LocalEnv } from '../env/localenv-core.ts';
 import { repoRoot } from '../env/tools.ts';
 import type { LocalEnvInfo } from '../env/types.ts';
-import { APPS_NS, certificateManifest, clusterTools, isReady, RELEASE_NS, waitFor } from './helpers.ts';
+import { APPS_NS, certificateManifest, clusterTools, isReady, RELEASE_NS, waitFor, waitForServiceHttp } from './helpers.ts';
 
 const { kubectl, helm, getJson, operatorPods, leaseHolder, certificateReady } = clusterTools(() => info);
 
@@ -82,6 +82,7 @@ describe('the chart on a real node', () => {
 
   it('issues a certificate through the deployed operator, HTTP-01 answered from its Pod', async () => {
     const service = await getJson<{ spec: { clusterIP: string; ports: { port: number }[] } }>(['get', 'service', 'certkeeper-http01', '-n', RELEASE_NS]);
+    await waitForServiceHttp(service.spec.clusterIP, service.spec.ports[0]!.port);
     challengeForwarder = await startTcpForwarder({
       listenHost: '127.0.0.1',
       listenPort: info.acme.httpChallengePort,
@@ -197,6 +198,7 @@ describe('the chart on a real node', () => {
     await kubectl(['apply', '--server-side', '--force-conflicts', '-f', path.join(repoRoot, 'deploy')]);
     await kubectl(['rollout', 'status', 'deployment/certkeeper', '-n', RELEASE_NS, '--timeout=120s']);
     const service = await getJson<{ spec: { clusterIP: string; ports: { port: number }[] } }>(['get', 'service', 'certkeeper-http01', '-n', RELEASE_NS]);
+    await waitForServiceHttp(service.spec.clusterIP, service.spec.ports[0]!.port);
     challengeForwarder!.retarget(service.spec.clusterIP, service.spec.ports[0]!.port);
     const [pod] = (await operatorPods()).filter(isReady);
     expect(pod).toBeDefined();

@@ -67,3 +67,16 @@ export function certificateManifest(name: string, dnsNames: string[], issuer = '
     spec: { secretName: `${name}-tls`, issuerRef: { name: issuer, kind: 'Issuer' }, dnsNames },
   });
 }
+
+/**
+ * Waits until an HTTP server answers at a Service's ClusterIP from this machine,
+ * i.e. kube-proxy has programmed the Service (before that, packets to it would be
+ * routed off the machine and dropped by the guard).
+ */
+export async function waitForServiceHttp(ip: string, port: number): Promise<void> {
+  await waitFor(`HTTP at ${ip}:${port}`, async () => {
+    const res = await fetch(`http://${ip}:${port}/.well-known/acme-challenge/probe`, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return true;
+  }, 60_000);
+}

@@ -21,7 +21,7 @@ import { startLocalEnv, type LocalEnv } from '../env/localenv-core.ts';
 import { repoRoot } from '../env/tools.ts';
 import { ensureTraefik, GATEWAY_NAME, traefikManifests, TRAEFIK_NAMESPACE } from '../env/traefik.ts';
 import type { LocalEnvInfo } from '../env/types.ts';
-import { APPS_NS, certificateManifest, clusterTools, RELEASE_NS, waitFor } from './helpers.ts';
+import { APPS_NS, certificateManifest, clusterTools, RELEASE_NS, waitFor, waitForServiceHttp } from './helpers.ts';
 
 const { kubectl, helm, getJson, certificateReady } = clusterTools(() => info);
 
@@ -74,6 +74,7 @@ beforeAll(async () => {
     '--set', 'http01.routeSettleSeconds=3', '--wait', '--timeout', '120s']);
   await kubectl(['rollout', 'status', 'deployment/traefik', '-n', TRAEFIK_NAMESPACE, '--timeout=120s']);
   traefikIp = await serviceIp(TRAEFIK_NAMESPACE, 'traefik');
+  await waitForServiceHttp(traefikIp, 80);
   // Pebble validates at 127.0.0.1:<httpChallengePort> (every test name resolves to 127.0.0.1): that is the ingress controller's port 80 now.
   forwarder = await startTcpForwarder({ listenHost: '127.0.0.1', listenPort: info.acme.httpChallengePort, targetHost: traefikIp, targetPort: 80 });
 
