@@ -1,26 +1,27 @@
-# The certkeeper operator image: TypeScript compiled in a build stage, then
-# Node.js 24 LTS with production dependencies only, running as a non-root
+# The certkeeper operator image: TypeScript bundled in a build stage, then
+# Node.js 24 LTS with the bundle only, running as a non-root
 # numeric user on a read-only root filesystem.
 #   docker build -t ghcr.io/certkeeper/certkeeper:0.1.0 .
 ARG NODE_IMAGE=node:24-bookworm-slim
+# The build stages' base (npm, TypeScript); the runtime's by default. The tests'
+# image build (tools/build-image.sh) passes a local base with npm and the
+# machine's CA bundle here, and a base without npm as NODE_IMAGE.
+ARG BUILD_IMAGE=${NODE_IMAGE}
 
-# Build: all dependencies (TypeScript), then dist/. No install scripts: the only
-# one is the `node` devDependency's, which would download a second Node binary.
-FROM ${NODE_IMAGE} AS build
+# Build: all dependencies (TypeScript, esbuild), then one bundle of the operator
+# and its production dependencies (scripts/bundle.ts). No install scripts: the
+# only one is the `node` devDependency's, which would download a second Node binary.
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.ts ./scripts/
 COPY src ./src
-RUN npm run build
+RUN node scripts/bundle.ts
 
-# Production dependencies only (none of them has an install script).
-FROM ${NODE_IMAGE} AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
-
-# Runtime: node, the compiled operator and its production dependencies; no npm.
+# Runtime: node and the bundled operator (no node_modules, no npm). package.json
+# only says the bundle is ES modules.
 FROM ${NODE_IMAGE}
 LABEL org.opencontainers.image.title="certkeeper" \
       org.opencontainers.image.description="Kubernetes operator for ACME certificates: one registration per EAB key, ever" \
@@ -30,8 +31,7 @@ RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack 
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json ./
-COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist-bundle ./dist
 COPY bin ./bin
 # Numeric, so that Kubernetes can verify runAsNonRoot; nothing is written to the image at run time.
 USER 65532:65532

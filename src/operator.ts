@@ -76,6 +76,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
   const certificates = new CertificateController({
     kube, log, clock, events, issuers, secrets, http01,
     solverService: { namespace: config.http01ServiceNamespace, name: config.http01ServiceName, port: config.http01ServicePort },
+    http01RouteSettleMs: config.http01RouteSettleSeconds * 1000,
     dns01: dns01HandleFactory(kube, {
       propagationTimeoutMs: config.dns01PropagationTimeoutSeconds * 1000,
       recursiveNameservers: config.dns01RecursiveNameservers,

@@ -8,10 +8,12 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCa, type RunningCa } from './env/ca.ts';
 import { requestGate } from './env/gts-proxy.ts';
+import { machineAddresses } from './env/pki.ts';
 import { advanceClock, getHeldCount, getJournal, getOrders, mintEabKey, releaseHeld, setNewAccountFault } from './env/ca-client.ts';
 import { decideNewAccount, EAB_LIFETIME_MS, GTS_UNKNOWN_EAB_DETAIL, jwkThumbprint, type EabKey, type NewAccountFacts } from './env/gts-proxy.ts';
 
@@ -99,6 +101,20 @@ describe('GTS-like CA (proxy in front of Pebble)', () => {
     await ca?.stop();
     agent?.destroy();
     if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('serves a TLS certificate made at start for loopback and this machine, not a bundled one', async () => {
+    const peer = await new Promise<import('node:tls').PeerCertificate>((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port: Number(new URL(ca.directoryUrl).port), ca: fs.readFileSync(ca.caRootFile) }, () => {
+        resolve(socket.getPeerCertificate());
+        socket.end();
+      });
+      socket.once('error', reject);
+    });
+    const lifetimeDays = (Date.parse(peer.valid_to) - Date.now()) / 86_400_000;
+    expect(lifetimeDays).toBeGreaterThan(1);
+    expect(lifetimeDays).toBeLessThan(8);
+    for (const ip of ['127.0.0.1', ...machineAddresses()]) expect(peer.subjectaltname).toContain(`IP Address:${ip}`);
   });
 
   // ---- helpers -------------------------------------------------------------------

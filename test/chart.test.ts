@@ -297,7 +297,7 @@ describe('the certkeeper Helm chart', () => {
   it('passes only flags that `certkeeper controller` accepts, and sets every one it accepts', async () => {
     const accepted = new Set(Object.keys(controllerFlags));
     const manifests = await template({
-      replicaCount: 2, certificateOwnerRef: true, secretAnnotationsCertManager: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true },
+      replicaCount: 2, certificateOwnerRef: true, secretAnnotationsCertManager: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true, routeSettleSeconds: 3 },
       ingressShim: { enabled: false, gateway: false, certManagerAnnotations: true },
       dns01: { recursiveNameservers: ['8.8.8.8:53', '1.1.1.1:53'], recursiveNameserversOnly: true, issuerAmbientCredentials: true },
     });
@@ -324,7 +324,7 @@ describe('the certkeeper Helm chart', () => {
     expect(find(manifests, 'Deployment')!.spec.replicas).toBe(2);
     const pdb = find(manifests, 'PodDisruptionBudget');
     expect(pdb?.metadata.namespace).toBe('ops');
-    expect(pdb?.spec).toEqual({ minAvailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'certkeeper', 'app.kubernetes.io/instance': 'certkeeper' } } });
+    expect(pdb?.spec).toEqual({ minAvailable: 1, unhealthyPodEvictionPolicy: 'AlwaysAllow', selector: { matchLabels: { 'app.kubernetes.io/name': 'certkeeper', 'app.kubernetes.io/instance': 'certkeeper' } } });
     expect(find(manifests, 'Role')?.rules).toContainEqual({ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] });
     expect(container(manifests).args).toContain('--leader-elect');
 

@@ -35,7 +35,12 @@ echo "building pebble $PEBBLE_VERSION and helm $HELM_VERSION" >&2
 GOBIN="$bin.tmp" go install -trimpath -ldflags "-s -w" \
   "github.com/letsencrypt/pebble/v2/cmd/pebble@$PEBBLE_VERSION" \
   "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv@$PEBBLE_VERSION"
-GOBIN="$bin.tmp" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+# Like helm's own release builds, tell it which Kubernetes its client libraries are
+# (without this it assumes 1.20, and `helm template` fails the chart's kubeVersion).
+helm_src=$(go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+helm_k8s_minor=$(sed -n 's/^\tk8s.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$helm_src/go.mod")
+helm_k8s="-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$helm_k8s_minor -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$helm_k8s_minor"
+GOBIN="$bin.tmp" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION $helm_k8s" \
   "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 # Pebble's TLS certificate for its listener and the root that trusts it ship in its module.
 pebble_src=$(go env GOMODCACHE)/github.com/letsencrypt/pebble/v2@$PEBBLE_VERSION

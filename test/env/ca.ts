@@ -12,6 +12,7 @@ import { startChild, stopChild, waitForChild } from './children.ts';
 import { freePort, waitForPort } from './ports.ts';
 import { ensureTools, type Tools } from './tools.ts';
 import { generateEabPool, startGtsProxy, type EabKey, type GtsProxy, type JournalEntry, type OrderJournalEntry } from './gts-proxy.ts';
+import { createTestCa, localServerNames, type TestCa } from './pki.ts';
 import type { AcmeEnvInfo } from './types.ts';
 
 export interface StartCaOptions {
@@ -36,6 +37,14 @@ export interface RunningCa extends AcmeEnvInfo {
   journal(): Promise<JournalEntry[]>;
   orders(): Promise<OrderJournalEntry[]>;
   stop(): Promise<void>;
+}
+
+// One root per process trusts every CA this process starts (tests start several
+// and share one HTTPS agent), as Pebble's bundled root did.
+let sharedListenerCa: Promise<TestCa> | undefined;
+function listenerCa(): Promise<TestCa> {
+  sharedListenerCa ??= createTestCa('certkeeper test CA for the ACME listeners');
+  return sharedListenerCa;
 }
 
 export async function startCa(opts: StartCaOptions): Promise<RunningCa> {
@@ -84,6 +93,17 @@ export async function startCa(opts: StartCaOptions): Promise<RunningCa> {
     const httpChallengePort = opts.httpChallengePort ?? (await freePort());
     const tlsPort = await freePort();
     const eabPool = generateEabPool(opts.eabPoolSize ?? 500);
+    // The listeners' TLS certificate (Pebble's and the proxy's) is made here, for
+    // loopback and this machine's addresses (where Pods reach the CA), instead of
+    // Pebble's bundled localhost one, which expires on 2027-10-03.
+    const tlsCa = await listenerCa();
+    const tls = await tlsCa.issue({ commonName: 'certkeeper test ACME server', ...localServerNames(), usages: ['server'] });
+    const caRootFile = path.join(opts.workDir, 'listener-ca.pem');
+    const tlsCertFile = path.join(opts.workDir, 'listener.pem');
+    const tlsKeyFile = path.join(opts.workDir, 'listener.key');
+    fs.writeFileSync(caRootFile, tlsCa.cert);
+    fs.writeFileSync(tlsCertFile, tls.cert);
+    fs.writeFileSync(tlsKeyFile, tls.key, { mode: 0o600 });
     const configFile = path.join(opts.workDir, 'pebble-config.json');
     fs.writeFileSync(
       configFile,
@@ -92,8 +112,8 @@ export async function startCa(opts: StartCaOptions): Promise<RunningCa> {
           pebble: {
             listenAddress: `127.0.0.1:${pebblePort}`,
             managementListenAddress: `127.0.0.1:${pebbleMgmtPort}`,
-            certificate: tools.pebbleCert,
-            privateKey: tools.pebbleKey,
+            certificate: tlsCertFile,
+            privateKey: tlsKeyFile,
             httpPort: httpChallengePort,
             tlsPort,
             ocspResponderURL: '',
@@ -124,16 +144,16 @@ export async function startCa(opts: StartCaOptions): Promise<RunningCa> {
 
     proxy = await startGtsProxy({
       pebbleUrl: `https://127.0.0.1:${pebblePort}`,
-      pebbleCa: fs.readFileSync(tools.pebbleRoot),
-      tlsCert: fs.readFileSync(tools.pebbleCert),
-      tlsKey: fs.readFileSync(tools.pebbleKey),
+      pebbleCa: tlsCa.cert,
+      tlsCert: tls.cert,
+      tlsKey: tls.key,
       eabPool,
     });
     const p = proxy;
 
     return {
       directoryUrl: p.directoryUrl,
-      caRootFile: tools.pebbleRoot,
+      caRootFile,
       managementUrl: p.managementUrl,
       pebbleManagementUrl: `https://127.0.0.1:${pebbleMgmtPort}`,
       httpChallengePort,

@@ -17,9 +17,14 @@ process.on('exit', () => {
   }
 });
 
-export function startChild(bin: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
+/**
+ * detached: the child gets a process group of its own, so a Ctrl-C in the
+ * terminal reaches only the environment, which then stops it in order (the node
+ * cluster needs its API server, kubelet and containerd alive to remove Pods).
+ */
+export function startChild(bin: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = {}, opts: { detached?: boolean } = {}): ChildProcess {
   const fd = fs.openSync(logFile, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env }, detached: opts.detached ?? false });
   fs.closeSync(fd);
   living.add(child);
   child.once('exit', () => living.delete(child));

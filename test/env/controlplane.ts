@@ -19,6 +19,8 @@ export interface ControlPlane {
   adminToken: string;
   /** Tokens of extra users defined at start (name → token), for RBAC tests. */
   userTokens: Record<string, string>;
+  /** The service account signing key (PEM PKCS#8), for kube-controller-manager. */
+  serviceAccountKeyFile: string;
   /** Process IDs of etcd and kube-apiserver. */
   pids(): number[];
   stop(): Promise<void>;
@@ -31,6 +33,25 @@ export interface ControlPlaneOptions {
   users?: { name: string; groups: string[] }[];
   /** Writes an audit log (every request at Metadata level, JSON lines) to this file; off when absent. */
   auditLogPath?: string;
+  /** Serve a node cluster (test/env/node.ts) instead of loopback-only clients. */
+  node?: NodeApiOptions;
+}
+
+/**
+ * What a node needs from the API server: it listens on the machine's own address
+ * (Pods reach it there through the `kubernetes` Service), serves a certificate
+ * made by the environment's cluster CA, accepts that CA's client certificates
+ * (kubelet, kube-proxy, controller-manager, scheduler), authorizes kubelets with
+ * the Node authorizer, and mounts real ServiceAccount tokens.
+ */
+export interface NodeApiOptions {
+  address: string;
+  serviceClusterIpRange: string;
+  clusterCaFile: string;
+  servingCertFile: string;
+  servingKeyFile: string;
+  kubeletClientCertFile: string;
+  kubeletClientKeyFile: string;
 }
 
 const children = new Set<ChildProcess>();
@@ -38,9 +59,10 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-function startProcess(binary: string, args: string[], logFile: string): ChildProcess {
+function startProcess(binary: string, args: string[], logFile: string, detached = false): ChildProcess {
   const out = openSync(logFile, 'a');
-  const child = spawn(binary, args, { stdio: ['ignore', out, out] });
+  // detached (the node cluster): out of the terminal's process group, stopped in order by stop().
+  const child = spawn(binary, args, { stdio: ['ignore', out, out], detached });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -92,7 +114,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
     '--unsafe-no-fsync',
     '--log-level=warn',
-  ], etcdLog);
+  ], etcdLog, options.node !== undefined);
   await waitForPort(etcdClientPort);
 
   // Bearer tokens instead of client certificates: no X.509 tooling needed, and
@@ -139,16 +161,29 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   // Without --tls-cert-file the apiserver generates a self-signed CA and serving
   // certificate for 127.0.0.1 in --cert-dir; apiserver.crt holds both.
+  const { node } = options;
+  const address = node?.address ?? '127.0.0.1';
+  const modeFlags = node
+    ? [
+      `--service-cluster-ip-range=${node.serviceClusterIpRange}`,
+      '--authorization-mode=Node,RBAC',
+      `--client-ca-file=${node.clusterCaFile}`,
+      `--tls-cert-file=${node.servingCertFile}`,
+      `--tls-private-key-file=${node.servingKeyFile}`,
+      `--kubelet-client-certificate=${node.kubeletClientCertFile}`,
+      `--kubelet-client-key=${node.kubeletClientKeyFile}`,
+      `--kubelet-certificate-authority=${node.clusterCaFile}`,
+      '--kubelet-preferred-address-types=InternalIP',
+    ]
+    : ['--service-cluster-ip-range=10.0.0.0/24', '--authorization-mode=RBAC', '--disable-admission-plugins=ServiceAccount'];
   const apiLog = path.join(workDir, 'kube-apiserver.log');
   const apiserver = startProcess(tools.kubeApiserver, [
     `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
     `--cert-dir=${certDir}`,
     `--secure-port=${apiPort}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
-    '--service-cluster-ip-range=10.0.0.0/24',
-    '--authorization-mode=RBAC',
-    '--disable-admission-plugins=ServiceAccount',
+    `--bind-address=${address}`,
+    `--advertise-address=${address}`,
+    ...modeFlags,
     `--token-auth-file=${tokenFile}`,
     '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
     `--service-account-key-file=${saPubFile}`,
@@ -157,11 +192,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     '--v=0',
     ...aggregationFlags,
     ...auditFlags,
-  ], apiLog);
-  const server = `https://127.0.0.1:${apiPort}`;
-  const caFile = path.join(certDir, 'apiserver.crt');
+  ], apiLog, options.node !== undefined);
+  const server = `https://${address}:${apiPort}`;
+  const caFile = node?.clusterCaFile ?? path.join(certDir, 'apiserver.crt');
   try {
-    await waitForPort(apiPort, 120_000);
+    await waitForPort(apiPort, 120_000, address);
     // The certificate file is written before the port opens.
     await waitForHealthy(`${server}/readyz`, adminToken, readFileSync(caFile), apiserver, apiLog);
   } catch (error) {
@@ -179,6 +214,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     caFile,
     adminToken,
     userTokens,
+    serviceAccountKeyFile: saKeyFile,
     pids: () => [etcd.pid!, apiserver.pid!],
     async stop() {
       await stopProcess(apiserver);

@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import { startBind } from './bind.ts';
 import { startCa } from './ca.ts';
 import { startControlPlane } from './controlplane.ts';
+import { startTcpForwarder, type TcpForwarder } from './forward.ts';
+import { startNodeCluster, type NodeCluster } from './node.ts';
 import { ensureTools, repoRoot } from './tools.ts';
 import type { LocalEnvInfo } from './types.ts';
 
@@ -21,14 +23,28 @@ export interface LocalEnv {
   info: LocalEnvInfo;
   /** Where the processes write their logs. */
   workDir: string;
+  /** With `node: true`: the node cluster (image import). */
+  nodeCluster?: NodeCluster;
   stop(): Promise<void>;
 }
 
-export async function startLocalEnv(opts: { workDir: string; nonceRejectPercent?: number; auditLogPath?: string }): Promise<LocalEnv> {
+export interface LocalEnvOptions {
+  workDir: string;
+  nonceRejectPercent?: number;
+  auditLogPath?: string;
+  /** A node cluster (kubelet, containerd, kube-proxy, ...: test/env/node.ts) instead of the API server alone. */
+  node?: boolean;
+  /** Lifetime of the certificates the CA issues; default 90 days. */
+  caValiditySeconds?: number;
+}
+
+export async function startLocalEnv(opts: LocalEnvOptions): Promise<LocalEnv> {
   const tools = ensureTools();
   mkdirSync(opts.workDir, { recursive: true });
   const external = process.env.CERTKEEPER_TEST_KUBECONFIG;
-  const controlPlane = external
+  let nodeCluster: NodeCluster | undefined;
+  if (opts.node && !external) nodeCluster = await startNodeCluster({ tools, workDir: path.join(opts.workDir, 'node') });
+  const controlPlane = external || nodeCluster
     ? undefined
     : await startControlPlane({
       tools,
@@ -38,19 +54,29 @@ export async function startLocalEnv(opts: { workDir: string; nonceRejectPercent?
     });
   let bind;
   let ca;
+  let caForPods: TcpForwarder | undefined;
   try {
     bind = await startBind({ workDir: path.join(opts.workDir, 'bind') });
-    ca = await startCa({ workDir: path.join(opts.workDir, 'ca'), tools, nonceRejectPercent: opts.nonceRejectPercent, dnsServer: bind.server });
+    ca = await startCa({ workDir: path.join(opts.workDir, 'ca'), tools, nonceRejectPercent: opts.nonceRejectPercent, dnsServer: bind.server, validityPeriodSeconds: opts.caValiditySeconds });
+    if (nodeCluster) {
+      // Pods reach the CA at the machine's own address (its certificate covers it).
+      const url = new URL(ca.directoryUrl);
+      caForPods = await startTcpForwarder({ listenHost: nodeCluster.hostAddress, targetHost: url.hostname, targetPort: Number(url.port) });
+    }
   } catch (error) {
+    await ca?.stop();
     await bind?.stop();
     await controlPlane?.stop();
+    await nodeCluster?.stop();
     throw error;
   }
-  const kubeconfig = external ?? controlPlane!.kubeconfig;
+  const kubeconfig = external ?? nodeCluster?.kubeconfig ?? controlPlane!.kubeconfig;
   const dns = bind;
   const stop = async () => {
+    await caForPods?.stop();
     await ca.stop();
     await controlPlane?.stop();
+    await nodeCluster?.stop();
     await dns.stop();
   };
   try {
@@ -79,8 +105,18 @@ export async function startLocalEnv(opts: { workDir: string; nonceRejectPercent?
     eab,
     binDir: tools.binDir,
     kubernetesVersion: KUBERNETES_VERSION,
+    ...(nodeCluster && caForPods
+      ? {
+        node: {
+          name: nodeCluster.nodeName,
+          hostAddress: nodeCluster.hostAddress,
+          directoryUrl: `https://${nodeCluster.hostAddress}:${caForPods.port}/dir`,
+          containerdAddress: nodeCluster.containerdAddress,
+        },
+      }
+      : {}),
   };
-  return { info, workDir: opts.workDir, stop };
+  return { info, workDir: opts.workDir, stop, ...(nodeCluster ? { nodeCluster } : {}) };
 }
 
 export function writeLocalEnvFile(info: LocalEnvInfo): string {

@@ -33,17 +33,17 @@ export async function freeUdpTcpPort(): Promise<number> {
   throw new Error('no port free for both TCP and UDP on 127.0.0.1');
 }
 
-/** Resolves once something accepts TCP connections on 127.0.0.1:port, or rejects at the deadline. */
-export async function waitForPort(port: number, timeoutMs = 60_000): Promise<void> {
+/** Resolves once something accepts TCP connections on host:port (127.0.0.1 by default), or rejects at the deadline. */
+export async function waitForPort(port: number, timeoutMs = 60_000, host = '127.0.0.1'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
+      const socket = net.connect(port, host);
       socket.once('connect', () => { socket.destroy(); resolve(true); });
       socket.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

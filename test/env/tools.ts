@@ -13,10 +13,6 @@ export interface Tools {
   pebble: string;
   challtestsrv: string;
   helm: string;
-  /** Pebble's listener certificate, key, and the root (minica) that trusts them. */
-  pebbleCert: string;
-  pebbleKey: string;
-  pebbleRoot: string;
   /** Gateway API CRDs (Gateway, GatewayClass, HTTPRoute) from sigs.k8s.io/gateway-api. */
   gatewayApiCrds: string;
 }
@@ -35,9 +31,6 @@ export function ensureTools(): Tools {
     pebble: bin('pebble'),
     challtestsrv: bin('pebble-challtestsrv'),
     helm: bin('helm'),
-    pebbleCert: bin('pebble-certs/cert.pem'),
-    pebbleKey: bin('pebble-certs/key.pem'),
-    pebbleRoot: bin('pebble-certs/pebble.minica.pem'),
     gatewayApiCrds: bin('gateway-api-crds'),
   };
 }

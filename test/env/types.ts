@@ -39,6 +39,19 @@ export interface LocalEnvInfo {
   binDir: string;
   /** Kubernetes release the control plane runs, e.g. v1.35.4. */
   kubernetesVersion: string;
+  /** Only in a node cluster (`npm run localenv -- --node`): what Pods use. */
+  node?: NodeEnvInfo;
+}
+
+export interface NodeEnvInfo {
+  /** The node's name. */
+  name: string;
+  /** The machine's own address: Pods reach the environment's servers here. */
+  hostAddress: string;
+  /** The GTS-like CA's directory as Pods reach it (same CA, same trust root as acme.directoryUrl). */
+  directoryUrl: string;
+  /** containerd's socket (`ctr --address ... --namespace k8s.io images import` loads images). */
+  containerdAddress: string;
 }
 
 declare module 'vitest' {

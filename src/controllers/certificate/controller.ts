@@ -56,6 +56,8 @@ export interface CertificateControllerDeps {
   secrets: SecretCache;
   http01: Http01Responder;
   solverService: SolverService;
+  /** Wait after creating a challenge Ingress/HTTPRoute before asking the CA to validate (0: none). */
+  http01RouteSettleMs?: number;
   dns01: (solver: Solver, secretNamespace: string) => Promise<Dns01Handle>;
   clusterResourceNamespace: string;
   /** cert-manager's --enable-certificate-owner-ref: the Secret goes with its Certificate. */
@@ -566,6 +568,7 @@ export class CertificateController {
         log,
         http01: this.deps.http01,
         solverService: this.deps.solverService,
+        http01RouteSettleMs: this.deps.http01RouteSettleMs ?? 0,
         dns01: this.deps.dns01,
         transport: {
           ca: acme.caBundle ? Buffer.from(acme.caBundle, 'base64').toString('utf8') : undefined,

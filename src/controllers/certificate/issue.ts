@@ -26,6 +26,12 @@ export interface IssueDeps {
   log: Logger;
   http01: Http01Responder;
   solverService: SolverService;
+  /**
+   * How long to wait after creating a challenge Ingress or HTTPRoute before the
+   * CA is asked to validate: ingress controllers load new routes asynchronously
+   * (Traefik batches updates for 2 s), and a CA that checks first gets a 404.
+   */
+  http01RouteSettleMs: number;
   /** Builds the DNS-01 provider for a solver (reads its Secrets from the issuer's namespace). */
   dns01: (solver: Solver, secretNamespace: string) => Promise<Dns01Handle>;
   transport: AcmeTransportOptions;
@@ -233,6 +239,10 @@ async function solve(deps: IssueDeps, client: acme.Client, request: IssueRequest
       deps.http01.present(challenge.token, keyAuthorization);
       cleanups.push(async () => deps.http01.cleanUp(challenge.token));
       cleanups.push(await presentRoute(deps.kube, solver.http01, deps.solverService, { host: authz.identifier.value, token: challenge.token, certificate: request.certificateKey }));
+      const routed = solver.http01.ingress !== undefined || solver.http01.gatewayHTTPRoute !== undefined;
+      if (routed && deps.http01RouteSettleMs > 0 && challenge.status === 'pending') {
+        await new Promise((resolve) => setTimeout(resolve, deps.http01RouteSettleMs));
+      }
     } else {
       const dns = await deps.dns01(solver, request.secretNamespace);
       const fqdn = `_acme-challenge.${authz.identifier.value}.`;
