@@ -5,14 +5,14 @@
 // a service principal's client secret, and AKS workload identity (a real
 // ServiceAccount token from the API server in the federated token file).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
 import { startAzureDnsFake, type AzureDnsFake } from './env/fakes/azuredns.ts';
 import { startEntraIdFake, type EntraIdFake } from './env/fakes/entra-id.ts';
-import { ensureTools } from './env/tools.ts';
+import { createTestCa } from './env/pki.ts';
 import { createNamespace, env, kubeClient } from './helpers.ts';
 import { createIssuer, createSecret, credentialsFailureWastesNoOrder, expectNoSecretsAnywhere, issueWildcardAndPlain, startDnsOperator } from './dns01-providers.ts';
 import type { OperatorProcess } from './operator-process.ts';
@@ -36,8 +36,11 @@ let saToken: string;
 
 beforeAll(async () => {
   kube = await kubeClient();
-  const tools = ensureTools();
-  const tls = { cert: readFileSync(tools.pebbleCert, 'utf8'), key: readFileSync(tools.pebbleKey, 'utf8') };
+  // The fakes serve HTTPS (Azure's library refuses plain HTTP) with a certificate of a CA made for this file.
+  const ca = await createTestCa('certkeeper azure fakes');
+  const tls = await ca.issue({ commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usages: ['server'] });
+  const caFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'certkeeper-azure-ca-')), 'ca.pem');
+  writeFileSync(caFile, ca.cert);
   systemNs = await createNamespace(kube, 'az-system');
   ns = await createNamespace(kube, 'az');
   entra = await startEntraIdFake({ tenantId, tls, secrets: { [spClientId]: spSecret }, federated: { [wiClientId]: `system:serviceaccount:${systemNs}:certkeeper` } });
@@ -51,7 +54,7 @@ beforeAll(async () => {
   writeFileSync(tokenFile, saToken, { mode: 0o600 });
   operator = await startDnsOperator(systemNs, {
     env: {
-      NODE_EXTRA_CA_CERTS: tools.pebbleRoot,
+      NODE_EXTRA_CA_CERTS: caFile,
       AZURE_AUTHORITY_HOST: entra.url,
       CERTKEEPER_AZURE_RESOURCE_MANAGER_URL: arm.url,
       AZURE_FEDERATED_TOKEN_FILE: tokenFile,
