@@ -292,6 +292,33 @@ describe('one EAB key ID, many claimants', () => {
   });
 });
 
+describe('an EAB ledger entry that cannot be read', () => {
+  it('never sends a key it cannot account for, and does not stop a registered account', async () => {
+    const ns = await createNamespace(kube, 'unreadable');
+    const key = await newKey();
+    await eabSecret(ns, 'eab', key.hmacKey);
+    // Hand-written data at the entry's name: not a ledger entry certkeeper can read.
+    await kube.create(configMaps, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ledgerEntryName(key.keyId), namespace: clusterNamespace }, data: { note: 'edited by hand' } } as KubeObject);
+    await createIssuer(ns, 'gts', acmeSpec(key.keyId));
+    const retrying = await waitForReason(ns, 'gts', 'Retrying');
+    expect(retrying.status!.conditions!.find((c) => c.type === 'Ready')!.message).toContain('is not readable');
+    expect(await journalFor(key.keyId)).toEqual([]);
+    expect(await kube.get(core.secrets, ns, 'account-key')).toBeUndefined();
+
+    // Restored (here: removed), the key registers; an unreadable entry later does not stop the account.
+    await kube.delete(configMaps, clusterNamespace, ledgerEntryName(key.keyId));
+    await kubectl(['annotate', 'issuer', '-n', ns, 'gts', 'example.com/retry=1']);
+    await waitForReason(ns, 'gts', 'AccountReady');
+    await kubectl(['annotate', 'configmap', '-n', clusterNamespace, ledgerEntryName(key.keyId), 'certkeeper.io/allow-deletion=true']);
+    await kube.mergePatch(configMaps, clusterNamespace, ledgerEntryName(key.keyId), { data: { outcome: 'garbled' } });
+    await kube.mergePatch(issuers, ns, 'gts', { spec: { acme: { email: 'ops@example.com' } }, metadata: { labels: { resync: 'yes' } } });
+    await kubectl(['annotate', 'issuer', '-n', ns, 'gts', 'example.com/retry=2', '--overwrite']);
+    await waitFor('another sync', async () => operator.lines.some((l) => l.includes('using the registered account without it')));
+    expect((await ready(ns, 'gts'))?.reason).toBe('AccountReady');
+    expect((await processedSends(key.keyId)).map((e) => e.status)).toEqual([201]);
+  });
+});
+
 describe('Issuers sharing one account', () => {
   it('never flips the contact between two emails: a conflict is reported, with no CA request', async () => {
     const ns = await createNamespace(kube, 'contact');

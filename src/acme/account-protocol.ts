@@ -585,6 +585,13 @@ async function readLedger(run: Run): Promise<void> {
   try {
     run.ledgerEntry = await run.ledger.get(run.eab.eab.keyId);
   } catch (error) {
+    // A registered account is used without the ledger (nothing will be sent with EAB): an
+    // unreadable ledger (RBAC not yet updated, say) must not stop its certificates.
+    if (run.secret.kind === 'present' && run.secret.accountUrl) {
+      run.deps.log.warn({ err: (error as Error).message }, 'cannot read the EAB ledger; using the registered account without it');
+      run.ledgerEntry = undefined;
+      return;
+    }
     if (error instanceof LedgerUnreadableError) throw new TransientAccountError(error.message);
     asTransient(error, `reading the EAB ledger in namespace ${run.ledger.namespace}`);
   }
