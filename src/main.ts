@@ -1,5 +1,6 @@
 // The certkeeper command line: `certkeeper controller` runs the operator;
-// `certkeeper account` backs up and imports account keys (src/cli/account.ts).
+// `certkeeper account` backs up and imports account keys (src/cli/account.ts);
+// `certkeeper convert` and `certkeeper migrate` move users off cert-manager (src/cli/convert.ts, migrate.ts).
 import v8 from 'node:v8';
 import { controllerFlags, parseControllerConfig, UsageError } from './config.ts';
 import { createLogger } from './logging.ts';
@@ -9,7 +10,14 @@ const USAGE = `certkeeper: Kubernetes operator for ACME certificates (one regist
 Usage:
   certkeeper controller [flags]   run the operator against the cluster in KUBECONFIG or in-cluster
   certkeeper account import|export  back up, restore or migrate ACME account keys (see "certkeeper account --help")
+  certkeeper status certificate|issuer|clusterissuer NAME [-n NS]   conditions, order, Secret, account, EAB ledger, events
+  certkeeper renew NAME... | --all [-n NS | -A] [-l SEL]   issue again now (once per request)
+  certkeeper inspect secret NAME [-n NS]   the certificates and key in a TLS Secret (no key material)
+  certkeeper completion bash|zsh  shell completion (source <(certkeeper completion bash))
+  certkeeper convert -f FILE|DIR  cert-manager manifests in, certkeeper manifests out, with what was not carried over (see "certkeeper convert --help")
+  certkeeper migrate [--apply]    move a cluster's cert-manager ACME issuers and certificates, adopting account keys and TLS Secrets (see "certkeeper migrate --help")
   certkeeper --help               show this help
+  certkeeper version [--client]   this command's version and the operator's running in the cluster
   certkeeper --version            print the version
 
 controller flags:
@@ -39,7 +47,18 @@ async function runController(args: string[]): Promise<number> {
     process.stderr.write(`certkeeper: ${(error as Error).message}\n`);
     return 1;
   }
-  const operator = await startOperator(config, kube, log);
+  let operator;
+  try {
+    operator = await startOperator(config, kube, log);
+  } catch (error) {
+    kube.close();
+    if (error instanceof UsageError) {
+      // One line that names the flag; exit 2 like any other usage error.
+      process.stderr.write(`certkeeper: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   const exitCode = await new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down: finishing in-flight work');
@@ -70,10 +89,23 @@ export async function main(argv: string[]): Promise<number> {
       case 'account':
         // Loaded on demand: each command pulls in only what it needs.
         return await (await import('./cli/account.ts')).runAccount(rest);
+      case 'status':
+        return await (await import('./cli/status.ts')).runStatus(rest);
+      case 'renew':
+        return await (await import('./cli/renew.ts')).runRenew(rest);
+      case 'inspect':
+        return await (await import('./cli/inspect.ts')).runInspect(rest);
+      case 'completion':
+        return (await import('./cli/completion.ts')).runCompletion(rest, { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+      case 'migrate':
+        return await (await import('./cli/migrate.ts')).runMigrate(rest);
+      case 'convert':
+        return await (await import('./cli/convert.ts')).runConvert(rest);
       case '--version':
-      case 'version':
-        process.stdout.write(`certkeeper ${process.env.npm_package_version ?? '0.1.0'}\n`);
+        process.stdout.write(`certkeeper ${(await import('./cli/version.ts')).clientVersion()}\n`);
         return 0;
+      case 'version':
+        return await (await import('./cli/version.ts')).runVersion(rest);
       case undefined:
       case '--help':
       case '-h':

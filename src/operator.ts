@@ -2,7 +2,7 @@
 // controllers, and the health endpoints. Everything is passed in explicitly.
 import type { Logger } from 'pino';
 import type { ControllerConfig } from './config.ts';
-import { parseHostPort } from './config.ts';
+import { parseHostPort, UsageError } from './config.ts';
 import { IssuerController } from './controllers/issuer/controller.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { KubeClient, loadKubeConfig } from './kube/client.ts';
@@ -16,6 +16,7 @@ import { Http01Responder } from './solvers/http01/responder.ts';
 import { dns01HandleFactory } from './solvers/dns01-handle.ts';
 import { SecretCache } from './controllers/secrets.ts';
 import { afterStartupBurst } from './util/memory.ts';
+import { gatewayApiServed, ShimController, type SourceKind } from './controllers/shim/controller.ts';
 
 /** How long a shutdown waits for in-flight reconciles (the chart's grace period is 30 s). */
 export const SHUTDOWN_GRACE_MS = 20_000;
@@ -41,17 +42,30 @@ export async function connect(config: ControllerConfig): Promise<KubeClient> {
   return kube;
 }
 
+/** A listener that cannot open is a configuration problem: say which flag, not a stack trace. */
+async function listening<T>(flag: string, address: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EADDRINUSE') throw new UsageError(`${flag} ${address}: the address is already in use (another process listens there); choose another port`);
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES' || code === 'ENOTFOUND') throw new UsageError(`${flag} ${address}: cannot listen there (${code})`);
+    throw error;
+  }
+}
+
 export async function startOperator(config: ControllerConfig, kube: KubeClient, log: Logger): Promise<RunningOperator> {
   const clock = () => new Date();
   const metrics = new Metrics();
-  const transportHooks = { onResponse: metrics.onAcmeResponse, endpointOf: acmeEndpointOf };
+  const transportHooks = { onResponse: metrics.onAcmeResponse, endpointOf: acmeEndpointOf, timeoutMs: config.acmeRequestTimeoutSeconds * 1000 };
   const hooks = { onReconcile: metrics.onReconcile };
   const secrets = new SecretCache(kube, log);
-  const events = createEventRecorder(kube, log, config.clusterResourceNamespace, clock);
+  const events = createEventRecorder(kube, log, clock);
   const issuers = new IssuerController({
     kube, log, clock, events,
     locks: new KeyedMutex(),
     clusterResourceNamespace: config.clusterResourceNamespace,
+    settleWindowMs: config.registrationSettleWindowSeconds * 1000,
     secrets,
     hooks,
     accountHooks: { onRegistration: metrics.onRegistration, transportHooks },
@@ -63,39 +77,60 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     kube, log, clock, events, issuers, secrets, http01,
     solverService: { namespace: config.http01ServiceNamespace, name: config.http01ServiceName, port: config.http01ServicePort },
     http01RouteSettleMs: config.http01RouteSettleSeconds * 1000,
-    dns01: dns01HandleFactory(kube, { propagationTimeoutMs: config.dns01PropagationTimeoutSeconds * 1000 }),
+    dns01: dns01HandleFactory(kube, {
+      propagationTimeoutMs: config.dns01PropagationTimeoutSeconds * 1000,
+      recursiveNameservers: config.dns01RecursiveNameservers,
+      recursiveNameserversOnly: config.dns01RecursiveNameserversOnly,
+      clusterResourceNamespace: config.clusterResourceNamespace,
+      issuerAmbientCredentials: config.issuerAmbientCredentials,
+      endpoints: config.dns01Endpoints,
+    }),
     clusterResourceNamespace: config.clusterResourceNamespace,
     ownSecrets: config.enableCertificateOwnerRef,
+    certManagerSecretAnnotations: config.secretAnnotationsCertManager,
     transportHooks,
     hooks,
     onCertificate: metrics.onCertificate,
     renewalInfo: new RenewalInfoClient(log),
   });
+  // The Ingress and Gateway shim; the Gateway half only where the Gateway API is served
+  // (checked once at start: a cluster that installs it later needs a restart).
+  const shimKinds: SourceKind[] = [];
+  if (config.ingressShim) shimKinds.push('Ingress');
+  if (config.gatewayShim) {
+    if (await gatewayApiServed(kube)) shimKinds.push('Gateway');
+    else log.info('the Gateway API (gateway.networking.k8s.io/v1) is not served; the Gateway shim is off until a restart');
+  }
+  const shim = shimKinds.length > 0
+    ? new ShimController({ kube, log, events, kinds: shimKinds, options: { readCertManager: config.ingressShimCertManagerAnnotations }, hooks })
+    : undefined;
   metrics.watchQueue('issuer', () => issuers.controller.queue.depth);
   metrics.watchQueue('certificate', () => certificates.controller.queue.depth);
 
   http01.fallback = (token) => certificates.keyAuthorizationFor(token);
 
-  const ready = () => secrets.hasSynced && issuers.hasSynced && certificates.hasSynced;
+  const ready = () => secrets.hasSynced && issuers.hasSynced && certificates.hasSynced && (shim?.hasSynced ?? true);
   const { host, port } = parseHostPort(config.healthAddress);
-  const health: HealthServer = await startHealthServer(host, port, ready);
+  const health: HealthServer = await listening('--health-address', config.healthAddress, () => startHealthServer(host, port, ready));
   const metricsAddress = parseHostPort(config.metricsAddress);
-  const metricsServer = await metrics.listen(metricsAddress.host, metricsAddress.port);
+  const metricsServer = await listening('--metrics-address', config.metricsAddress, () => metrics.listen(metricsAddress.host, metricsAddress.port));
   const solverAddress = parseHostPort(config.http01Address);
-  const http01Port = await http01.listen(solverAddress.host, solverAddress.port);
+  const http01Port = await listening('--http01-address', config.http01Address, () => http01.listen(solverAddress.host, solverAddress.port));
 
   secrets.start();
   issuers.startWatching();
   certificates.startWatching();
+  shim?.startWatching();
   log.info({ healthPort: health.port, metricsPort: metricsServer.port, http01Port, clusterResourceNamespace: config.clusterResourceNamespace }, 'certkeeper started');
 
   // Like controller-runtime: reconcile only once every cache has synced.
-  const synced = Promise.all([secrets.waitForSync(), issuers.issuers.waitForSync(), issuers.clusterIssuers.waitForSync(), certificates.informer.waitForSync()]);
+  const synced = Promise.all([secrets.waitForSync(), issuers.issuers.waitForSync(), issuers.clusterIssuers.waitForSync(), certificates.informer.waitForSync(), shim?.waitForSync()]);
   const startWorking = () => {
     void synced.then(() => {
       if (running.signal.aborted) return;
       issuers.startWorking();
       certificates.startWorking();
+      shim?.startWorking();
       stopWaitingForIdle = afterStartupBurst(() => certificates.controller.queue.depth === 0 && issuers.controller.queue.depth === 0);
     });
   };
@@ -137,7 +172,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
       // from status), and the Lease then simply expires.
       let timer: NodeJS.Timeout | undefined;
       const finished = await Promise.race([
-        Promise.all([certificates.stop(), issuers.stop()]).then(() => true),
+        Promise.all([certificates.stop(), issuers.stop(), shim?.stop()]).then(() => true),
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
       ]);
       clearTimeout(timer);

@@ -16,7 +16,7 @@ import { jwkThumbprint } from '../src/pki/keys.ts';
 import { getJournal, mintEabKey } from './env/ca-client.ts';
 import type { EabKey, JournalEntry } from './env/gts-proxy.ts';
 import { repoRoot } from './env/tools.ts';
-import { createNamespace, env, kubeClient, waitFor } from './helpers.ts';
+import { createNamespace, env, kubeClient, kubectl, waitFor } from './helpers.ts';
 import { startOperatorProcess, type OperatorProcess } from './operator-process.ts';
 
 const issuers = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
@@ -34,11 +34,13 @@ interface SecretObject extends KubeObject {
 let kube: KubeClient;
 let operator: OperatorProcess;
 let workDir: string;
+let clusterNamespace: string;
 
 beforeAll(async () => {
   kube = await kubeClient();
   workDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-account-cli-'));
-  operator = await startOperatorProcess({ clusterResourceNamespace: await createNamespace(kube, 'certkeeper-system') });
+  clusterNamespace = await createNamespace(kube, 'certkeeper-system');
+  operator = await startOperatorProcess({ clusterResourceNamespace: clusterNamespace });
 });
 
 afterAll(async () => {
@@ -106,7 +108,7 @@ async function eabSends(kid: string): Promise<JournalEntry[]> {
   return (await getJournal(env().acme.managementUrl)).filter((e) => e.kid === kid);
 }
 
-async function createIssuer(namespace: string, eab: EabKey, email: string): Promise<void> {
+async function createIssuer(namespace: string, eab: EabKey, email: string, acmeOver: Record<string, unknown> = {}): Promise<void> {
   await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace }, stringData: { secret: eab.hmacKey } } as KubeObject);
   await kube.create(issuers, {
     apiVersion: API_VERSION,
@@ -119,6 +121,7 @@ async function createIssuer(namespace: string, eab: EabKey, email: string): Prom
         privateKeySecretRef: { name: 'account-key' },
         externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: 'eab' } },
         caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
+        ...acmeOver,
       },
     },
   } as KubeObject);
@@ -270,6 +273,26 @@ describe('certkeeper account import', () => {
     expect(secret.metadata.annotations).toMatchObject({ 'certkeeper.io/account-state': 'registered', 'certkeeper.io/account-url': accountUrl });
   });
 
+  it('with disableAccountKeyGeneration, waits for the key instead of generating one, then uses the imported account', async () => {
+    const ns = await createNamespace(kube, 'no-keygen');
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const eab = await mintEabKey(env().acme.managementUrl);
+    await createIssuer(ns, eab, 'keygen@example.com', { disableAccountKeyGeneration: true });
+    const waiting = await waitForReason(ns, 'AccountKeyNotFound');
+    expect(waiting.status!.conditions![0]!.message).toContain(`Account key Secret ${ns}/account-key does not exist, and spec.acme.disableAccountKeyGeneration says not to generate one`);
+    expect(await kube.get(core.secrets, ns, 'account-key')).toBeUndefined();
+    expect(await eabSends(eab.keyId)).toHaveLength(0);
+
+    // The account was created elsewhere (e.g. with gcloud's key); its key is imported: certkeeper picks it up.
+    const accountUrl = await registerElsewhere(key, eab, 'keygen@example.com');
+    writeFiles(workDir, { [`${ns}/key.pem`]: key.export({ type: 'pkcs8', format: 'pem' }) as string });
+    const run = await certkeeper(importArgs(ns, 'account-key', ['--key-file', path.join(workDir, ns, 'key.pem'), '--email', 'keygen@example.com']));
+    expect(run.code, run.stderr).toBe(0);
+    const issuer = await waitForReason(ns, 'AccountReady');
+    expect(issuer.status!.acme!.uri).toBe(accountUrl);
+    expect(await eabSends(eab.keyId)).toHaveLength(1);
+  });
+
   it('refuses to import into an existing Secret and leaves it untouched', async () => {
     const ns = await createNamespace(kube, 'import-exists');
     const first = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
@@ -346,7 +369,7 @@ describe('certkeeper account export', () => {
     const issuer = await waitForReason(ns, 'AccountReady');
 
     const out = path.join(workDir, ns, 'backup');
-    const exportArgs = ['account', 'export', '--kubeconfig', env().kubeconfig, '--namespace', ns, '--secret', 'account-key', '--out', out];
+    const exportArgs = ['account', 'export', '--kubeconfig', env().kubeconfig, '--namespace', ns, '--secret', 'account-key', '--out', out, '--ledger-namespace', clusterNamespace];
     const run = await certkeeper(exportArgs);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain(`Wrote ${path.join(out, 'account.key')}`);
@@ -382,6 +405,33 @@ describe('certkeeper account export', () => {
     expect(jwkThumbprint(createPrivateKey(Buffer.from(restoredSecret.data!['tls.key']!, 'base64').toString()))).toBe(json.thumbprint);
     expect(restoredSecret.metadata.annotations).toMatchObject({ 'certkeeper.io/account-url': accountUrl, 'certkeeper.io/email': 'export@example.com', 'certkeeper.io/eab-key-id': eab.keyId });
     expect(await eabSends(eab.keyId)).toHaveLength(1);
+  });
+
+  it('includes the EAB ledger, which restores with kubectl create, and holds no secret', async () => {
+    const ns = await createNamespace(kube, 'export-ledger');
+    const eab = await mintEabKey(env().acme.managementUrl);
+    await createIssuer(ns, eab, 'ledger@example.com');
+    const issuer = await waitForReason(ns, 'AccountReady');
+    const out = path.join(workDir, ns, 'backup');
+    const run = await certkeeper(['account', 'export', '--kubeconfig', env().kubeconfig, '--namespace', ns, '--secret', 'account-key', '--out', out, '--ledger-namespace', clusterNamespace]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`EAB ledger: +\\d+ entr(y|ies) from namespace ${clusterNamespace}`));
+    const text = readFileSync(path.join(out, 'eab-ledger.json'), 'utf8');
+    expect(text).not.toContain(eab.hmacKey);
+    const list = JSON.parse(text) as { kind: string; items: { metadata: Record<string, unknown>; data: Record<string, string> }[] };
+    expect(list.kind).toBe('List');
+    const entry = list.items.find((item) => item.data.keyID === eab.keyId)!;
+    expect(entry.data).toMatchObject({
+      server: env().acme.directoryUrl, accountSecret: `${ns}/account-key`, claimedBy: `Issuer ${ns}/gts`, outcome: 'registered',
+      accountURL: issuer.status!.acme!.uri, thumbprint: issuer.status!.acme!.keyThumbprint, sends: '1',
+    });
+    expect(entry.data.history).toMatch(/claimed by Issuer .*\n.*sending newAccount with EAB \(attempt 1.*\n.*registered: account /);
+    expect(Object.keys(entry.metadata).sort()).toEqual(['annotations', 'labels', 'name']);
+    // Restores into another cluster resource namespace as it is.
+    const restoreNs = await createNamespace(kube, 'ledger-restore');
+    await kubectl(['create', '-n', restoreNs, '-f', path.join(out, 'eab-ledger.json')]);
+    const { stdout } = await kubectl(['get', 'configmaps', '-n', restoreNs, '-l', 'certkeeper.io/eab-ledger=true', '-o', 'name']);
+    expect(stdout.trim().split('\n')).toHaveLength(list.items.length);
   });
 
   it('says when the Secret does not exist', async () => {

@@ -15,6 +15,7 @@ import { loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
 import { chartDir, deployDir } from '../scripts/render-manifests.ts';
+import { configMaps, ledgerEntryName, ledgerEntryObject, type LedgerOutcome } from '../src/acme/eab-ledger.ts';
 import { createNamespace, env, kubeClient, kubectl, kubectlFails, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -26,6 +27,16 @@ interface Manifest extends KubeObject {
 
 interface Secret extends KubeObject {
   data?: Record<string, string>;
+}
+
+const SERVER = 'https://dv.acme-v02.api.pki.goog/directory';
+
+/** A ledger entry as certkeeper writes it (src/acme/eab-ledger.ts). */
+function ledgerData(keyID: string, outcome: LedgerOutcome = 'registered') {
+  return {
+    keyID, server: SERVER, accountSecret: 'team-a/account', claimedBy: 'Issuer team-a/gts', thumbprint: 'tp-1', outcome,
+    ...(outcome === 'registered' ? { accountURL: 'https://ca.example/acct/1' } : {}), sends: 1, history: '2026-11-30T00:00:00.000Z claimed\n',
+  };
 }
 
 const KEY = Buffer.from('-----BEGIN PRIVATE KEY-----\nnot really a key\n-----END PRIVATE KEY-----\n').toString('base64');
@@ -74,31 +85,38 @@ describe('the account guard (ValidatingAdmissionPolicy)', () => {
     // The copy is the shipped policy (deploy/), renamed and bound to this namespace only.
     const copy = loadAll(stdout) as Manifest[];
     const shipped = loadAll(readFileSync(path.join(deployDir, '04-account-guard.yaml'), 'utf8')) as Manifest[];
-    expect(copy.map((m) => m.kind)).toEqual(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
-    expect(copy[0]!.spec).toEqual(shipped[0]!.spec);
-    expect(shipped[1]!.spec).toEqual({ policyName: 'certkeeper-account-guard', validationActions: ['Deny'] }); // every namespace
-    expect(copy[1]!.spec).toEqual({
-      policyName,
-      validationActions: ['Deny'],
-      matchResources: { namespaceSelector: { matchLabels: { 'certkeeper-test/account-guard': namespace } } },
-    });
+    const named = (manifests: Manifest[], kind: string, suffix: string) => manifests.find((m) => m.kind === kind && m.metadata.name.endsWith(`account-guard${suffix}`))!;
+    expect(copy.map((m) => m.kind).sort()).toEqual(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicyBinding']);
+    for (const [suffix, name] of [['', policyName], ['-eab-ledger', `${policyName}-eab-ledger`]] as const) {
+      expect(named(copy, 'ValidatingAdmissionPolicy', suffix).spec).toEqual(named(shipped, 'ValidatingAdmissionPolicy', suffix).spec);
+      // Shipped: every namespace. The copy: this test's namespace only.
+      expect(named(shipped, 'ValidatingAdmissionPolicyBinding', suffix).spec).toEqual({ policyName: `certkeeper-account-guard${suffix}`, validationActions: ['Deny'] });
+      expect(named(copy, 'ValidatingAdmissionPolicyBinding', suffix).spec).toEqual({
+        policyName: name,
+        validationActions: ['Deny'],
+        matchResources: { namespaceSelector: { matchLabels: { 'certkeeper-test/account-guard': namespace } } },
+      });
+    }
     await kubectl(['apply', '--server-side', '-f', '-'], stdout);
 
-    // Policies load asynchronously: wait until a (dry-run) delete of a registered Secret is refused.
+    // Policies load asynchronously: wait until (dry-run) deletes of a registered Secret and a ledger entry are refused.
     await kube.create(core.secrets, accountSecret(namespace, 'probe', 'registered'));
-    await waitFor('the account guard to take effect', async () => {
-      try {
-        await kubectl(['delete', 'secret', '-n', namespace, 'probe', '--dry-run=server']);
-        return false;
-      } catch (error) {
-        return (error as { stderr: string }).stderr.includes(policyName);
-      }
-    }, { timeoutMs: 30_000 });
+    await kube.create(configMaps, ledgerEntryObject(namespace, ledgerData('probe')));
+    for (const [kind, name] of [['secret', 'probe'], ['configmap', ledgerEntryName('probe')]]) {
+      await waitFor(`the guard to take effect on ${kind}s`, async () => {
+        try {
+          await kubectl(['delete', kind!, '-n', namespace, name!, '--dry-run=server']);
+          return false;
+        } catch (error) {
+          return (error as { stderr: string }).stderr.includes(policyName);
+        }
+      }, { timeoutMs: 30_000 });
+    }
   });
 
   afterAll(async () => {
-    await kubectl(['delete', '--ignore-not-found', 'validatingadmissionpolicybinding', policyName]);
-    await kubectl(['delete', '--ignore-not-found', 'validatingadmissionpolicy', policyName]);
+    await kubectl(['delete', '--ignore-not-found', 'validatingadmissionpolicybinding', policyName, `${policyName}-eab-ledger`]);
+    await kubectl(['delete', '--ignore-not-found', 'validatingadmissionpolicy', policyName, `${policyName}-eab-ledger`]);
     rmSync(workDir, { recursive: true, force: true });
     kube.close();
   });
@@ -137,6 +155,51 @@ describe('the account guard (ValidatingAdmissionPolicy)', () => {
     expect(unchanged?.data).toEqual({ 'tls.key': KEY });
     expect(unchanged?.metadata.labels?.['certkeeper.io/account-key']).toBe('true');
     expect(unchanged?.metadata.annotations?.['certkeeper.io/account-state']).toBe('registered');
+  });
+
+  it('freezes the account URL, CA and EAB key ID of a registered Secret (no other tenant\'s account URL pasted in)', async () => {
+    await kube.create(core.secrets, accountSecret(namespace, 'frozen', 'registered', { 'certkeeper.io/eab-key-id': 'kid-1' }));
+    for (const annotation of ['certkeeper.io/account-url=https://ca.example/acct/someone-else', 'certkeeper.io/acme-server=https://other.example/dir', 'certkeeper.io/eab-key-id=kid-2']) {
+      const stderr = await kubectlFails(['annotate', 'secret', '-n', namespace, 'frozen', annotation, '--overwrite']);
+      expect(stderr).toContain('describe that account and cannot change');
+      expect(stderr).toContain('certkeeper.io/allow-deletion=true');
+    }
+    expect(await kubectlFails(['annotate', 'secret', '-n', namespace, 'frozen', 'certkeeper.io/account-url-'])).toContain('cannot change');
+    const unchanged = await secret('frozen');
+    expect(unchanged?.metadata.annotations).toMatchObject({
+      'certkeeper.io/account-url': 'https://ca.example/acct/frozen', 'certkeeper.io/acme-server': SERVER, 'certkeeper.io/eab-key-id': 'kid-1',
+    });
+    // The email and the contact-update time stay certkeeper's to change.
+    await kubectl(['annotate', 'secret', '-n', namespace, 'frozen', 'certkeeper.io/email=new@example.com', 'certkeeper.io/contact-updated-at=2026-11-30T00:00:00Z']);
+    // The consent unlocks them.
+    await kubectl(['annotate', 'secret', '-n', namespace, 'frozen', 'certkeeper.io/allow-deletion=true']);
+    await kubectl(['annotate', 'secret', '-n', namespace, 'frozen', 'certkeeper.io/account-url=https://ca.example/acct/moved', '--overwrite']);
+  });
+
+  it('guards the EAB ledger: no delete, no rewrite of a registration, history only grows; consent releases', async () => {
+    const name = ledgerEntryName('kid-ledger');
+    await kube.create(configMaps, ledgerEntryObject(namespace, ledgerData('kid-ledger')));
+    const del = await kubectlFails(['delete', 'configmap', '-n', namespace, name]);
+    expect(del).toContain(`ConfigMap ${namespace}/${name} is the EAB ledger entry of key ID kid-ledger`);
+    expect(del).toContain(`kubectl annotate configmap -n ${namespace} ${name} certkeeper.io/allow-deletion=true`);
+    const patch = (data: Record<string, string>) => kubectlFails(['patch', 'configmap', '-n', namespace, name, '--type=merge', '-p', JSON.stringify({ data })]);
+    expect(await patch({ outcome: 'claimed' })).toContain('registered an account: that record cannot change');
+    expect(await patch({ accountSecret: 'tenant-b/account' })).toContain('registered an account: that record cannot change');
+    expect(await patch({ keyID: 'kid-other' })).toContain('its label, key ID and CA cannot change');
+    expect(await patch({ history: 'rewritten\n' })).toContain('history only grows');
+    expect(await kubectlFails(['label', 'configmap', '-n', namespace, name, 'certkeeper.io/eab-ledger-'])).toContain('its label, key ID and CA cannot change');
+
+    // certkeeper's own transitions of an entry that is not registered yet go through.
+    const sentName = ledgerEntryName('kid-sent');
+    await kube.create(configMaps, ledgerEntryObject(namespace, ledgerData('kid-sent', 'sent')));
+    await kubectl(['patch', 'configmap', '-n', namespace, sentName, '--type=merge', '-p', JSON.stringify({
+      data: { outcome: 'registered', accountURL: 'https://ca.example/acct/2', history: '2026-11-30T00:00:00.000Z claimed\n2026-11-30T00:01:00.000Z registered\n' },
+    })]);
+
+    // Consent, then release.
+    await kubectl(['annotate', 'configmap', '-n', namespace, name, 'certkeeper.io/allow-deletion=true']);
+    await kubectl(['delete', 'configmap', '-n', namespace, name]);
+    expect(await kube.get(configMaps, namespace, name)).toBeUndefined();
   });
 
   it('lets certkeeper create a pending Secret, mark it registered and update its email', async () => {

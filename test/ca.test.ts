@@ -339,6 +339,33 @@ describe('GTS-like CA (proxy in front of Pebble)', () => {
     expect((await rawNewAccount(key, payload, eab)).status).toBe(201);
   });
 
+  it('delay: the CA processes a newAccount only after the delay (a client that gave up may still have registered)', async () => {
+    const eab = await mintEabKey(ca.managementUrl);
+    const key = rawKey();
+    await setNewAccountFault(ca.managementUrl, { mode: 'delay', delayMs: 1500 });
+    const payload = { termsOfServiceAgreed: true, contact: ['mailto:x@example.com'] };
+    const late = rawNewAccount(key, payload, eab);
+    // While the request is on its way, the CA has no account for the key.
+    await waitFor('the delayed request to reach the proxy', async () => (await lastJournal())?.fault?.mode === 'delay');
+    expect((await rawNewAccount(key, { onlyReturnExisting: true })).status).toBe(400);
+    expect((await late).status).toBe(201);
+    expect((await rawNewAccount(key, { onlyReturnExisting: true })).status).toBe(200);
+    const entry = (await getJournal(ca.managementUrl)).find((e) => e.kid === eab.keyId);
+    expect(entry).toMatchObject({ status: 201, fault: { mode: 'delay', delayMs: 1500 } });
+  });
+
+  it('delay with drop: the connection closes and the CA never sees the request', async () => {
+    const eab = await mintEabKey(ca.managementUrl);
+    const key = rawKey();
+    await setNewAccountFault(ca.managementUrl, { mode: 'delay', delayMs: 200, drop: true });
+    const payload = { termsOfServiceAgreed: true, contact: ['mailto:x@example.com'] };
+    await expect(rawNewAccount(key, payload, eab)).rejects.toThrow();
+    expect((await getJournal(ca.managementUrl)).find((e) => e.kid === eab.keyId)).toMatchObject({ status: 0, fault: { mode: 'delay', dropped: true } });
+    // The key was never used: a registration with it succeeds.
+    expect((await rawNewAccount(key, { onlyReturnExisting: true })).status).toBe(400);
+    expect((await rawNewAccount(key, payload, eab)).status).toBe(201);
+  });
+
   it('fail-after: the account is created, the client gets an error, and a retry with the same kid gets 403', async () => {
     const eab = await mintEabKey(ca.managementUrl);
     const key = rawKey();

@@ -214,6 +214,18 @@ describe('issuance over HTTP-01', () => {
   });
 
   it('reports a failure with the name and reason, and backs off', async () => {
+    // Outside the test zone: the CA's DNS lookup for the HTTP-01 validation fails.
+    const name = `unresolvable-${process.pid}.elsewhere.test`;
+    await createCertificate('failing', { secretName: 'failing-tls', issuerRef: { name: 'gts' }, dnsNames: [name] });
+    const failed = await waitForCertificate('failing', (c) => (c.status?.failedIssuanceAttempts ?? 0) >= 1, 'a failed attempt');
+    const readyCondition = failed.status!.conditions!.find((x) => x.type === 'Ready')!;
+    expect(readyCondition).toMatchObject({ status: 'False', reason: 'Failed' });
+    expect(readyCondition.message).toContain(`http-01 challenge for ${name} failed`);
+    expect(readyCondition.message).toMatch(/attempt 1, next in 30 s/);
+    expect(await kube.get(core.secrets, ns, 'failing-tls')).toBeUndefined();
+  });
+
+  it('refuses a name no solver of the issuer matches, before ordering', async () => {
     const eab = await mintEabKey(env().acme.managementUrl);
     await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab-dns-only', namespace: ns }, stringData: { secret: eab.hmacKey } } as KubeObject);
     const gts = await kube.get<KubeObject & { spec: { acme: Record<string, unknown> } }>(issuers, ns, 'gts');
@@ -222,13 +234,14 @@ describe('issuance over HTTP-01', () => {
       spec: { acme: { ...gts!.spec.acme, privateKeySecretRef: { name: 'zoned-account' }, externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: 'eab-dns-only' } }, solvers: [{ selector: { dnsZones: ['elsewhere.test'] }, http01: {} }] } },
     } as KubeObject);
     const name = testName('nosolver');
-    await createCertificate('failing', { secretName: 'failing-tls', issuerRef: { name: 'zoned' }, dnsNames: [name] });
-    const failed = await waitForCertificate('failing', (c) => (c.status?.failedIssuanceAttempts ?? 0) >= 1, 'a failed attempt');
-    const readyCondition = failed.status!.conditions!.find((x) => x.type === 'Ready')!;
-    expect(readyCondition).toMatchObject({ status: 'False', reason: 'Failed' });
-    expect(readyCondition.message).toContain(`no solver of the issuer matches ${name}`);
-    expect(readyCondition.message).toMatch(/attempt 1, next in 30 s/);
-    expect(await kube.get(core.secrets, ns, 'failing-tls')).toBeUndefined();
+    await createCertificate('unsolvable', { secretName: 'unsolvable-tls', issuerRef: { name: 'zoned' }, dnsNames: [name] });
+    const refused = await waitForCertificate('unsolvable', (c) => c.status?.conditions?.some((x) => x.type === 'Ready' && x.reason === 'NoSolver') ?? false, 'NoSolver');
+    const readyCondition = refused.status!.conditions!.find((x) => x.type === 'Ready')!;
+    expect(readyCondition).toMatchObject({ status: 'False', reason: 'NoSolver' });
+    expect(readyCondition.message).toBe(`no solver of Issuer ${ns}/zoned matches ${name}; nothing was ordered`);
+    expect(refused.status!.failedIssuanceAttempts).toBeUndefined();
+    expect((await getOrders(env().acme.managementUrl)).filter((o) => o.identifiers.some((i) => i.value === name))).toHaveLength(0);
+    expect(await kube.get(core.secrets, ns, 'unsolvable-tls')).toBeUndefined();
   });
 });
 

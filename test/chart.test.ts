@@ -124,7 +124,10 @@ describe('the certkeeper Helm chart', () => {
     await helm(['lint', '--strict', chartDir, '--kube-version', env().kubernetesVersion, '-f', valuesFile({
       replicaCount: 3,
       certificateOwnerRef: true,
+      argocdHealthChecks: { enabled: true, namespace: 'argocd' },
+      ingressShim: { certManagerAnnotations: true },
       dns01: { propagationTimeoutSeconds: 300 },
+      acme: { requestTimeoutSeconds: 20, registrationSettleWindowSeconds: 1800 },
       metrics: { serviceMonitor: { enabled: true, interval: '30s', labels: { release: 'prometheus' } } },
       extraArgs: ['--some-future-flag=1'],
       extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=200' }],
@@ -166,7 +169,7 @@ describe('the certkeeper Helm chart', () => {
       'helm.sh/chart': `certkeeper-${chartYaml.version}`,
     });
     expect(deployment.spec.replicas).toBe(1);
-    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate' }); // the new Pod waits for the Lease
+    expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }); // the new Pod waits for the Lease
     const pod = deployment.spec.template.spec;
     expect(pod.terminationGracePeriodSeconds).toBe(30);
     expect(pod.serviceAccountName).toBe('certkeeper');
@@ -189,6 +192,8 @@ describe('the certkeeper Helm chart', () => {
       '--http01-service-namespace=ops',
       '--http01-service-port=8089',
       '--dns01-propagation-timeout=120',
+      '--acme-request-timeout=30',
+      '--registration-settle-window=600',
     ]);
     expect(c.env).toContainEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
     expect(c.securityContext).toEqual({
@@ -225,7 +230,10 @@ describe('the certkeeper Helm chart', () => {
       metrics: { port: 9500 },
       http01: { port: 8090 },
       dns01: { propagationTimeoutSeconds: 300 },
+      acme: { requestTimeoutSeconds: 20, registrationSettleWindowSeconds: 1800 },
       certificateOwnerRef: true,
+      secretAnnotationsCertManager: true,
+      ingressShim: { gateway: false, certManagerAnnotations: true },
       image: { tag: 'v9', pullPolicy: 'Always' },
       extraArgs: ['--future-flag=x'],
       extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=200' }],
@@ -250,9 +258,19 @@ describe('the certkeeper Helm chart', () => {
       '--http01-service-namespace=ops',
       '--http01-service-port=8090',
       '--dns01-propagation-timeout=300',
+      '--acme-request-timeout=20',
+      '--registration-settle-window=1800',
+      '--secret-annotations-cert-manager',
       '--enable-certificate-owner-ref',
+      '--disable-gateway-shim',
+      '--ingress-shim-cert-manager-annotations',
       '--future-flag=x',
     ]);
+    // The shim's rights follow what it watches.
+    expect(find(manifests, 'ClusterRole', 'ck')?.rules).not.toContainEqual(expect.objectContaining({ resources: ['gateways'] }));
+    const noShim = await template({ ingressShim: { enabled: false, gateway: false } });
+    expect(find(noShim, 'ClusterRole')?.rules).not.toContainEqual(expect.objectContaining({ resources: ['certificates'], verbs: ['create', 'patch', 'update', 'delete'] }));
+    expect((container(noShim).args as string[])).toEqual(expect.arrayContaining(['--disable-ingress-shim', '--disable-gateway-shim']));
     expect(c.env).toContainEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=200' });
     expect(find(manifests, 'Deployment')!.metadata.name).toBe('ck');
     expect(find(manifests, 'Service', 'ck-http01')?.spec.ports).toEqual([{ name: 'http01', port: 8090, targetPort: 'http01', protocol: 'TCP' }]);
@@ -278,7 +296,12 @@ describe('the certkeeper Helm chart', () => {
 
   it('passes only flags that `certkeeper controller` accepts, and sets every one it accepts', async () => {
     const accepted = new Set(Object.keys(controllerFlags));
-    const manifests = await template({ replicaCount: 2, certificateOwnerRef: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true, routeSettleSeconds: 3 } });
+    const manifests = await template({
+      replicaCount: 2, certificateOwnerRef: true, secretAnnotationsCertManager: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true, routeSettleSeconds: 3 },
+      ingressShim: { enabled: false, gateway: false, certManagerAnnotations: true },
+      dns01: { recursiveNameservers: ['8.8.8.8:53', '1.1.1.1:53'], recursiveNameserversOnly: true, issuerAmbientCredentials: true },
+    });
+    expect(container(manifests).args).toContain('--dns01-recursive-nameservers=8.8.8.8:53,1.1.1.1:53');
     const flags = (container(manifests).args as string[]).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!);
     for (const flag of flags) expect(accepted, `the chart passes --${flag}, which certkeeper controller does not accept`).toContain(flag);
     // A new operator flag needs a value in the chart (or a reason to leave it to extraArgs here).
@@ -459,6 +482,20 @@ describe('deploy/', () => {
       expect(await versions()).toBe(before);
     } finally {
       // The shipped guard applies to every namespace: remove it so later test files may delete their Secrets.
+      await kubectl(['delete', '--ignore-not-found', '-f', path.join(deployDir, '04-account-guard.yaml')]);
+      await restoreCrds();
+    }
+  });
+
+  it('installs with a client-side kubectl apply -f deploy/ (Argo CD\'s default), and a second apply and kubectl diff show nothing', async () => {
+    try {
+      await kubectl(['apply', '-f', deployDir]);
+      const second = await kubectl(['apply', '-f', deployDir]);
+      const lines = second.stdout.trim().split('\n');
+      expect(lines.filter((line) => !line.endsWith(' unchanged')), 'a second client-side apply changed these').toEqual([]);
+      // kubectl diff exits 1 on any difference, and fails on a conflict.
+      await kubectl(['diff', '-f', deployDir]);
+    } finally {
       await kubectl(['delete', '--ignore-not-found', '-f', path.join(deployDir, '04-account-guard.yaml')]);
       await restoreCrds();
     }

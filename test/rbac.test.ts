@@ -1,8 +1,10 @@
 // The chart's RBAC on the real API server: with the ServiceAccount, ClusterRole,
 // Role and bindings applied, `kubectl auth can-i --as=<the ServiceAccount>`
 // shows certkeeper can do what it needs (its resources, their status, Secrets,
-// Events, its Lease, HTTP-01 Ingresses/HTTPRoutes in its namespace) and nothing
-// more: no deleting Secrets, no Pods, ConfigMaps, Namespaces or wildcards.
+// Events, its Lease, HTTP-01 Ingresses/HTTPRoutes and the EAB ledger's ConfigMaps
+// in its namespace; for the Ingress/Gateway shim, reading Ingresses and Gateways
+// and writing Certificates) and nothing more: no deleting Secrets or ledger entries, no
+// Pods, ConfigMaps elsewhere, Namespaces or wildcards.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -85,6 +87,10 @@ describe('the chart\'s RBAC', () => {
     expect(clusterRole.rules).toEqual([
       { apiGroups: ['certkeeper.io'], resources: ['issuers', 'clusterissuers', 'certificates'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['certkeeper.io'], resources: ['issuers/status', 'clusterissuers/status', 'certificates/status'], verbs: ['get', 'patch', 'update'] },
+      // The Ingress and Gateway shim.
+      { apiGroups: ['certkeeper.io'], resources: ['certificates'], verbs: ['create', 'patch', 'update', 'delete'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ]);
@@ -94,6 +100,9 @@ describe('the chart\'s RBAC', () => {
       { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
       { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
     ]);
+    // The EAB ledger, in the cluster resource namespace (the release namespace by default).
+    const ledger = JSON.parse((await kubectl(['get', 'role', '-n', namespace, `${release}-eab-ledger`, '-o', 'json'])).stdout);
+    expect(ledger.rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'create', 'update'] }]);
   });
 
   it('lets certkeeper do what it needs', async () => {
@@ -108,20 +117,27 @@ describe('the chart\'s RBAC', () => {
     for (const verb of ['get', 'list', 'watch', 'create', 'delete']) {
       checks.push([verb, 'ingresses.networking.k8s.io', namespace], [verb, 'httproutes.gateway.networking.k8s.io', namespace]);
     }
+    for (const verb of ['get', 'list', 'create', 'update']) checks.push([verb, 'configmaps', namespace]);
+    // The shim: read Ingresses and Gateways everywhere, write the Certificates it owns.
+    for (const verb of ['get', 'list', 'watch']) checks.push([verb, 'ingresses.networking.k8s.io'], [verb, 'gateways.gateway.networking.k8s.io']);
+    for (const verb of ['create', 'patch', 'update', 'delete']) checks.push([verb, 'certificates.certkeeper.io']);
     const answers = await table(checks);
     expect(Object.entries(answers).filter(([, yes]) => !yes).map(([what]) => what)).toEqual([]);
   });
 
-  it('denies everything else: deleting Secrets, Pods, ConfigMaps, Namespaces, wildcards', async () => {
+  it('denies everything else: deleting Secrets or ledger entries, Pods, ConfigMaps elsewhere, Namespaces, wildcards', async () => {
     const answers = await table([
       ['delete', 'secrets'], ['delete', 'secrets', namespace], ['deletecollection', 'secrets', namespace],
       ['list', 'pods'], ['get', 'pods', namespace], ['create', 'pods', namespace],
-      ['get', 'configmaps'], ['get', 'configmaps', namespace], ['list', 'configmaps', namespace],
+      ['get', 'configmaps'], ['list', 'configmaps'], ['create', 'configmaps'],
+      ['delete', 'configmaps', namespace], ['deletecollection', 'configmaps', namespace], ['patch', 'configmaps', namespace], ['watch', 'configmaps', namespace],
       ['create', 'namespaces'], ['get', 'namespaces'], ['delete', 'namespaces'],
       ['*', '*'], ['*', '*', namespace], ['*', 'secrets', namespace], ['get', '*', namespace],
-      // Its own resources: read-only apart from status.
+      // Its own resources: read-only apart from status (and the Certificates the shim owns).
       ['create', 'issuers.certkeeper.io'], ['update', 'issuers.certkeeper.io'], ['delete', 'issuers.certkeeper.io'],
-      ['patch', 'clusterissuers.certkeeper.io'], ['delete', 'certificates.certkeeper.io'], ['update', 'certificates.certkeeper.io', otherNamespace, 'finalizers'],
+      ['patch', 'clusterissuers.certkeeper.io'], ['deletecollection', 'certificates.certkeeper.io'], ['update', 'certificates.certkeeper.io', otherNamespace, 'finalizers'],
+      // Ingresses and Gateways of users: read only.
+      ['update', 'ingresses.networking.k8s.io'], ['patch', 'gateways.gateway.networking.k8s.io'], ['delete', 'gateways.gateway.networking.k8s.io'],
       // Leases and HTTP-01 routes only in its own namespace, and only what it uses.
       ['get', 'leases.coordination.k8s.io'], ['delete', 'leases.coordination.k8s.io', namespace], ['list', 'leases.coordination.k8s.io', namespace],
       ['create', 'ingresses.networking.k8s.io'], ['update', 'ingresses.networking.k8s.io', namespace],

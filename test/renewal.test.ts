@@ -85,7 +85,10 @@ describe('renewal', () => {
     expect(secondLeaf.serialNumber).not.toBe(firstLeaf.serialNumber);
     // Renewed before the first certificate expired.
     expect(Date.parse(second.status!.notBefore ?? '') || Date.now()).toBeLessThan(notAfter);
-    const events = await kube.list<KubeObject & { reason: string; involvedObject: { name: string } }>(core.events, { namespace: ns });
-    expect(events.items.some((e) => e.involvedObject.name === 'short' && e.reason === 'Renewed')).toBe(true);
+    // Events are recorded just after the status write, so wait for it rather than race it.
+    await waitFor('the Renewed event', async () => {
+      const events = await kube.list<KubeObject & { reason: string; involvedObject: { name: string } }>(core.events, { namespace: ns });
+      return events.items.some((e) => e.involvedObject.name === 'short' && e.reason === 'Renewed');
+    }, { timeoutMs: 10_000 });
   });
 });

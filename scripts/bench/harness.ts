@@ -477,7 +477,8 @@ export class Bench {
       const metricsAfter = await operator.metrics();
       const api = diffCounts(after, before);
       const secrets = await this.kube.list(core.secrets, { namespace, metadataOnly: true });
-      const secretsWritten = secrets.items.filter((s) => s.metadata.annotations?.['certkeeper.io/certificate-name']).length;
+      // TLS Secrets only: each also has a next-key Secret (emptied after the write) with the same annotation.
+      const secretsWritten = secrets.items.filter((s) => s.metadata.annotations?.['certkeeper.io/certificate-name'] && s.metadata.labels?.['certkeeper.io/next-key'] !== 'true').length;
       const times = [...readyAt].map(([name, at]) => (at - createdAt.get(name)!) / 1000);
       const acmeRequests = diffRecord(metricsAfter, metricsBefore, 'certkeeper_acme_requests_total', 'endpoint');
       const allReadySeconds = (lastReady - started) / 1000;
@@ -538,7 +539,12 @@ export class Bench {
   }
 
   /** Starts the operator, waits for the first reconcile of every Certificate, idles, measures. */
-  async startupRun(label: string, unrelatedSecrets: number, totalCertificates: number): Promise<StartupRun> {
+  /**
+   * newOrders: orders the CA received for the scale scenario's names during the run (the operator's own
+   * newOrder count would include other Certificates in the cluster, e.g. other test files' leftovers).
+   */
+  async startupRun(label: string, unrelatedSecrets: number, totalCertificates: number, scaleDomain: string): Promise<StartupRun> {
+    const scaleOrdersBefore = await this.ordersFor(scaleDomain);
     const idleSeconds = this.config.idleSeconds;
     const startupBefore = await this.counter.snapshot();
     const operator = await this.startOperator(label);
@@ -598,7 +604,7 @@ export class Bench {
       idleApi,
       startupApi,
       scrape: { cpuSeconds: round(scrapeCpu, 2), bytes: text.length, series: text.split('\n').filter((l) => l && !l.startsWith('#')).length },
-      newOrders: metricSum(metrics, 'certkeeper_acme_requests_total', { endpoint: 'newOrder' }),
+      newOrders: (await this.ordersFor(scaleDomain)) - scaleOrdersBefore,
       reconciles: metricSum(metrics, 'certkeeper_reconcile_total', { controller: 'certificate' }),
       renewalInfoRequests: { duringStartupSync: ariAtSync, total: metricSum(metrics, 'certkeeper_acme_requests_total', { endpoint: 'renewalInfo' }) },
     };
@@ -688,6 +694,7 @@ export class Bench {
     try {
       await informer.waitForSync();
       const before = await this.counter.snapshot();
+      const firstStartOrdersBefore = await this.ordersFor(scaleDomain);
       this.log('  first start on them (every status written once)...');
       const operator = await this.startOperator('scale-first-start');
       await waitWithProgress(`${scaleCerts} Certificates in ${namespace} to be Ready`, () => readyAt.size >= scaleCerts, () => readyAt.size, {
@@ -699,14 +706,13 @@ export class Bench {
       const allReadySeconds = (Math.max(...readyAt.values()) - operator.spawnedAt) / 1000;
       await this.quiesce(2_000, 120_000);
       const api = diffCounts(await this.counter.snapshot(), before);
-      const metrics = await operator.metrics();
       firstStart = {
         readyzSeconds: round(operator.readyMs / 1000, 3),
         allReadySeconds: round(allReadySeconds, 2),
         api,
         perCertificate: perCertificate(api, scaleCerts),
         rssMiB: round((operator.rss() ?? 0) / MiB, 1),
-        newOrders: metricSum(metrics, 'certkeeper_acme_requests_total', { endpoint: 'newOrder' }),
+        newOrders: (await this.ordersFor(scaleDomain)) - firstStartOrdersBefore,
       };
       await this.stopOperator();
     } finally {
@@ -715,13 +721,13 @@ export class Bench {
 
     const runs: StartupRun[] = [];
     this.log(`  restart with ${scaleCerts} Ready Certificates, idle ${this.config.idleSeconds} s...`);
-    runs.push(await this.startupRun('without-unrelated', 0, totalCertificates));
+    runs.push(await this.startupRun('without-unrelated', 0, totalCertificates, scaleDomain));
     this.log(`  creating ${unrelated} unrelated Secrets...`);
     started = performance.now();
     await this.createUnrelatedSecrets(unrelated);
     const unrelatedCreateSeconds = (performance.now() - started) / 1000;
     this.log(`  restart with ${unrelated} unrelated Secrets added, idle ${this.config.idleSeconds} s...`);
-    runs.push(await this.startupRun('with-unrelated', unrelated, totalCertificates));
+    runs.push(await this.startupRun('with-unrelated', unrelated, totalCertificates, scaleDomain));
 
     const settled = (r: StartupRun) => Math.max(r.rssAfterSyncMiB, r.rssAfterIdleMiB);
     return {

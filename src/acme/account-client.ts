@@ -3,6 +3,7 @@
 // (the only call that can carry EAB), read, and update the contact.
 // Built on acme-client's signed-request layer; acme-client's createAccount()
 // and auto() are not used because they decide on their own when to send EAB.
+import { createHmac } from 'node:crypto';
 import { installTransport, type AcmeTransportOptions } from './transport.ts';
 
 const PROBLEM = 'urn:ietf:params:acme:error:';
@@ -49,6 +50,7 @@ interface SignedResponse {
 
 interface HttpSeam {
   getResourceUrl(resource: string): Promise<string>;
+  getJwk(): object;
   signedRequest(url: string, payload: unknown, opts: { kid?: string | null; includeExternalAccountBinding?: boolean }): Promise<SignedResponse>;
 }
 
@@ -71,29 +73,45 @@ export interface AccountObject {
 export interface Eab {
   keyId: string;
   hmacKey: string;
+  /** The binding's MAC (RFC 8555 §7.3.4): HS256 unless the CA says otherwise. */
+  algorithm?: 'HS256' | 'HS384' | 'HS512';
 }
 
-async function clientFor(options: AccountClientOptions, eab?: Eab): Promise<HttpSeam> {
+const EAB_HASH = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' } as const;
+
+/**
+ * The externalAccountBinding member of a newAccount (RFC 8555 §7.3.4): a JWS
+ * over the account's public JWK, MACed with the CA's key. Built here rather
+ * than by acme-client, which knows only HS256.
+ */
+export function externalAccountBinding(eab: Eab, url: string, accountJwk: object): { protected: string; payload: string; signature: string } {
+  const algorithm = eab.algorithm ?? 'HS256';
+  const encoded = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const protectedHeader = encoded({ alg: algorithm, kid: eab.keyId, url });
+  const payload = encoded(accountJwk);
+  const signature = createHmac(EAB_HASH[algorithm], Buffer.from(eab.hmacKey, 'base64url')).update(`${protectedHeader}.${payload}`).digest('base64url');
+  return { protected: protectedHeader, payload, signature };
+}
+
+async function clientFor(options: AccountClientOptions): Promise<HttpSeam> {
   // Loaded on first use: a fleet at rest never needs the ACME client in memory.
   const { default: acme } = await import('acme-client');
-  const client = new acme.Client({
-    directoryUrl: options.directoryUrl,
-    accountKey: options.accountKeyPem,
-    ...(eab ? { externalAccountBinding: { kid: eab.keyId, hmacKey: eab.hmacKey } } : {}),
-  });
+  // Never given the EAB key: acme-client would decide on its own when to send it.
+  const client = new acme.Client({ directoryUrl: options.directoryUrl, accountKey: options.accountKeyPem });
   installTransport(client, { ...options.transport, reuseNonces: false });
   return (client as unknown as { http: HttpSeam }).http;
 }
 
 /** newAccount with onlyReturnExisting: finds the account for this key without EAB. */
-export async function lookupAccount(options: AccountClientOptions): Promise<{ found: true; accountUrl: string } | { found: false }> {
+export async function lookupAccount(options: AccountClientOptions): Promise<{ found: true; accountUrl: string; status?: string } | { found: false }> {
   const http = await clientFor(options);
   const url = await http.getResourceUrl('newAccount');
   const response = await http.signedRequest(url, { onlyReturnExisting: true }, { kid: null, includeExternalAccountBinding: false });
   if (response.status === 200 || response.status === 201) {
     const accountUrl = response.headers.location;
     if (!accountUrl) throw new AcmeProblemError(response.status, '', 'the CA found the account but sent no Location header');
-    return { found: true, accountUrl };
+    const status = (response.data as { status?: unknown } | null)?.status;
+    return { found: true, accountUrl, ...(typeof status === 'string' ? { status } : {}) };
   }
   const problem = problemOf(response);
   if (problem.is('accountDoesNotExist')) return { found: false };
@@ -105,13 +123,14 @@ export async function lookupAccount(options: AccountClientOptions): Promise<{ fo
  * certkeeper that sends an EAB key: callers go through the account protocol.
  */
 export async function registerAccount(options: AccountClientOptions & { email?: string; eab?: Eab }): Promise<{ accountUrl: string; created: boolean }> {
-  const http = await clientFor(options, options.eab);
+  const http = await clientFor(options);
   const url = await http.getResourceUrl('newAccount');
   const payload = {
     termsOfServiceAgreed: true,
     ...(options.email ? { contact: [`mailto:${options.email}`] } : {}),
+    ...(options.eab ? { externalAccountBinding: externalAccountBinding(options.eab, url, http.getJwk()) } : {}),
   };
-  const response = await http.signedRequest(url, payload, { kid: null, includeExternalAccountBinding: Boolean(options.eab) });
+  const response = await http.signedRequest(url, payload, { kid: null, includeExternalAccountBinding: false });
   if (response.status === 200 || response.status === 201) {
     const accountUrl = response.headers.location;
     if (!accountUrl) throw new AcmeProblemError(response.status, '', 'the CA registered the account but sent no Location header');

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { AcmeIssuerSpec } from '../api/issuer.ts';
 import { generatePrivateKeyPem } from '../pki/keys.ts';
 import {
-  ANNOTATION, checkEabSecret, decideAccountStep, parseAccountSecret, type AccountFacts, type AccountSecret,
+  ANNOTATION, checkEabSecret, decideAccountStep, parseAccountSecret, settleRecheckMs, type AccountFacts, type AccountSecret,
 } from './account-protocol.ts';
+import type { LedgerEntry } from './eab-ledger.ts';
 
 const server = 'https://ca.example/directory';
 const spec: AcmeIssuerSpec = {
@@ -16,40 +17,50 @@ const eabOk = { kind: 'ok', eab: { keyId: 'kid-1', hmacKey: 'aG1hYy1rZXktb2YtMzI
 const present = (over: Partial<Extract<AccountSecret, { kind: 'present' }>> = {}): AccountSecret => ({
   kind: 'present', keyPem: 'PEM', thumbprint: 'tp', state: 'pending', server, resourceVersion: '1', ...over,
 });
-const facts = (over: Partial<AccountFacts>): AccountFacts => ({ spec, secretRef: 'ns/acct', eab: eabOk, secret: { kind: 'absent' }, ...over });
+const now = new Date('2026-11-30T12:00:00Z');
+const minutesAgo = (m: number) => new Date(now.getTime() - m * 60_000).toISOString();
+/** The ledger entry of kid-1, as this Issuer's claim for Secret ns/acct with key tp. */
+const ledger = (over: Partial<LedgerEntry> = {}): LedgerEntry => ({
+  keyID: 'kid-1', server, accountSecret: 'ns/acct', claimedBy: 'Issuer ns/gts', thumbprint: 'tp', outcome: 'claimed',
+  sends: 0, history: '', resourceVersion: '9', ...over,
+});
+const facts = (over: Partial<AccountFacts>): AccountFacts => ({
+  spec, secretRef: 'ns/acct', eab: eabOk, secret: { kind: 'absent' }, now, settleWindowMs: 10 * 60_000, ...over,
+});
+const registered = (over: Partial<Extract<AccountSecret, { kind: 'present' }>> = {}) =>
+  present({ state: 'registered', accountUrl: 'https://ca.example/acct/1', email: 'ops@example.com', ...over });
 
 describe('decideAccountStep', () => {
   const rows: [string, Partial<AccountFacts>, Record<string, unknown>][] = [
     ['creates a key when there is no Secret and no record of the EAB key', {}, { step: 'create-key' }],
-    ['looks the pending key up without EAB before anything else', { secret: present() }, { step: 'lookup' }],
+    ['claims the key ID in the ledger for a pending Secret that has no entry yet', { secret: present() }, { step: 'claim' }],
+    ['looks the pending key up without EAB once the key ID is claimed', { secret: present(), ledger: ledger() }, { step: 'lookup' }],
     ['registers with EAB only when the lookup shows the CA never saw the pending key',
-      { secret: present(), lookup: { found: false } }, { step: 'register', eab: eabOk.eab }],
+      { secret: present(), ledger: ledger(), lookup: { found: false } }, { step: 'register', eab: eabOk.eab }],
     ['stores the URL and does not register when the lookup finds the pending key (crash after newAccount)',
-      { secret: present(), lookup: { found: true, accountUrl: 'https://ca.example/acct/1' } },
+      { secret: present(), ledger: ledger(), lookup: { found: true, accountUrl: 'https://ca.example/acct/1' } },
       { step: 'store-account-url', accountUrl: 'https://ca.example/acct/1' }],
-    ['uses a registered account as is', { secret: present({ state: 'registered', accountUrl: 'https://ca.example/acct/1', email: 'ops@example.com' }) },
-      { step: 'use', accountUrl: 'https://ca.example/acct/1' }],
+    ['uses a registered account as is', { secret: registered() }, { step: 'use', accountUrl: 'https://ca.example/acct/1' }],
     ['updates the contact on an email change, never registers',
-      { secret: present({ state: 'registered', accountUrl: 'https://ca.example/acct/1', email: 'old@example.com' }) },
+      { secret: registered({ email: 'old@example.com' }) },
       { step: 'use', accountUrl: 'https://ca.example/acct/1', updateContactTo: 'ops@example.com' }],
     ['does not register when the Secret belongs to another CA',
-      { secret: present({ state: 'registered', accountUrl: 'https://other/acct/1', server: 'https://other/directory' }) },
-      { step: 'not-ready', reason: 'AccountServerMismatch' }],
+      { secret: registered({ server: 'https://other/directory' }) }, { step: 'not-ready', reason: 'AccountServerMismatch' }],
     ['does not register or overwrite a corrupted Secret', { secret: { kind: 'invalid', problem: 'has no "tls.key" entry' } },
       { step: 'not-ready', reason: 'AccountKeyInvalid' }],
     ['reports a lost key instead of registering again with the used EAB key',
       { status: { uri: 'https://ca.example/acct/1', eabKeyID: 'kid-1' } }, { step: 'not-ready', reason: 'AccountKeyLost' }],
     ['takes a new EAB key ID as consent to register a new account after a lost key',
       { status: { uri: 'https://ca.example/acct/1', eabKeyID: 'kid-0' } }, { step: 'create-key' }],
-    ['refuses an EAB key another account was registered with',
-      { eabKeyUsedBy: 'Issuer other/a (Secret other/acct)' }, { step: 'not-ready', reason: 'EABKeyAlreadyUsed' }],
-    ['refuses to register a pending key with an EAB key recorded as used elsewhere',
-      { secret: present(), lookup: { found: false }, eabKeyUsedBy: 'Issuer other/a' }, { step: 'not-ready', reason: 'EABKeyAlreadyUsed' }],
-    ['does not send a rejected EAB key again while key ID and Secret are unchanged',
-      { secret: present(), lookup: { found: false }, status: { eabRejected: { keyID: 'kid-1', secretResourceVersion: '7', time: 't' } } },
+    ['refuses an EAB key that an account Secret in the same namespace claims',
+      { eabKeyUsedBy: 'the registered account in Secret ns/other' }, { step: 'not-ready', reason: 'EABKeyAlreadyUsed' }],
+    ['refuses to claim for a pending key an EAB key another Secret in the namespace claims',
+      { secret: present(), eabKeyUsedBy: 'the pending account in Secret ns/other' }, { step: 'not-ready', reason: 'EABKeyAlreadyUsed' }],
+    ['does not send a rejected EAB key again while key ID and Secret are unchanged (status record)',
+      { secret: present(), ledger: ledger(), lookup: { found: false }, status: { eabRejected: { keyID: 'kid-1', secretResourceVersion: '7', time: 't' } } },
       { step: 'not-ready', reason: 'EABKeyRejected' }],
     ['tries a rejected key ID once more after its Secret changed',
-      { secret: present(), lookup: { found: false }, status: { eabRejected: { keyID: 'kid-1', secretResourceVersion: '6', time: 't' } } },
+      { secret: present(), ledger: ledger({ outcome: 'rejected', rejectedEabSecretVersion: '6' }), lookup: { found: false } },
       { step: 'register' }],
     ['never registers an imported key the CA does not know',
       { secret: present({ state: 'imported', server: undefined }), lookup: { found: false } }, { step: 'not-ready', reason: 'AccountNotFound' }],
@@ -59,8 +70,72 @@ describe('decideAccountStep', () => {
       { eab: { kind: 'problem', reason: 'EABSecretNotFound', message: 'm' } }, { step: 'not-ready', reason: 'EABSecretNotFound' }],
     ['stops before the CA when the email is missing with EAB',
       { spec: { ...spec, email: undefined } }, { step: 'not-ready', reason: 'EmailRequired' }],
+    ['waits for the key instead of generating one with disableAccountKeyGeneration',
+      { spec: { ...spec, disableAccountKeyGeneration: true } }, { step: 'not-ready', reason: 'AccountKeyNotFound' }],
+    ['uses an existing key with disableAccountKeyGeneration', { spec: { ...spec, disableAccountKeyGeneration: true }, secret: registered() },
+      { step: 'use' }],
     ['registers without EAB where the CA needs none', { spec: { ...spec, externalAccountBinding: undefined, email: undefined }, eab: { kind: 'none' }, secret: present(), lookup: { found: false } },
       { step: 'register' }],
+
+    // A registration whose outcome is unknown (timeout, reset, 5xx): lookups only, within the settle window.
+    ['only looks up while a send with an unknown outcome may still be processed',
+      { secret: present(), ledger: ledger({ outcome: 'sent', sends: 1, lastSentAt: minutesAgo(3) }), lookup: { found: false } },
+      { step: 'not-ready', reason: 'RegistrationOutcomeUnknown' }],
+    ['finds the account a late registration created, without sending the key again',
+      { secret: present(), ledger: ledger({ outcome: 'sent', sends: 1, lastSentAt: minutesAgo(3) }), lookup: { found: true, accountUrl: 'https://ca.example/acct/7' } },
+      { step: 'store-account-url', accountUrl: 'https://ca.example/acct/7' }],
+    ['sends the key again once the settle window has passed and the CA still has no account',
+      { secret: present(), ledger: ledger({ outcome: 'sent', sends: 1, lastSentAt: minutesAgo(11) }), lookup: { found: false } },
+      { step: 'register', eab: eabOk.eab }],
+    ['does not send a key the ledger records as rejected, while its Secret is unchanged',
+      { secret: present(), ledger: ledger({ outcome: 'rejected', rejectedEabSecretVersion: '7' }), lookup: { found: false } },
+      { step: 'not-ready', reason: 'EABKeyRejected' }],
+    ['never sends again a key the ledger records as registered with this key, even if the CA does not find it',
+      { secret: present(), ledger: ledger({ outcome: 'registered', accountURL: 'https://ca.example/acct/1' }), lookup: { found: false } },
+      { step: 'not-ready', reason: 'AccountNotFound' }],
+
+    // The ledger outlives Issuers and Secrets.
+    ['refuses a key ID the ledger gives to another account Secret, before any CA request (pending)',
+      { secret: present(), ledger: ledger({ accountSecret: 'other/acct', claimedBy: 'Issuer other/first' }) },
+      { step: 'not-ready', reason: 'EABKeyAlreadyUsed' }],
+    ['refuses a key ID the ledger gives to another account Secret, before creating a key',
+      { ledger: ledger({ accountSecret: 'other/acct', claimedBy: 'Issuer other/first' }) }, { step: 'not-ready', reason: 'EABKeyAlreadyUsed' }],
+    ['reports a lost key from the ledger after the Secret and the Issuer were deleted and re-created',
+      { ledger: ledger({ outcome: 'registered', accountURL: 'https://ca.example/acct/1', sends: 1 }) }, { step: 'not-ready', reason: 'AccountKeyLost' }],
+    ['remembers a key ID sent to the same CA written another way (the ledger is keyed by key ID alone)',
+      { ledger: ledger({ server: `${server}/`, outcome: 'registered', accountURL: 'https://ca.example/acct/1', sends: 1 }) }, { step: 'not-ready', reason: 'AccountKeyLost' }],
+    ['reports a lost key when the Secret was deleted after a send with an unknown outcome',
+      { ledger: ledger({ outcome: 'sent', sends: 1, lastSentAt: minutesAgo(1) }) }, { step: 'not-ready', reason: 'AccountKeyLost' }],
+    ['generates a key again for its own claim that never reached the CA (crash between claim and Secret create)',
+      { ledger: ledger({ outcome: 'claimed' }) }, { step: 'create-key' }],
+    ['re-claims its own unsent claim for a pending key with another thumbprint', { secret: present({ thumbprint: 'tp2' }), ledger: ledger() }, { step: 'claim' }],
+    ['never sends a key ID that went out with another account key that has since been replaced',
+      { secret: present({ thumbprint: 'tp2' }), ledger: ledger({ outcome: 'sent', sends: 1, lastSentAt: minutesAgo(30) }) },
+      { step: 'not-ready', reason: 'AccountKeyLost' }],
+
+    // A stored URL that status did not record is verified with the key.
+    ['verifies a stored URL that differs from the one status recorded',
+      { secret: registered(), status: { uri: 'https://ca.example/acct/0' } }, { step: 'lookup' }],
+    ['refuses a stored URL that is not the key\'s account',
+      { secret: registered({ accountUrl: 'https://ca.example/acct/other-tenant' }), status: { uri: 'https://ca.example/acct/1' }, lookup: { found: true, accountUrl: 'https://ca.example/acct/1' } },
+      { step: 'not-ready', reason: 'AccountURLMismatch' }],
+    ['uses a stored URL the CA confirms', { secret: registered(), verify: true, lookup: { found: true, accountUrl: 'https://ca.example/acct/1', status: 'valid' } },
+      { step: 'use', accountUrl: 'https://ca.example/acct/1' }],
+    ['reports a deactivated account', { secret: registered(), verify: true, lookup: { found: true, accountUrl: 'https://ca.example/acct/1', status: 'deactivated' } },
+      { step: 'not-ready', reason: 'AccountDeactivated' }],
+
+    // One contact per account.
+    ['does not change the contact while another issuer sharing the Secret wants another email',
+      { secret: registered({ email: 'old@example.com' }), sharers: [{ issuer: 'Issuer ns/b', email: 'old@example.com' }] },
+      { step: 'use', warning: { reason: 'AccountEmailConflict' } }],
+    ['changes the contact when every issuer sharing the Secret asks for the same email',
+      { secret: registered({ email: 'old@example.com' }), sharers: [{ issuer: 'Issuer ns/b', email: 'ops@example.com' }, { issuer: 'Issuer ns/c' }] },
+      { step: 'use', updateContactTo: 'ops@example.com' }],
+    ['defers a contact update within five minutes of the last one',
+      { secret: registered({ email: 'old@example.com', contactUpdatedAt: minutesAgo(2) }) },
+      { step: 'use', deferredUntil: new Date(now.getTime() + 3 * 60_000) }],
+    ['updates the contact again after five minutes',
+      { secret: registered({ email: 'old@example.com', contactUpdatedAt: minutesAgo(6) }) }, { step: 'use', updateContactTo: 'ops@example.com' }],
   ];
 
   it.each(rows)('%s', (_name, over, expected) => {
@@ -68,12 +143,41 @@ describe('decideAccountStep', () => {
   });
 
   it('never decides to register with EAB while the Secret holds an account URL, whatever else is true', () => {
-    const secret = present({ state: 'registered', accountUrl: 'https://ca.example/acct/1' });
-    for (const lookup of [undefined, { found: false } as const]) {
-      for (const status of [undefined, { uri: 'x', eabKeyID: 'kid-1' }, {}]) {
-        const step = decideAccountStep(facts({ secret, lookup, status }));
-        expect(step.step).toBe('use');
+    const secret = registered();
+    for (const lookup of [undefined, { found: true, accountUrl: 'https://ca.example/acct/1' } as const]) {
+      for (const status of [undefined, { uri: 'https://ca.example/acct/1', eabKeyID: 'kid-1' }, {}]) {
+        for (const led of [undefined, ledger(), ledger({ outcome: 'sent', lastSentAt: minutesAgo(60) }), ledger({ accountSecret: 'x/y' })]) {
+          const step = decideAccountStep(facts({ secret, lookup, status, ledger: led }));
+          expect(step.step).toBe('use');
+        }
       }
+    }
+  });
+
+  it('never registers with EAB inside the settle window, whatever the lookup interval', () => {
+    for (let minute = 0; minute < 10; minute++) {
+      const step = decideAccountStep(facts({ secret: present(), ledger: ledger({ outcome: 'sent', lastSentAt: minutesAgo(minute) }), lookup: { found: false } }));
+      expect(step).toMatchObject({ step: 'not-ready', reason: 'RegistrationOutcomeUnknown' });
+      if (step.step === 'not-ready') {
+        expect(step.requeueAfterMs).toBeGreaterThanOrEqual(1000);
+        expect(step.requeueAfterMs).toBeLessThanOrEqual(60_000);
+      }
+    }
+  });
+
+  it('names the first claimant when a second Issuer brings the same key ID', () => {
+    const step = decideAccountStep(facts({ ledger: ledger({ accountSecret: 'team-a/acct', claimedBy: 'Issuer team-a/gts' }) }));
+    expect(step).toMatchObject({ step: 'not-ready', reason: 'EABKeyAlreadyUsed' });
+    if (step.step === 'not-ready') expect(step.message).toContain('Issuer team-a/gts (account key Secret team-a/acct');
+  });
+
+  it('names the other issuer and both emails in a contact conflict', () => {
+    const step = decideAccountStep(facts({ secret: registered({ email: 'a@example.com' }), sharers: [{ issuer: 'Issuer ns/b', email: 'b@example.com' }] }));
+    expect(step).toMatchObject({ step: 'use' });
+    if (step.step === 'use') {
+      expect(step.updateContactTo).toBeUndefined();
+      expect(step.warning?.message).toContain('this issuer wants ops@example.com, and Issuer ns/b wants b@example.com');
+      expect(step.warning?.message).toContain('contact stays a@example.com');
     }
   });
 
@@ -84,6 +188,18 @@ describe('decideAccountStep', () => {
     expect(step.message).toContain('ns/acct was deleted after account https://ca.example/acct/1 was registered with EAB key kid-1');
     expect(step.message).toContain('Restore the Secret');
     expect(step.message).toContain('create a new EAB key');
+  });
+});
+
+describe('settleRecheckMs', () => {
+  it.each([
+    [0, 600_000, 2000],
+    [10_000, 600_000, 5000],
+    [300_000, 600_000, 60_000],
+    [590_000, 3000, 3000],
+    [599_900, 100, 1000],
+  ])('after %i ms with %i ms left, looks again in %i ms', (elapsed, remaining, expected) => {
+    expect(settleRecheckMs(elapsed, remaining)).toBe(expected);
   });
 });
 
@@ -141,6 +257,13 @@ describe('checkEabSecret', () => {
       expect(check.message).toContain(message);
       expect(check.message).not.toContain('ab+cd');
     }
+  });
+
+  it('refuses a key too short for the MAC algorithm before any CA call', () => {
+    const hs512 = { ...spec, externalAccountBinding: { ...spec.externalAccountBinding!, keyAlgorithm: 'HS512' as const } };
+    expect(checkEabSecret(hs512, eabSecret(hmac), 'ns')).toMatchObject({ kind: 'problem', reason: 'EABSecretInvalid' });
+    const long = Buffer.alloc(64, 7).toString('base64url');
+    expect(checkEabSecret(hs512, eabSecret(long), 'ns')).toMatchObject({ kind: 'ok', eab: { algorithm: 'HS512' } });
   });
 
   it('needs nothing without externalAccountBinding', () => {

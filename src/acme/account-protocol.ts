@@ -3,49 +3,65 @@
 // Google Trust Services (and other EAB CAs) consume an EAB key on its first
 // newAccount; sending it again gets HTTP 403 "Unknown external account binding
 // (EAB) key". So certkeeper keeps the account key in a Secret, makes that
-// Secret durable BEFORE the CA sees the key, and never registers a new account
-// while the Secret exists. The README ("The account promise") explains it for
-// users; this header is the state machine the code below implements:
+// Secret durable BEFORE the CA sees the key, records every EAB key ID it
+// claims or sends in a ledger that outlives Issuers and Secrets
+// (src/acme/eab-ledger.ts), and never registers a new account while the Secret
+// exists. The README ("The account promise") explains it for users; this
+// header is the state machine the code below implements:
 //
 //   validate spec and EAB Secret (before any CA call: a rejected request can burn the key)
 //     └ invalid ─────────────────────────────→ Ready=False EABSecretNotFound / EABSecretInvalid / EmailRequired
-//   read the account Secret (live, never a cache)
+//   read the account Secret (live, never a cache) and, with EAB, the ledger entry of the key ID
 //     ├ exists
 //     │  ├ key unparseable ─────────────────→ Ready=False AccountKeyInvalid   (never overwritten)
 //     │  ├ CA URL ≠ spec.acme.server ───────→ Ready=False AccountServerMismatch
-//     │  ├ account URL known ───────────────→ use it (verify when status did not know it);
-//     │  │                                      email changed → update contact, never newAccount
+//     │  ├ account URL known ───────────────→ use it. Verified by a lookup with the key when status
+//     │  │                                      did not know it or recorded another URL (≠ → AccountURLMismatch);
+//     │  │                                      email changed → update the contact (never newAccount), unless
+//     │  │                                      another Issuer sharing the Secret wants another email
+//     │  │                                      (AccountEmailConflict, no CA request) or the account was
+//     │  │                                      updated less than 5 minutes ago (deferred)
 //     │  ├ imported (not generated here) ───→ onlyReturnExisting: found → store URL; else AccountNotFound
-//     │  └ pending ─────────────────────────→ onlyReturnExisting WITHOUT EAB
-//     │        ├ found ─────────────────────→ store URL, state=registered
-//     │        └ accountDoesNotExist ───────→ newAccount WITH EAB  ← the only place EAB is sent
-//     │                                        ├ 201/200 → store URL, state=registered
-//     │                                        └ 403 → Ready=False EABKeyRejected, recorded in
-//     │                                              status; not sent again until the key ID or
-//     │                                              its Secret changes
+//     │  └ pending
+//     │     ├ ledger: no entry ─────────────→ claim the key ID (create the entry: exactly one claimant wins)
+//     │     ├ ledger: another Secret's ─────→ Ready=False EABKeyAlreadyUsed (no CA request)
+//     │     ├ onlyReturnExisting WITHOUT EAB
+//     │     │   ├ found ──────────────────→ store URL, state=registered
+//     │     │   └ accountDoesNotExist
+//     │     │       ├ ledger: rejected ─────→ Ready=False EABKeyRejected (until the EAB Secret changes)
+//     │     │       ├ ledger: sent < window → Ready=False RegistrationOutcomeUnknown; look up again later
+//     │     │       └ otherwise ────────────→ ledger: sent, THEN newAccount WITH EAB  ← the only EAB send
+//     │     │                                   ├ 201/200 → store URL, ledger: registered
+//     │     │                                   ├ 403 → ledger: rejected, Ready=False EABKeyRejected
+//     │     │                                   └ timeout / reset / 5xx → outcome unknown: only look up
+//     │     │                                     until the settle window has passed, then send again
 //     └ absent
-//        ├ status (this or another Issuer's) shows the EAB key was used ─→ Ready=False AccountKeyLost
-//        │                                                                  or EABKeyAlreadyUsed
-//        └ otherwise → generate a key, CREATE the Secret as pending (AlreadyExists: someone
-//                      else won; read theirs), then continue as pending
+//        ├ status or ledger shows this key ID was sent for this Secret ─→ Ready=False AccountKeyLost
+//        ├ ledger or a Secret in this namespace claims it for another ─→ Ready=False EABKeyAlreadyUsed
+//        └ otherwise → generate a key, claim the key ID in the ledger, CREATE the Secret as pending
+//                      (AlreadyExists: someone else won; read theirs), then continue as pending
 //
-// Crash safety: the key is stored before the CA sees it, and a pending key is
-// looked up without EAB before it is ever registered with EAB:
+// Crash safety: the key and the ledger claim are stored before the CA sees
+// the key, the ledger says "sent" before the request goes out, and a pending
+// key is looked up without EAB before it is ever registered with EAB:
 //   crash after the Secret create, before newAccount → pending, CA has no account → register (first use)
+//   crash after "sent", before or during newAccount → lookups only, until the settle window has passed
 //   crash after the CA created the account, before the URL was stored → lookup finds it, no EAB
 //   crash after the URL was stored → registered, used as is
-// All steps for one account Secret run under one in-process lock, and only the
-// elected leader reconciles.
+// All steps for one EAB key ID and one account Secret run under in-process
+// locks (key ID first, then Secret), only the elected leader reconciles, and
+// the ledger's create is the claim across processes.
 import type { Logger } from 'pino';
 import { LABEL_ACCOUNT_KEY, MANAGED_BY } from '../api/meta.ts';
 import type { AcmeIssuerSpec, AcmeIssuerStatus } from '../api/issuer.ts';
 import { DEFAULT_ACCOUNT_KEY_NAME, DEFAULT_EAB_SECRET_KEY } from '../api/issuer.ts';
-import { core, isAlreadyExists, type KubeClient, type KubeObject } from '../kube/client.ts';
+import { core, isAlreadyExists, isConflict, type KubeClient, type KubeObject } from '../kube/client.ts';
 import { generatePrivateKeyPem, jwkThumbprint, parsePrivateKeyPem } from '../pki/keys.ts';
 import type { KeyedMutex } from '../util/keyed-mutex.ts';
 import {
-  AcmeProblemError, getAccount, lookupAccount, registerAccount, updateAccountContact, type AccountClientOptions, type Eab,
+  AcmeProblemError, lookupAccount, registerAccount, updateAccountContact, type AccountClientOptions, type Eab,
 } from './account-client.ts';
+import { EabLedger, historyLine, LedgerUnreadableError, type LedgerEntry } from './eab-ledger.ts';
 import { AcmeTransportError, type AcmeTransportOptions } from './transport.ts';
 
 // ---------------------------------------------------------------------------
@@ -58,6 +74,8 @@ export const ANNOTATION = {
   eabKeyId: 'certkeeper.io/eab-key-id',
   email: 'certkeeper.io/email',
   state: 'certkeeper.io/account-state',
+  /** When certkeeper last asked the CA to change the contact (at most one update per account per interval). */
+  contactUpdatedAt: 'certkeeper.io/contact-updated-at',
 } as const;
 
 /** pending: key stored, CA not known to have it. registered: account URL known. imported: a key certkeeper did not generate. */
@@ -75,6 +93,7 @@ export type AccountSecret =
     accountUrl?: string;
     eabKeyId?: string;
     email?: string;
+    contactUpdatedAt?: string;
     resourceVersion: string;
   };
 
@@ -133,6 +152,7 @@ export function parseAccountSecret(secret: SecretObject | undefined, keyName: st
     accountUrl,
     eabKeyId: annotations[ANNOTATION.eabKeyId] || undefined,
     email: annotations[ANNOTATION.email] || undefined,
+    contactUpdatedAt: annotations[ANNOTATION.contactUpdatedAt] || undefined,
     resourceVersion: secret.metadata.resourceVersion ?? '',
   };
 }
@@ -165,8 +185,18 @@ export function checkEabSecret(spec: AcmeIssuerSpec, secret: SecretObject | unde
   if (!BASE64URL.test(hmacKey) || Buffer.from(hmacKey, 'base64url').length < 16) {
     return { kind: 'problem', reason: 'EABSecretInvalid', message: `EAB Secret ${ref} entry "${key}" is not a base64url HMAC key of at least 16 bytes (as the CA issues it, e.g. GTS's b64MacKey); nothing was sent to the CA.` };
   }
-  return { kind: 'ok', eab: { keyId: binding.keyID, hmacKey }, secretResourceVersion: secret.metadata.resourceVersion ?? '' };
+  // RFC 7518 §3.2: the key is at least as long as the hash; a CA refuses a shorter one, and a refusal can use up the key.
+  const minimum = { HS256: 16, HS384: 48, HS512: 64 }[binding.keyAlgorithm ?? 'HS256'];
+  if (Buffer.from(hmacKey, 'base64url').length < minimum) {
+    return { kind: 'problem', reason: 'EABSecretInvalid', message: `EAB Secret ${ref} entry "${key}" is too short for ${binding.keyAlgorithm}: it needs at least ${minimum} bytes. Check spec.acme.externalAccountBinding.keyAlgorithm (most CAs, GTS included, use HS256); nothing was sent to the CA.` };
+  }
+  return {
+    kind: 'ok',
+    eab: { keyId: binding.keyID, hmacKey, ...(binding.keyAlgorithm ? { algorithm: binding.keyAlgorithm } : {}) },
+    secretResourceVersion: secret.metadata.resourceVersion ?? '',
+  };
 }
+
 
 // ---------------------------------------------------------------------------
 // The decision: one pure step of the state machine
@@ -175,7 +205,16 @@ export function checkEabSecret(spec: AcmeIssuerSpec, secret: SecretObject | unde
 export type NotReadyReason =
   | 'EABSecretNotFound' | 'EABSecretInvalid' | 'EmailRequired'
   | 'AccountKeyInvalid' | 'AccountServerMismatch' | 'AccountKeyLost' | 'EABKeyAlreadyUsed'
-  | 'EABKeyRejected' | 'AccountNotFound' | 'AccountDeactivated' | 'RegistrationRejected';
+  | 'EABKeyRejected' | 'AccountNotFound' | 'AccountDeactivated' | 'AccountURLMismatch' | 'RegistrationRejected'
+  | 'RegistrationOutcomeUnknown' | 'AccountKeyNotFound';
+
+/** A usable account with something the user should know. */
+export type ReadyWarning = 'AccountEmailConflict';
+
+/** How long after a registration with an unknown outcome certkeeper only looks the account up (--registration-settle-window). */
+export const DEFAULT_SETTLE_WINDOW_MS = 10 * 60_000;
+/** At most one contact update per account in this interval, so no bug can loop against the CA. */
+export const CONTACT_UPDATE_INTERVAL_MS = 5 * 60_000;
 
 export interface AccountFacts {
   spec: AcmeIssuerSpec;
@@ -185,29 +224,69 @@ export interface AccountFacts {
   secret: AccountSecret;
   /** What this Issuer's status last recorded. */
   status?: AcmeIssuerStatus;
-  /** Where else (another Issuer's status, another account Secret) this EAB key ID is recorded as used. */
+  /** The ledger's entry for the EAB key ID (only read with EAB). */
+  ledger?: LedgerEntry;
+  /** Another account Secret in the Issuer's own Secret namespace that claims this EAB key ID. */
   eabKeyUsedBy?: string;
   /** Result of an onlyReturnExisting lookup, once done. */
-  lookup?: { found: true; accountUrl: string } | { found: false };
+  lookup?: { found: true; accountUrl: string; status?: string } | { found: false };
+  /** Verify a known account URL with the CA (status did not know it, or the spec changed). */
+  verify?: boolean;
+  /** Other issuers that use the same account Secret, with the email each asks for. */
+  sharers?: { issuer: string; email?: string }[];
+  now: Date;
+  settleWindowMs: number;
 }
 
 export type AccountStep =
-  | { step: 'not-ready'; reason: NotReadyReason; message: string }
+  | { step: 'not-ready'; reason: NotReadyReason; message: string; requeueAfterMs?: number }
   | { step: 'create-key' }
+  | { step: 'claim' }
   | { step: 'lookup' }
   | { step: 'register'; eab?: Eab }
   | { step: 'store-account-url'; accountUrl: string }
-  | { step: 'use'; accountUrl: string; updateContactTo?: string };
+  | { step: 'use'; accountUrl: string; updateContactTo?: string; warning?: { reason: ReadyWarning; message: string }; deferredUntil?: Date };
 
-function eabRejectedNow(facts: AccountFacts): boolean {
+function kidOf(facts: AccountFacts): string | undefined {
+  return facts.eab.kind === 'ok' ? facts.eab.eab.keyId : undefined;
+}
+
+/** The status's record of a rejection (kept for Issuers rejected before the ledger existed). */
+function eabRejectedInStatus(facts: AccountFacts): boolean {
   const rejected = facts.status?.eabRejected;
   return facts.eab.kind === 'ok' && rejected !== undefined
     && rejected.keyID === facts.eab.eab.keyId && rejected.secretResourceVersion === facts.eab.secretResourceVersion;
 }
 
-function rejectedMessage(facts: AccountFacts): string {
-  const kid = facts.eab.kind === 'ok' ? facts.eab.eab.keyId : '';
+/** The ledger says the CA refused this key and the EAB Secret has not changed since. */
+function eabRejectedInLedger(facts: AccountFacts): boolean {
+  return facts.eab.kind === 'ok' && facts.ledger?.outcome === 'rejected'
+    && facts.ledger.rejectedEabSecretVersion === facts.eab.secretResourceVersion;
+}
+
+function rejectedMessage(kid: string): string {
   return `The CA rejected EAB key ${kid}: it was already used or has expired (GTS keys work once and expire 7 days after creation). certkeeper will not send it again. Create a new EAB key and set spec.acme.externalAccountBinding.keyID (and its Secret) to it.`;
+}
+
+function eabKeyUsedElsewhere(kid: string, by: string): AccountStep {
+  return {
+    step: 'not-ready',
+    reason: 'EABKeyAlreadyUsed',
+    message: `EAB key ${kid} is already claimed by ${by}; the CA accepts each key once, so certkeeper sends nothing. To share that account, set spec.acme.privateKeySecretRef to its Secret; for a new account, create a new EAB key.`,
+  };
+}
+
+function ledgerClaimant(ledger: LedgerEntry): string {
+  return `${ledger.claimedBy || 'an issuer'} (account key Secret ${ledger.accountSecret}${ledger.accountURL ? `, account ${ledger.accountURL}` : ''}; EAB ledger, outcome ${ledger.outcome})`;
+}
+
+function lostMessage(facts: AccountFacts, what: string): string {
+  return `Account key Secret ${facts.secretRef} ${what}; the CA consumes EAB keys on first use, so certkeeper will not register again with key ${kidOf(facts)}. Restore the Secret from a backup (or \`certkeeper account import\`), or create a new EAB key and set spec.acme.externalAccountBinding.keyID to it. If you are sure the CA never used the key, release it from the EAB ledger (README, "The EAB ledger").`;
+}
+
+/** When to look again while a registration's outcome is unknown: soon at first, then less often. */
+export function settleRecheckMs(elapsedMs: number, remainingMs: number): number {
+  return Math.max(1000, Math.min(Math.max(elapsedMs / 2, 2000), 60_000, remainingMs));
 }
 
 /** Decides the next step. Pure: every branch is a row in account-protocol.test.ts. */
@@ -217,51 +296,126 @@ export function decideAccountStep(facts: AccountFacts): AccountStep {
   if (eab.kind === 'ok' && !spec.email) {
     return { step: 'not-ready', reason: 'EmailRequired', message: 'spec.acme.email is required with an EAB key: the CA rejects accounts without a contact, and a rejected registration can use up the key. Nothing was sent to the CA.' };
   }
-
   if (secret.kind === 'invalid') {
     return { step: 'not-ready', reason: 'AccountKeyInvalid', message: `Account key Secret ${facts.secretRef} ${secret.problem}. certkeeper does not overwrite it and does not register a new account. Restore the Secret from a backup (or import the key with \`certkeeper account import\`).` };
   }
-
-  if (secret.kind === 'present') {
-    if (secret.server && secret.server !== spec.server) {
-      return { step: 'not-ready', reason: 'AccountServerMismatch', message: `Account key Secret ${facts.secretRef} belongs to ${secret.server}, not ${spec.server}. certkeeper does not register it elsewhere. Point spec.acme.privateKeySecretRef at another Secret name for the new CA, or set spec.acme.server back.` };
-    }
-    if (secret.accountUrl) {
-      const updateContactTo = spec.email && spec.email !== secret.email ? spec.email : undefined;
-      return { step: 'use', accountUrl: secret.accountUrl, ...(updateContactTo ? { updateContactTo } : {}) };
-    }
-    if (!facts.lookup) return { step: 'lookup' };
-    if (facts.lookup.found) return { step: 'store-account-url', accountUrl: facts.lookup.accountUrl };
-    if (secret.state === 'imported') {
-      return { step: 'not-ready', reason: 'AccountNotFound', message: `The CA has no account for the key in Secret ${facts.secretRef} (a key certkeeper did not generate). certkeeper registers only keys it generated. Check spec.acme.server, or delete the Secret to let certkeeper generate and register a new key.` };
-    }
-    // Pending: certkeeper generated this key and the CA has never seen it.
-    if (eabRejectedNow(facts)) return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(facts) };
-    if (eab.kind === 'ok' && facts.eabKeyUsedBy) return eabKeyUsedElsewhere(facts);
-    return eab.kind === 'ok' ? { step: 'register', eab: eab.eab } : { step: 'register' };
-  }
-
-  // The Secret is absent.
-  const status = facts.status;
-  if (eab.kind === 'ok' && status?.uri && status.eabKeyID === eab.eab.keyId) {
-    return {
-      step: 'not-ready',
-      reason: 'AccountKeyLost',
-      message: `Account key Secret ${facts.secretRef} was deleted after account ${status.uri} was registered with EAB key ${status.eabKeyID}; the CA consumes EAB keys on first use, so certkeeper will not register again with it. Restore the Secret from a backup (or \`certkeeper account import\`), or create a new EAB key and set spec.acme.externalAccountBinding.keyID to it.`,
-    };
-  }
-  if (eab.kind === 'ok' && facts.eabKeyUsedBy) return eabKeyUsedElsewhere(facts);
-  if (eabRejectedNow(facts)) return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(facts) };
-  return { step: 'create-key' };
+  if (secret.kind === 'present') return decidePresent(facts, secret);
+  return decideAbsent(facts);
 }
 
-function eabKeyUsedElsewhere(facts: AccountFacts): AccountStep {
-  const kid = facts.eab.kind === 'ok' ? facts.eab.eab.keyId : '';
-  return {
-    step: 'not-ready',
-    reason: 'EABKeyAlreadyUsed',
-    message: `EAB key ${kid} was already used to register the account of ${facts.eabKeyUsedBy}; the CA accepts each key once. To share that account, set spec.acme.privateKeySecretRef to its Secret; for a new account, create a new EAB key.`,
-  };
+type PresentSecret = Extract<AccountSecret, { kind: 'present' }>;
+
+function decidePresent(facts: AccountFacts, secret: PresentSecret): AccountStep {
+  const { spec } = facts;
+  if (secret.server && secret.server !== spec.server) {
+    return { step: 'not-ready', reason: 'AccountServerMismatch', message: `Account key Secret ${facts.secretRef} belongs to ${secret.server}, not ${spec.server}. certkeeper does not register it elsewhere. Point spec.acme.privateKeySecretRef at another Secret name for the new CA, or set spec.acme.server back.` };
+  }
+  if (secret.accountUrl) return decideKnownAccount(facts, secret, secret.accountUrl);
+
+  if (secret.state === 'imported') {
+    if (!facts.lookup) return { step: 'lookup' };
+    if (facts.lookup.found) return { step: 'store-account-url', accountUrl: facts.lookup.accountUrl };
+    return { step: 'not-ready', reason: 'AccountNotFound', message: `The CA has no account for the key in Secret ${facts.secretRef} (a key certkeeper did not generate). certkeeper registers only keys it generated. Check spec.acme.server, or delete the Secret to let certkeeper generate and register a new key.` };
+  }
+
+  // Pending: certkeeper generated this key; the CA is not known to have it.
+  const kid = kidOf(facts);
+  const ledger = facts.ledger;
+  if (kid) {
+    if (!ledger) return facts.eabKeyUsedBy ? eabKeyUsedElsewhere(kid, facts.eabKeyUsedBy) : { step: 'claim' };
+    if (ledger.accountSecret !== facts.secretRef) return eabKeyUsedElsewhere(kid, ledgerClaimant(ledger));
+    if (ledger.thumbprint !== secret.thumbprint) {
+      if (ledger.outcome === 'claimed') return { step: 'claim' };
+      return { step: 'not-ready', reason: 'AccountKeyLost', message: lostMessage(facts, `holds another key than the one EAB key ${kid} was sent with (thumbprint ${ledger.thumbprint}, ${ledger.lastSentAt ?? 'time unknown'})`) };
+    }
+    if (facts.eabKeyUsedBy) return eabKeyUsedElsewhere(kid, facts.eabKeyUsedBy);
+  }
+  if (!facts.lookup) return { step: 'lookup' };
+  if (facts.lookup.found) return { step: 'store-account-url', accountUrl: facts.lookup.accountUrl };
+  if (!kid || facts.eab.kind !== 'ok') return { step: 'register' };
+
+  if (eabRejectedInLedger(facts) || eabRejectedInStatus(facts)) return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid) };
+  if (ledger?.outcome === 'registered') {
+    return { step: 'not-ready', reason: 'AccountNotFound', message: `The EAB ledger says key ${kid} registered account ${ledger.accountURL ?? '(URL unknown)'} with the key in Secret ${facts.secretRef}, but the CA does not find an account for that key. certkeeper will not send the key again. Check spec.acme.server; if the account is truly gone, create a new EAB key.` };
+  }
+  if (ledger?.outcome === 'sent' && ledger.lastSentAt) {
+    const sentAt = Date.parse(ledger.lastSentAt);
+    const until = sentAt + facts.settleWindowMs;
+    const remaining = until - facts.now.getTime();
+    if (remaining > 0) {
+      return {
+        step: 'not-ready',
+        reason: 'RegistrationOutcomeUnknown',
+        message: `A registration with EAB key ${kid} was sent at ${ledger.lastSentAt} and its outcome is unknown (no answer, or a CA error). The CA may still process it, so certkeeper only looks the account up (without the EAB key) until ${new Date(until).toISOString()}, and sends the key again only if the CA has no account by then.`,
+        requeueAfterMs: settleRecheckMs(facts.now.getTime() - sentAt, remaining),
+      };
+    }
+  }
+  return { step: 'register', eab: facts.eab.eab };
+}
+
+function decideKnownAccount(facts: AccountFacts, secret: PresentSecret, accountUrl: string): AccountStep {
+  const { spec, status, lookup } = facts;
+  // A stored URL the status did not record is checked against the CA with the key itself,
+  // so an edited annotation (another tenant's account URL) is never used.
+  const mustVerify = facts.verify === true || (status?.uri !== undefined && status.uri !== accountUrl);
+  if (mustVerify && !lookup) return { step: 'lookup' };
+  if (lookup && !lookup.found) {
+    return { step: 'not-ready', reason: 'AccountNotFound', message: `The CA has no account for the key in Secret ${facts.secretRef} (the Secret says ${accountUrl}). certkeeper does not register again while the Secret exists. Check spec.acme.server and the Secret.` };
+  }
+  if (lookup?.found && lookup.accountUrl !== accountUrl) {
+    return { step: 'not-ready', reason: 'AccountURLMismatch', message: `Secret ${facts.secretRef} says its account is ${accountUrl}, but the CA says its key belongs to ${lookup.accountUrl}. certkeeper does not use an account URL that is not the key's. Set the annotation certkeeper.io/account-url back to ${lookup.accountUrl}.` };
+  }
+  if (lookup?.found && lookup.status !== undefined && lookup.status !== 'valid') {
+    return { step: 'not-ready', reason: 'AccountDeactivated', message: `Account ${accountUrl} is ${lookup.status} at the CA. Create a new EAB key and set it (with a new privateKeySecretRef name) to register a new account.` };
+  }
+  const wanted = spec.email;
+  if (!wanted || wanted === secret.email) return { step: 'use', accountUrl };
+  const others = (facts.sharers ?? []).filter((s) => s.email !== undefined && s.email !== wanted);
+  if (others.length > 0) {
+    const list = others.map((o) => `${o.issuer} wants ${o.email}`).join('; ');
+    return {
+      step: 'use',
+      accountUrl,
+      warning: {
+        reason: 'AccountEmailConflict',
+        message: `Account ${accountUrl} (key in Secret ${facts.secretRef}) is usable, but its contact stays ${secret.email ?? '(none)'}: this issuer wants ${wanted}, and ${list}. An account has one contact; certkeeper changes it only when every issuer sharing the Secret asks for the same email.`,
+      },
+    };
+  }
+  const lastUpdate = secret.contactUpdatedAt ? Date.parse(secret.contactUpdatedAt) : NaN;
+  if (!Number.isNaN(lastUpdate) && facts.now.getTime() - lastUpdate < CONTACT_UPDATE_INTERVAL_MS) {
+    return { step: 'use', accountUrl, deferredUntil: new Date(lastUpdate + CONTACT_UPDATE_INTERVAL_MS) };
+  }
+  return { step: 'use', accountUrl, updateContactTo: wanted };
+}
+
+function decideAbsent(facts: AccountFacts): AccountStep {
+  const { status, ledger } = facts;
+  const kid = kidOf(facts);
+  if (kid && status?.uri && status.eabKeyID === kid) {
+    return { step: 'not-ready', reason: 'AccountKeyLost', message: lostMessage(facts, `was deleted after account ${status.uri} was registered with EAB key ${kid}`) };
+  }
+  if (kid && ledger) {
+    if (ledger.accountSecret !== facts.secretRef) {
+      if (ledger.outcome === 'rejected') return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid) };
+      return eabKeyUsedElsewhere(kid, ledgerClaimant(ledger));
+    }
+    if (ledger.outcome === 'rejected') {
+      if (eabRejectedInLedger(facts)) return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid) };
+    } else if (ledger.outcome !== 'claimed') {
+      const what = ledger.outcome === 'registered'
+        ? `was deleted after account ${ledger.accountURL ?? '(URL unknown)'} was registered with EAB key ${kid} (EAB ledger)`
+        : `was deleted after EAB key ${kid} was sent to the CA at ${ledger.lastSentAt ?? '(time unknown)'} (EAB ledger)`;
+      return { step: 'not-ready', reason: 'AccountKeyLost', message: lostMessage(facts, what) };
+    }
+  }
+  if (kid && facts.eabKeyUsedBy) return eabKeyUsedElsewhere(kid, facts.eabKeyUsedBy);
+  if (kid && eabRejectedInStatus(facts)) return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid) };
+  if (facts.spec.disableAccountKeyGeneration) {
+    return { step: 'not-ready', reason: 'AccountKeyNotFound', message: `Account key Secret ${facts.secretRef} does not exist, and spec.acme.disableAccountKeyGeneration says not to generate one. Create it with the account's key (\`certkeeper account import\`); certkeeper picks it up at once. Nothing was sent to the CA.` };
+  }
+  return { step: 'create-key' };
 }
 
 // ---------------------------------------------------------------------------
@@ -283,25 +437,33 @@ export interface AccountDeps {
   locks: KeyedMutex;
   clock: () => Date;
   log: Logger;
+  /** Where the EAB ledger lives (the cluster resource namespace). */
+  ledgerNamespace: string;
+  /** How long a registration with an unknown outcome is only looked up (default 10 minutes). */
+  settleWindowMs?: number;
   /** Counted per EAB send and per successful registration (metrics). */
   onRegistration?: (withEab: boolean, outcome: 'registered' | 'rejected' | 'error') => void;
-  transportHooks?: Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf'>;
+  transportHooks?: Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf' | 'timeoutMs'>;
 }
 
 export interface AccountRequest {
   spec: AcmeIssuerSpec;
   status?: AcmeIssuerStatus;
+  /** This issuer, for the ledger and messages ("Issuer ns/name", "ClusterIssuer name"). */
+  issuer: string;
   /** Namespace holding the account and EAB Secrets. */
   secretNamespace: string;
   /** Verify the account with the CA even when the Secret has its URL (status did not know it). */
   verify: boolean;
-  /** Finds another record of this EAB key ID being used (other Issuers' status, other account Secrets). */
+  /** Finds another account Secret in the Secret namespace that claims this EAB key ID. */
   eabKeyUsedBy?: (keyId: string, accountSecretRef: string) => string | undefined;
+  /** Other issuers that use the same account Secret, with the email each asks for. */
+  sharers?: { issuer: string; email?: string }[];
 }
 
 export type AccountOutcome =
-  | { ready: true; acme: AcmeIssuerStatus; message: string; registeredNow: boolean }
-  | { ready: false; reason: NotReadyReason; message: string; acme: AcmeIssuerStatus | undefined };
+  | { ready: true; acme: AcmeIssuerStatus; message: string; registeredNow: boolean; warning?: ReadyWarning; requeueAfterMs?: number }
+  | { ready: false; reason: NotReadyReason; message: string; acme: AcmeIssuerStatus | undefined; requeueAfterMs?: number };
 
 function transportOf(spec: AcmeIssuerSpec, deps: AccountDeps): AcmeTransportOptions {
   return {
@@ -317,14 +479,41 @@ function asTransient(error: unknown, what: string): never {
     throw new TransientAccountError(`${what}: ${error.message}`, error.retryAfterMs);
   }
   if (error instanceof AcmeTransportError) throw new TransientAccountError(`${what}: ${error.message}`);
+  if (isConflict(error)) throw new TransientAccountError(`${what}: another writer changed the object first`);
   throw error;
+}
+
+/**
+ * Did the CA possibly act on a newAccount that failed? Unknown after a timeout
+ * or reset once the request left, and after a 5xx. Known not to after a
+ * connection that never opened, a 429 (refused before processing) or any
+ * other problem document (the CA answered).
+ */
+function outcomeUnknown(error: unknown): boolean {
+  if (error instanceof AcmeTransportError) return error.requestSent;
+  if (error instanceof AcmeProblemError) return error.status >= 500;
+  return true;
+}
+
+/** State one run of ensureAccount carries between steps. */
+interface Run {
+  deps: AccountDeps;
+  request: AccountRequest;
+  ledger: EabLedger;
+  keyName: string;
+  secretRef: string;
+  eab: EabCheck;
+  secretObject: SecretObject | undefined;
+  secret: AccountSecret;
+  ledgerEntry: LedgerEntry | undefined;
+  lookup: AccountFacts['lookup'];
+  registeredNow: boolean;
 }
 
 /** Brings the account to a usable state, or says why it cannot be. */
 export async function ensureAccount(deps: AccountDeps, request: AccountRequest): Promise<AccountOutcome> {
   const { spec } = request;
   const ref = spec.privateKeySecretRef;
-  const keyName = ref.key ?? DEFAULT_ACCOUNT_KEY_NAME;
   const secretRef = `${request.secretNamespace}/${ref.name}`;
 
   // Validation first: nothing reaches the CA with a broken EAB Secret.
@@ -332,160 +521,291 @@ export async function ensureAccount(deps: AccountDeps, request: AccountRequest):
     ? await deps.kube.get<SecretObject>(core.secrets, request.secretNamespace, spec.externalAccountBinding.keySecretRef.name)
     : undefined;
   const eab = checkEabSecret(spec, eabSecret, request.secretNamespace);
+  const kid = eab.kind === 'ok' ? eab.eab.keyId : undefined;
 
-  return deps.locks.run(`secret:${secretRef}`, async () => {
-    let secretObject = await deps.kube.get<SecretObject>(core.secrets, request.secretNamespace, ref.name);
-    let secret = parseAccountSecret(secretObject, keyName);
-    let lookup: AccountFacts['lookup'];
-    let registeredNow = false;
-    const clientOptions = (keyPem: string): AccountClientOptions => ({ directoryUrl: spec.server, accountKeyPem: keyPem, transport: transportOf(spec, deps) });
-
-    for (let round = 0; round < 8; round++) {
-      const kid = eab.kind === 'ok' ? eab.eab.keyId : undefined;
+  // Key ID first, then Secret: the same order everywhere, so two locks never deadlock.
+  const underLocks = (): Promise<AccountOutcome> => deps.locks.run(`secret:${secretRef}`, async (): Promise<AccountOutcome> => {
+    const ledger = new EabLedger(deps.kube, deps.ledgerNamespace);
+    const run: Run = {
+      deps, request, ledger, secretRef, eab,
+      keyName: ref.key ?? DEFAULT_ACCOUNT_KEY_NAME,
+      secretObject: undefined,
+      secret: { kind: 'absent' },
+      ledgerEntry: undefined,
+      lookup: undefined,
+      registeredNow: false,
+    };
+    await readSecret(run);
+    await readLedger(run);
+    for (let round = 0; round < 10; round++) {
       const step = decideAccountStep({
-        spec, secretRef, eab, secret, status: request.status, lookup,
+        spec, secretRef, eab, secret: run.secret, status: request.status, ledger: run.ledgerEntry, lookup: run.lookup,
         eabKeyUsedBy: kid ? request.eabKeyUsedBy?.(kid, secretRef) : undefined,
+        verify: request.verify, sharers: request.sharers,
+        now: deps.clock(), settleWindowMs: deps.settleWindowMs ?? DEFAULT_SETTLE_WINDOW_MS,
       });
       deps.log.debug({ step: step.step }, 'account step');
       switch (step.step) {
         case 'not-ready':
-          return { ready: false, reason: step.reason, message: step.message, acme: request.status };
-
-        case 'create-key': {
-          const keyPem = generatePrivateKeyPem(spec.privateKey?.algorithm ?? 'ECDSA', spec.privateKey?.size);
-          try {
-            secretObject = await deps.kube.create<SecretObject>(core.secrets, accountSecretObject({
-              namespace: request.secretNamespace, name: ref.name, keyName, keyPem,
-              state: 'pending', server: spec.server, eabKeyId: kid, email: spec.email,
-            }));
-            deps.log.info({ secret: secretRef }, 'created account key Secret (pending)');
-          } catch (error) {
-            if (!isAlreadyExists(error)) throw error;
-            // Another reconcile created it first: use theirs.
-            secretObject = await deps.kube.get<SecretObject>(core.secrets, request.secretNamespace, ref.name);
-          }
-          secret = parseAccountSecret(secretObject, keyName);
+          return { ready: false, reason: step.reason, message: step.message, acme: request.status, ...(step.requeueAfterMs ? { requeueAfterMs: step.requeueAfterMs } : {}) };
+        case 'create-key':
+          await createKey(run);
           continue;
-        }
-
-        case 'lookup': {
-          if (secret.kind !== 'present') throw new Error('lookup without a key');
-          try {
-            lookup = await lookupAccount(clientOptions(secret.keyPem));
-          } catch (error) {
-            asTransient(error, 'looking up the account');
-          }
+        case 'claim':
+          await claimKeyId(run);
           continue;
-        }
-
+        case 'lookup':
+          await lookUp(run);
+          continue;
         case 'register': {
-          if (secret.kind !== 'present') throw new Error('register without a key');
-          deps.log.info({ secret: secretRef, eabKeyId: step.eab?.keyId }, step.eab ? 'registering the account with EAB (first and only use of this key)' : 'registering the account');
-          try {
-            const registered = await registerAccount({ ...clientOptions(secret.keyPem), email: spec.email, eab: step.eab });
-            deps.onRegistration?.(Boolean(step.eab), 'registered');
-            lookup = { found: true, accountUrl: registered.accountUrl };
-            registeredNow = true;
-          } catch (error) {
-            if (error instanceof AcmeProblemError && !error.transient) {
-              deps.onRegistration?.(Boolean(step.eab), 'rejected');
-              if (step.eab && error.status === 403 && error.is('unauthorized')) {
-                const acme: AcmeIssuerStatus = {
-                  ...request.status,
-                  eabRejected: { keyID: step.eab.keyId, secretResourceVersion: eab.kind === 'ok' ? eab.secretResourceVersion : '', time: deps.clock().toISOString() },
-                };
-                const facts = { spec, secretRef, eab, secret, status: acme };
-                return { ready: false, reason: 'EABKeyRejected', message: rejectedMessage(facts), acme };
-              }
-              return {
-                ready: false,
-                reason: 'RegistrationRejected',
-                message: `The CA rejected the registration: ${error.message}. Fix the Issuer and certkeeper will try again.`,
-                acme: request.status,
-              };
-            }
-            deps.onRegistration?.(Boolean(step.eab), 'error');
-            asTransient(error, 'registering the account');
-          }
+          const outcome = await register(run, step.eab);
+          if (outcome) return outcome;
           continue;
         }
-
-        case 'store-account-url': {
-          if (secret.kind !== 'present' || !secretObject) throw new Error('store without a Secret');
-          // Optimistic concurrency: the resourceVersion makes this fail rather than overwrite.
-          secretObject = await deps.kube.mergePatch<SecretObject>(core.secrets, request.secretNamespace, ref.name, {
-            metadata: {
-              resourceVersion: secret.resourceVersion,
-              annotations: {
-                [ANNOTATION.state]: 'registered',
-                [ANNOTATION.accountUrl]: step.accountUrl,
-                [ANNOTATION.server]: spec.server,
-                ...(registeredNow && eab.kind === 'ok' ? { [ANNOTATION.eabKeyId]: eab.eab.keyId } : {}),
-                ...(registeredNow && spec.email ? { [ANNOTATION.email]: spec.email } : {}),
-              },
-            },
-          });
-          deps.log.info({ secret: secretRef, accountUrl: step.accountUrl }, 'account registered; URL stored in the account Secret');
-          secret = parseAccountSecret(secretObject, keyName);
+        case 'store-account-url':
+          await storeAccountUrl(run, step.accountUrl);
           continue;
-        }
-
-        case 'use': {
-          if (secret.kind !== 'present' || !secretObject) throw new Error('use without a Secret');
-          let email = secret.email;
-          if (step.updateContactTo) {
-            try {
-              await updateAccountContact({ ...clientOptions(secret.keyPem), accountUrl: step.accountUrl, email: step.updateContactTo });
-            } catch (error) {
-              asTransient(error, 'updating the account contact');
-            }
-            secretObject = await deps.kube.mergePatch<SecretObject>(core.secrets, request.secretNamespace, ref.name, {
-              metadata: { resourceVersion: secret.resourceVersion, annotations: { [ANNOTATION.email]: step.updateContactTo } },
-            });
-            email = step.updateContactTo;
-            deps.log.info({ secret: secretRef }, 'account contact updated');
-          } else if (request.verify && !lookup) {
-            let account;
-            try {
-              account = await getAccount({ ...clientOptions(secret.keyPem), accountUrl: step.accountUrl });
-            } catch (error) {
-              if (error instanceof AcmeProblemError && (error.is('accountDoesNotExist') || error.is('unauthorized'))) {
-                return {
-                  ready: false,
-                  reason: 'AccountNotFound',
-                  message: `The CA does not accept account ${step.accountUrl} from Secret ${secretRef}: ${error.message}. Check spec.acme.server and the Secret.`,
-                  acme: request.status,
-                };
-              }
-              if (error instanceof AcmeProblemError) {
-                // An unexpected answer: retry with backoff rather than conclude anything.
-                throw new TransientAccountError(`verifying the account: ${error.message}`, error.retryAfterMs);
-              }
-              asTransient(error, 'verifying the account');
-            }
-            if (account.status !== 'valid') {
-              return {
-                ready: false,
-                reason: 'AccountDeactivated',
-                message: `Account ${step.accountUrl} is ${account.status} at the CA. Create a new EAB key and set it (with a new privateKeySecretRef name) to register a new account.`,
-                acme: request.status,
-              };
-            }
-          }
-          const acme: AcmeIssuerStatus = {
-            accountSecretRef: { name: ref.name, namespace: request.secretNamespace },
-            uri: step.accountUrl,
-            ...(email ? { lastRegisteredEmail: email } : {}),
-            keyThumbprint: secret.thumbprint,
-            ...(secret.eabKeyId ? { eabKeyID: secret.eabKeyId } : {}),
-            registeredAt: request.status?.uri === step.accountUrl && request.status.registeredAt
-              ? request.status.registeredAt
-              : deps.clock().toISOString(),
-          };
-          return { ready: true, acme, message: `Account ${step.accountUrl} is ready (key in Secret ${secretRef}).`, registeredNow };
-        }
+        case 'use':
+          return use(run, step);
       }
     }
     throw new Error('account protocol did not settle');
   });
+  return kid ? deps.locks.run(`eab:${kid}`, underLocks) : underLocks();
+}
+
+async function readSecret(run: Run): Promise<void> {
+  const { deps, request } = run;
+  run.secretObject = await deps.kube.get<SecretObject>(core.secrets, request.secretNamespace, request.spec.privateKeySecretRef.name);
+  run.secret = parseAccountSecret(run.secretObject, run.keyName);
+}
+
+async function readLedger(run: Run): Promise<void> {
+  if (run.eab.kind !== 'ok') return;
+  try {
+    run.ledgerEntry = await run.ledger.get(run.eab.eab.keyId);
+  } catch (error) {
+    if (error instanceof LedgerUnreadableError) throw new TransientAccountError(error.message);
+    asTransient(error, `reading the EAB ledger in namespace ${run.ledger.namespace}`);
+  }
+}
+
+function clientOptions(run: Run, keyPem: string): AccountClientOptions {
+  return { directoryUrl: run.request.spec.server, accountKeyPem: keyPem, transport: transportOf(run.request.spec, run.deps) };
+}
+
+/** Writes the ledger entry for this key ID: claims it when absent, else replaces what was read. */
+async function writeLedger(run: Run, change: Partial<Omit<LedgerEntry, 'resourceVersion' | 'history'>>, event: string): Promise<void> {
+  if (run.eab.kind !== 'ok') return;
+  const { deps, request } = run;
+  const now = deps.clock();
+  const base = run.ledgerEntry ?? {
+    keyID: run.eab.eab.keyId, server: request.spec.server, accountSecret: run.secretRef, claimedBy: request.issuer,
+    thumbprint: '', outcome: 'claimed' as const, sends: 0, history: '',
+  };
+  const { resourceVersion: _rv, ...current } = base as LedgerEntry;
+  const next = { ...current, ...change, history: current.history + historyLine(now, event) };
+  try {
+    if (!run.ledgerEntry) {
+      const created = await run.ledger.create(next);
+      // Someone else claimed it first: read theirs and decide again.
+      if (!created) return await readLedger(run);
+      run.ledgerEntry = created;
+    } else {
+      run.ledgerEntry = await run.ledger.update(run.ledgerEntry, next);
+    }
+  } catch (error) {
+    asTransient(error, `writing the EAB ledger in namespace ${run.ledger.namespace} (certkeeper sends no EAB key it has not recorded)`);
+  }
+}
+
+async function createKey(run: Run): Promise<void> {
+  const { deps, request } = run;
+  const spec = request.spec;
+  const keyPem = generatePrivateKeyPem(spec.privateKey?.algorithm ?? 'ECDSA', spec.privateKey?.size);
+  const parsed = parsePrivateKeyPem(keyPem);
+  if (!parsed.ok) throw new Error('generated an unparseable key');
+  const thumbprint = jwkThumbprint(parsed.key);
+  if (run.eab.kind === 'ok') {
+    // The claim comes first: a second Issuer with this key ID stops here, before any Secret or CA request.
+    const claimedBefore = run.ledgerEntry;
+    await writeLedger(run, { thumbprint, claimedBy: request.issuer, outcome: 'claimed' }, `claimed by ${request.issuer} for Secret ${run.secretRef} (key ${thumbprint})`);
+    if (run.ledgerEntry?.thumbprint !== thumbprint || (claimedBefore === undefined && run.ledgerEntry.accountSecret !== run.secretRef)) return;
+  }
+  const eabKeyId = run.eab.kind === 'ok' ? run.eab.eab.keyId : undefined;
+  try {
+    run.secretObject = await deps.kube.create<SecretObject>(core.secrets, accountSecretObject({
+      namespace: request.secretNamespace, name: spec.privateKeySecretRef.name, keyName: run.keyName, keyPem,
+      state: 'pending', server: spec.server, eabKeyId, email: spec.email,
+    }));
+    deps.log.info({ secret: run.secretRef }, 'created account key Secret (pending)');
+    run.secret = parseAccountSecret(run.secretObject, run.keyName);
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+    // Another reconcile created it first: use theirs.
+    await readSecret(run);
+  }
+}
+
+/** Claims the key ID for an existing pending Secret (created before the ledger, or after a crash between claim and create). */
+async function claimKeyId(run: Run): Promise<void> {
+  if (run.secret.kind !== 'present') throw new Error('claim without a key');
+  await writeLedger(run, { thumbprint: run.secret.thumbprint, accountSecret: run.secretRef, claimedBy: run.request.issuer, outcome: 'claimed' },
+    `claimed by ${run.request.issuer} for Secret ${run.secretRef} (key ${run.secret.thumbprint})`);
+}
+
+async function lookUp(run: Run): Promise<void> {
+  if (run.secret.kind !== 'present') throw new Error('lookup without a key');
+  try {
+    run.lookup = await lookupAccount(clientOptions(run, run.secret.keyPem));
+  } catch (error) {
+    asTransient(error, 'looking up the account');
+  }
+}
+
+/** The one place an EAB key is sent: recorded in the ledger first, the outcome after. */
+async function register(run: Run, eab: Eab | undefined): Promise<AccountOutcome | undefined> {
+  const { deps, request } = run;
+  if (run.secret.kind !== 'present') throw new Error('register without a key');
+  const thumbprint = run.secret.thumbprint;
+  const sends = run.ledgerEntry?.sends ?? 0;
+  if (eab) {
+    const rv = run.ledgerEntry?.resourceVersion;
+    await writeLedger(run, { outcome: 'sent', thumbprint, sends: sends + 1, lastSentAt: deps.clock().toISOString() },
+      `sending newAccount with EAB (attempt ${sends + 1}, key ${thumbprint})`);
+    // The write must have landed on what was decided from, or someone else moved first.
+    if (!run.ledgerEntry || run.ledgerEntry.outcome !== 'sent' || run.ledgerEntry.resourceVersion === rv) {
+      throw new TransientAccountError('the EAB ledger changed while registering; deciding again');
+    }
+  }
+  deps.log.info({ secret: run.secretRef, eabKeyId: eab?.keyId }, eab ? 'registering the account with EAB (recorded in the EAB ledger first)' : 'registering the account');
+  try {
+    const registered = await registerAccount({ ...clientOptions(run, run.secret.keyPem), email: request.spec.email, eab });
+    deps.onRegistration?.(Boolean(eab), 'registered');
+    run.lookup = { found: true, accountUrl: registered.accountUrl };
+    run.registeredNow = true;
+    return undefined;
+  } catch (error) {
+    if (eab && outcomeUnknown(error)) {
+      deps.onRegistration?.(true, 'error');
+      deps.log.warn({ secret: run.secretRef, err: (error as Error).message }, 'registration outcome unknown; only lookups until the settle window has passed');
+      // The ledger stays "sent": the next syncs look the account up, without EAB, until the window has passed.
+      const settle = deps.settleWindowMs ?? DEFAULT_SETTLE_WINDOW_MS;
+      return {
+        ready: false,
+        reason: 'RegistrationOutcomeUnknown',
+        message: `A registration with EAB key ${eab.keyId} got no definite answer (${(error as Error).message}). The CA may still process it, so certkeeper only looks the account up (without the EAB key) until ${new Date(deps.clock().getTime() + settle).toISOString()}, and sends the key again only if the CA has no account by then.`,
+        acme: request.status,
+        // A CA that asked for time (Retry-After) gets it before the next lookup.
+        requeueAfterMs: Math.max(settleRecheckMs(0, settle), error instanceof AcmeProblemError ? error.retryAfterMs ?? 0 : 0),
+      };
+    }
+    if (eab) {
+      // Known not to have been acted on as a registration: no send is outstanding.
+      const refused = error instanceof AcmeProblemError && !error.transient;
+      if (!refused) await writeLedger(run, { outcome: 'claimed' }, `not sent or refused before processing: ${(error as Error).message}`);
+    }
+    if (error instanceof AcmeProblemError && !error.transient) {
+      deps.onRegistration?.(Boolean(eab), 'rejected');
+      if (eab && run.eab.kind === 'ok') {
+        await writeLedger(run, { outcome: 'rejected', rejectedEabSecretVersion: run.eab.secretResourceVersion }, `rejected by the CA: HTTP ${error.status} ${error.type}`);
+      }
+      if (eab && error.status === 403 && error.is('unauthorized')) {
+        const acme: AcmeIssuerStatus = {
+          ...request.status,
+          eabRejected: { keyID: eab.keyId, secretResourceVersion: run.eab.kind === 'ok' ? run.eab.secretResourceVersion : '', time: deps.clock().toISOString() },
+        };
+        return { ready: false, reason: 'EABKeyRejected', message: rejectedMessage(eab.keyId), acme };
+      }
+      return {
+        ready: false,
+        reason: 'RegistrationRejected',
+        message: `The CA rejected the registration: ${error.message}. ${eab ? 'The CA may have used up the EAB key; certkeeper sends it again only after the EAB Secret changes (or with a new key ID).' : 'Fix the Issuer and certkeeper will try again.'}`,
+        acme: request.status,
+      };
+    }
+    deps.onRegistration?.(Boolean(eab), 'error');
+    asTransient(error, 'registering the account');
+  }
+}
+
+async function storeAccountUrl(run: Run, accountUrl: string): Promise<void> {
+  const { deps, request } = run;
+  if (run.secret.kind !== 'present' || !run.secretObject) throw new Error('store without a Secret');
+  const eabKeyId = run.eab.kind === 'ok' ? run.eab.eab.keyId : undefined;
+  // Optimistic concurrency: the resourceVersion makes this fail rather than overwrite.
+  try {
+    run.secretObject = await deps.kube.mergePatch<SecretObject>(core.secrets, request.secretNamespace, request.spec.privateKeySecretRef.name, {
+      metadata: {
+        resourceVersion: run.secret.resourceVersion,
+        annotations: {
+          [ANNOTATION.state]: 'registered',
+          [ANNOTATION.accountUrl]: accountUrl,
+          [ANNOTATION.server]: request.spec.server,
+          ...(run.registeredNow && eabKeyId ? { [ANNOTATION.eabKeyId]: eabKeyId } : {}),
+          ...(run.registeredNow && request.spec.email ? { [ANNOTATION.email]: request.spec.email } : {}),
+        },
+      },
+    });
+  } catch (error) {
+    asTransient(error, 'storing the account URL');
+  }
+  deps.log.info({ secret: run.secretRef, accountUrl }, 'account registered; URL stored in the account Secret');
+  run.secret = parseAccountSecret(run.secretObject, run.keyName);
+  await recordRegistered(run, accountUrl);
+}
+
+/** The ledger follows the Secret: an entry of this account still "claimed" or "sent" becomes "registered". */
+async function recordRegistered(run: Run, accountUrl: string): Promise<void> {
+  const entry = run.ledgerEntry;
+  if (!entry || run.secret.kind !== 'present') return;
+  if (entry.outcome === 'registered' || entry.accountSecret !== run.secretRef || entry.thumbprint !== run.secret.thumbprint) return;
+  await writeLedger(run, { outcome: 'registered', accountURL: accountUrl }, `registered: account ${accountUrl}`);
+}
+
+async function use(run: Run, step: Extract<AccountStep, { step: 'use' }>): Promise<AccountOutcome> {
+  const { deps, request } = run;
+  const secret = run.secret;
+  if (secret.kind !== 'present' || !run.secretObject) throw new Error('use without a Secret');
+  await recordRegistered(run, step.accountUrl);
+  let email = secret.email;
+  if (step.updateContactTo) {
+    const secretName = request.spec.privateKeySecretRef.name;
+    try {
+      // The time goes on the Secret before the CA is asked: whatever fails after, the next update waits.
+      run.secretObject = await deps.kube.mergePatch<SecretObject>(core.secrets, request.secretNamespace, secretName, {
+        metadata: { resourceVersion: secret.resourceVersion, annotations: { [ANNOTATION.contactUpdatedAt]: deps.clock().toISOString() } },
+      });
+      await updateAccountContact({ ...clientOptions(run, secret.keyPem), accountUrl: step.accountUrl, email: step.updateContactTo });
+      run.secretObject = await deps.kube.mergePatch<SecretObject>(core.secrets, request.secretNamespace, secretName, {
+        metadata: { resourceVersion: run.secretObject.metadata.resourceVersion, annotations: { [ANNOTATION.email]: step.updateContactTo } },
+      });
+    } catch (error) {
+      asTransient(error, 'updating the account contact');
+    }
+    email = step.updateContactTo;
+    deps.log.info({ secret: run.secretRef }, 'account contact updated');
+  }
+  const acme: AcmeIssuerStatus = {
+    accountSecretRef: { name: request.spec.privateKeySecretRef.name, namespace: request.secretNamespace },
+    uri: step.accountUrl,
+    ...(email ? { lastRegisteredEmail: email } : {}),
+    keyThumbprint: secret.thumbprint,
+    ...(secret.eabKeyId ? { eabKeyID: secret.eabKeyId } : {}),
+    registeredAt: request.status?.uri === step.accountUrl && request.status.registeredAt
+      ? request.status.registeredAt
+      : deps.clock().toISOString(),
+  };
+  const base = `Account ${step.accountUrl} is ready (key in Secret ${run.secretRef}).`;
+  if (step.warning) {
+    return { ready: true, acme, message: step.warning.message, registeredNow: run.registeredNow, warning: step.warning.reason };
+  }
+  if (step.deferredUntil) {
+    return {
+      ready: true, acme, registeredNow: run.registeredNow,
+      message: `${base} Its contact changes to ${request.spec.email} at ${step.deferredUntil.toISOString()} (at most one account update every ${CONTACT_UPDATE_INTERVAL_MS / 60_000} minutes).`,
+      requeueAfterMs: Math.max(1000, step.deferredUntil.getTime() - deps.clock().getTime()),
+    };
+  }
+  return { ready: true, acme, message: base, registeredNow: run.registeredNow };
 }

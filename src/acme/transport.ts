@@ -38,11 +38,18 @@ export interface AxiosLikeResponse {
 export class AcmeTransportError extends Error {
   readonly url: string;
   readonly code: string | undefined;
-  constructor(url: string, cause: Error & { code?: string }) {
-    super(`could not reach the ACME server at ${new URL(url).origin}: ${cause.code ?? cause.message}`);
+  /**
+   * The request was handed to the network before it failed (a timeout or a
+   * reset while waiting for the answer): the CA may have processed it. False
+   * only when it surely never left (no connection, TLS refused).
+   */
+  readonly requestSent: boolean;
+  constructor(url: string, cause: Error & { code?: string }, requestSent = true) {
+    super(`${requestSent ? 'no answer from' : 'could not reach'} the ACME server at ${new URL(url).origin}: ${cause.code ?? cause.message}`);
     this.name = 'AcmeTransportError';
     this.url = url;
     this.code = cause.code;
+    this.requestSent = requestSent;
   }
 }
 
@@ -74,6 +81,8 @@ export function sendAcmeRequest(
   const endpoint = options.endpointOf?.(url) ?? 'other';
   const transport = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
+    // 'finish': the whole request was handed to the operating system.
+    let sent = false;
     const req = transport.request(target, {
       method: method.toUpperCase(),
       headers,
@@ -83,7 +92,7 @@ export function sendAcmeRequest(
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', (error) => {
         options.onResponse?.(endpoint, 'error');
-        reject(new AcmeTransportError(url, error));
+        reject(new AcmeTransportError(url, error, true));
       });
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
@@ -104,9 +113,10 @@ export function sendAcmeRequest(
       });
     });
     req.setTimeout(options.timeoutMs ?? 30_000, () => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+    req.on('finish', () => (sent = true));
     req.on('error', (error) => {
       options.onResponse?.(endpoint, 'error');
-      reject(new AcmeTransportError(url, error));
+      reject(new AcmeTransportError(url, error, sent));
     });
     req.end(body);
   });

@@ -11,13 +11,88 @@ export const CertificatePrivateKey = z.object({
   algorithm: z.enum(['ECDSA', 'RSA']).default('ECDSA').describe('ECDSA (default) or RSA.'),
   size: z.int().optional().describe('2048, 3072 or 4096 for RSA (default 2048); 256 or 384 for ECDSA (default 256).'),
   rotationPolicy: z.enum(['Always', 'Never']).default('Always').describe('Always (default): a new key for every issuance. Never: reuse the key in the Secret while it matches algorithm and size.'),
+  encoding: z.enum(['PKCS1', 'PKCS8']).optional().describe('How tls.key is written: PKCS8 (certkeeper\'s default, "BEGIN PRIVATE KEY") or PKCS1 (cert-manager\'s default: "BEGIN RSA PRIVATE KEY", or SEC1 "BEGIN EC PRIVATE KEY" for ECDSA).'),
 }).meta({
   'x-kubernetes-validations': [
     { rule: '!has(self.size) || (self.algorithm == "RSA" ? self.size in [2048, 3072, 4096] : self.size in [256, 384])', message: 'size must be 2048, 3072 or 4096 for RSA and 256 or 384 for ECDSA' },
   ],
 });
 
-export const KeyUsage = z.enum(['digital signature', 'key encipherment', 'server auth', 'client auth']);
+/**
+ * An RFC 1123 host name as ACME CAs accept it: lower-case letters, digits and
+ * hyphens, labels of 1 to 63 characters that neither start nor end with a
+ * hyphen, joined by single dots, optionally after a leading `*.`. RE2 and
+ * JavaScript read it the same (no lookarounds, no backslashes to escape in a
+ * CEL string), so the API server's rule and
+ * the operator's check (checks.ts) are one pattern. At most 253 characters.
+ */
+export const DNS_NAME_PATTERN = '^([*][.])?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?([.][a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$';
+export const DNS_NAME_MAX_LENGTH = 253;
+/** Let's Encrypt and GTS allow 100 names per certificate; the bound also keeps the API server's rule cost low. */
+export const MAX_NAMES = 100;
+
+/**
+ * A DNS name. The API server checks it (maxLength and the CEL rules below);
+ * zod does not, so an object stored before these rules existed still parses
+ * and the operator reports it with reason InvalidName (checks.ts), with the
+ * punycode form of a Unicode name, before anything is ordered.
+ */
+export const DnsName = z.string().min(1).meta({
+  maxLength: DNS_NAME_MAX_LENGTH,
+  'x-kubernetes-validations': [
+    { rule: "self.matches('^[[:ascii:]]*$')", message: 'must be ASCII: write an internationalized name in its punycode form (xn--...)' },
+    { rule: `!self.matches('^[[:ascii:]]*$') || self.matches('${DNS_NAME_PATTERN}')`, message: 'must be a lower-case DNS name (RFC 1123): labels of 1 to 63 letters, digits or hyphens, not starting or ending with a hyphen, separated by single dots, optionally after a leading *.' },
+  ],
+});
+
+/** An IPv4 or IPv6 address: the API server checks the format; the operator checks again with node:net. */
+export const IpAddress = z.string().min(1).meta({ anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] });
+
+/**
+ * cert-manager's usages, accepted as it spells them. ACME CAs choose the key
+ * usages by profile and ignore what a CSR asks; certkeeper puts none in the CSR
+ * and reports, after issuance, any asked-for usage the certificate lacks.
+ */
+export const KeyUsage = z.enum([
+  'signing', 'digital signature', 'content commitment', 'key encipherment', 'key agreement', 'data encipherment',
+  'cert sign', 'crl sign', 'encipher only', 'decipher only', 'any', 'server auth', 'client auth', 'code signing',
+  'email protection', 's/mime', 'ipsec end system', 'ipsec tunnel', 'ipsec user', 'timestamping', 'ocsp signing',
+  'microsoft sgc', 'netscape sgc',
+]);
+
+const SecretPasswordRef = z.object({
+  name: z.string().min(1).describe('Name of the Secret in the Certificate\'s namespace.'),
+  key: z.string().min(1).describe('Key in that Secret holding the password.'),
+}).describe('The Secret entry holding the keystore password.');
+
+const KeystoreFields = {
+  create: z.boolean().describe('Write the keystore into the Secret.'),
+  passwordSecretRef: SecretPasswordRef.optional(),
+  password: z.string().optional().describe('The password itself (cert-manager\'s literal form); prefer passwordSecretRef.'),
+};
+const keystorePasswordRule = { rule: '!self.create || has(self.passwordSecretRef) != has(self.password)', message: 'give exactly one of passwordSecretRef or password' };
+
+export const Keystores = z.object({
+  pkcs12: z.object({
+    ...KeystoreFields,
+    profile: z.enum(['LegacyRC2', 'LegacyDES', 'Modern2023']).optional().describe('Encryption profile. certkeeper writes Modern2023 (AES-256, PBKDF2-SHA256, HMAC-SHA256) whatever is asked; the legacy ones are accepted and reported.'),
+  }).meta({ 'x-kubernetes-validations': [keystorePasswordRule] }).optional().describe('keystore.p12: the key and the chain in a password-protected PKCS#12 file.'),
+  jks: z.object({
+    ...KeystoreFields,
+    alias: z.string().optional().describe('Alias of the key entry (default "certificate").'),
+  }).meta({ 'x-kubernetes-validations': [keystorePasswordRule] }).optional().describe('keystore.jks for Java: written in the PKCS#12 format, which Java\'s JKS KeyStore type reads (Java 8u60 and later).'),
+}).describe('Keystores for Java and other consumers, written into the Secret with the certificate.');
+
+export const CertificateSubject = z.object({
+  organizations: z.array(z.string()).optional().describe('O: the first is sent.'),
+  countries: z.array(z.string()).optional().describe('C: the first is sent.'),
+  organizationalUnits: z.array(z.string()).optional().describe('OU: the first is sent.'),
+  localities: z.array(z.string()).optional().describe('L: the first is sent.'),
+  provinces: z.array(z.string()).optional().describe('ST: the first is sent.'),
+  streetAddresses: z.array(z.string()).optional().describe('Not sent (reported).'),
+  postalCodes: z.array(z.string()).optional().describe('Not sent (reported).'),
+  serialNumber: z.string().optional().describe('Not sent (reported).'),
+}).describe('Subject fields for the CSR. ACME CAs (GTS, Let\'s Encrypt) drop every subject field but the common name; certkeeper sends the first organization, country, unit, locality and province and says so.');
 
 export const CertificateSpec = z.object({
   secretName: z.string().min(1).describe('The kubernetes.io/tls Secret to write (tls.crt, tls.key) in the Certificate\'s namespace.'),
@@ -31,16 +106,33 @@ export const CertificateSpec = z.object({
     group: z.string().optional().describe('certkeeper.io (the only group served; present for cert-manager compatibility).'),
   }).describe('The issuer that obtains the certificate.'),
   commonName: z.string().max(64).optional().describe('Subject common name; must also be one of dnsNames for most CAs.'),
-  dnsNames: z.array(z.string().min(1)).optional().describe('DNS names (wildcards like *.example.com need a DNS-01 solver).'),
-  ipAddresses: z.array(z.string().min(1)).optional().describe('IP addresses (the CA must support IP identifiers).'),
+  dnsNames: z.array(DnsName).max(MAX_NAMES).optional().describe('DNS names (wildcards like *.example.com need a DNS-01 solver).'),
+  ipAddresses: z.array(IpAddress).max(MAX_NAMES).optional().describe('IP addresses (the CA must support IP identifiers).'),
   duration: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Requested lifetime, e.g. 2160h. ACME CAs decide the lifetime (see profile); used to validate renewBefore.'),
   renewBefore: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Renew this long before expiry (e.g. 720h). Default: when two thirds of the lifetime have passed, or the CA\'s renewal window (ARI).'),
   privateKey: CertificatePrivateKey.optional().describe('The certificate\'s private key.'),
   usages: z.array(KeyUsage).optional().describe('Key usages. Default: digital signature, key encipherment, server auth. No client auth unless asked: Google Trust Services rejects it.'),
   profile: z.string().optional().describe('ACME profile to request (e.g. GTS "standard" or "minimal"), when the CA offers profiles.'),
   preferredChain: z.string().optional().describe('Common name of the root of the chain to prefer when the CA offers alternates.'),
+  subject: CertificateSubject.optional(),
+  literalSubject: z.string().optional().describe('cert-manager\'s RFC 4514 subject. Accepted and reported: certkeeper builds the subject from commonName and subject, and ACME CAs keep only the common name anyway.'),
+  isCA: z.boolean().optional().describe('Must be false: ACME CAs issue leaf certificates only.'),
+  uris: z.array(z.string()).optional().describe('Refused: ACME CAs issue certificates for DNS names and IP addresses only.'),
+  emailAddresses: z.array(z.string()).optional().describe('Refused: ACME CAs issue certificates for DNS names and IP addresses only.'),
+  otherNames: z.array(z.object({ oid: z.string().optional().describe('OID of the name.'), utf8Value: z.string().optional().describe('Its value.') })).optional().describe('Refused: ACME CAs issue certificates for DNS names and IP addresses only.'),
+  keystores: Keystores.optional(),
+  additionalOutputFormats: z.array(z.object({
+    type: z.enum(['CombinedPEM', 'DER']).describe('CombinedPEM: tls-combined.pem (key, then chain). DER: key.der (the key in PKCS#8 DER).'),
+  })).optional().describe('More files in the Secret, as cert-manager writes them.'),
+  renewBeforePercentage: z.int().min(1).max(99).optional().describe('Renew when this share of the lifetime remains (e.g. 33); exclusive with renewBefore.'),
+  revisionHistoryLimit: z.int().min(1).optional().describe('Accepted for cert-manager manifests; no effect: certkeeper keeps no CertificateRequests.'),
+  encodeUsagesInRequest: z.boolean().optional().describe('Accepted for cert-manager manifests; certkeeper never encodes usages in the CSR (ACME CAs choose them).'),
 }).meta({
   'x-kubernetes-validations': [
+    { rule: '!has(self.isCA) || !self.isCA', message: 'isCA cannot be true: ACME CAs issue leaf certificates only' },
+    { rule: '!has(self.uris) && !has(self.emailAddresses) && !has(self.otherNames)', message: 'uris, emailAddresses and otherNames cannot be requested: ACME CAs issue certificates for DNS names and IP addresses only' },
+    { rule: '!(has(self.renewBefore) && has(self.renewBeforePercentage))', message: 'renewBefore and renewBeforePercentage are mutually exclusive' },
+    { rule: '!(has(self.literalSubject) && (has(self.subject) || has(self.commonName)))', message: 'literalSubject is exclusive with subject and commonName' },
     { rule: 'has(self.commonName) || (has(self.dnsNames) && size(self.dnsNames) > 0) || (has(self.ipAddresses) && size(self.ipAddresses) > 0)', message: 'at least one of commonName, dnsNames or ipAddresses is required' },
   ],
 }).describe('The certificate to obtain and keep valid.');
@@ -60,10 +152,12 @@ export const OrderStatus = z.object({
   revision: z.int().describe('The Certificate revision this order is for.'),
   requestHash: z.string().describe('Hash of the names, issuer and profile the order was opened for.'),
   authorizations: z.array(AuthorizationStatus).optional().describe('Each identifier\'s authorization.'),
+  certificateUrl: z.string().optional().describe('Where the CA serves the issued certificate, once the order is valid: a failed Secret write or a restart downloads it from here instead of ordering again.'),
 }).describe('The ACME order in progress.');
 export type OrderStatus = z.infer<typeof OrderStatus>;
 
 export const CertificateStatus = z.object({
+  observedGeneration: z.int().optional().describe('The metadata.generation this status was computed for.'),
   conditions: z.array(Condition).optional().describe('Ready: the Secret holds a valid certificate for the spec. Issuing: an issuance is in progress, and why.'),
   notBefore: z.string().optional().describe('Start of the current certificate\'s validity.'),
   notAfter: z.string().optional().describe('End of the current certificate\'s validity.'),

@@ -104,6 +104,7 @@ const readyColumns = (account: boolean) => [
   { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
   { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
   ...(account ? [{ name: 'Account', type: 'string', jsonPath: '.status.acme.uri' }] : []),
+  { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ];
 
@@ -115,6 +116,8 @@ export function customResourceDefinitions(): Record<string, JsonSchema> {
       plural: 'issuers',
       singular: 'issuer',
       scope: 'Namespaced',
+      // Never cert-manager's (iss, ciss, cert, certs): with both installed, each short name means one kind.
+      shortNames: ['ckissuer'],
       description: 'An Issuer is an ACME CA account that Certificates in its namespace use. certkeeper registers the account once per EAB key and keeps its key in the Secret named by spec.acme.privateKeySecretRef.',
       spec: IssuerSpec,
       status: IssuerStatus,
@@ -125,6 +128,7 @@ export function customResourceDefinitions(): Record<string, JsonSchema> {
       plural: 'clusterissuers',
       singular: 'clusterissuer',
       scope: 'Cluster',
+      shortNames: ['ckclusterissuer'],
       description: 'A ClusterIssuer is an ACME CA account that Certificates in any namespace use. Its Secrets live in certkeeper\'s cluster resource namespace.',
       spec: IssuerSpec,
       status: IssuerStatus,
@@ -135,7 +139,7 @@ export function customResourceDefinitions(): Record<string, JsonSchema> {
       plural: 'certificates',
       singular: 'certificate',
       scope: 'Namespaced',
-      shortNames: ['ckcert'],
+      shortNames: ['ckcert', 'ckcerts'],
       description: 'A Certificate asks certkeeper for a TLS certificate from an Issuer or ClusterIssuer, written to a kubernetes.io/tls Secret and renewed before it expires.',
       spec: CertificateSpec,
       status: CertificateStatus,
@@ -144,6 +148,9 @@ export function customResourceDefinitions(): Record<string, JsonSchema> {
         { name: 'Secret', type: 'string', jsonPath: '.spec.secretName' },
         { name: 'NotAfter', type: 'string', jsonPath: '.status.notAfter' },
         { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
+        { name: 'Issuer', type: 'string', jsonPath: '.spec.issuerRef.name', priority: 1 },
+        { name: 'Renewal', type: 'string', jsonPath: '.status.renewalTime', priority: 1 },
+        { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
         { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
       ],
     }),

@@ -15,6 +15,7 @@ export type AccountKeyAlgorithm = z.infer<typeof AccountKeyAlgorithm>;
 export const ExternalAccountBinding = z.object({
   keyID: z.string().min(1).describe('The EAB key ID the CA issued (GTS: keyId of `gcloud publicca external-account-keys create`). GTS consumes a key on first use: a new key ID is your consent to register a new account.'),
   keySecretRef: SecretKeySelector.describe('The Secret (in the Issuer\'s namespace; for a ClusterIssuer, the cluster resource namespace) holding the base64url HMAC key (GTS: b64MacKey). key defaults to "secret".'),
+  keyAlgorithm: z.enum(['HS256', 'HS384', 'HS512']).optional().describe('MAC algorithm of the binding (default HS256, which GTS, ZeroSSL and Sectigo use).'),
 }).describe('External Account Binding, required by CAs such as Google Trust Services, ZeroSSL and Sectigo.');
 
 export const AccountPrivateKey = z.object({
@@ -38,10 +39,14 @@ export const AcmeIssuerSpec = z.object({
   }),
   privateKeySecretRef: SecretKeySelector.describe('The Secret that holds the ACME account key (created by certkeeper if absent, never overwritten). key defaults to tls.key. Several Issuers may share one Secret: they share the account.'),
   privateKey: AccountPrivateKey.optional().describe('How to generate the account key when certkeeper creates it.'),
+  profile: z.string().optional().describe('ACME profile (e.g. GTS "standard" or "minimal") for this issuer\'s certificates; a Certificate\'s own profile wins.'),
+  preferredChain: z.string().optional().describe('Common name of the root of the chain to prefer when the CA offers alternates; a Certificate\'s own preferredChain wins.'),
+  enableDurationFeature: z.boolean().optional().describe('Send each Certificate\'s duration to the CA as the order\'s notAfter (the CA must support it; GTS and Let\'s Encrypt choose lifetimes by profile instead).'),
+  disableAccountKeyGeneration: z.boolean().optional().describe('Never generate an account key: use the one in privateKeySecretRef (for example an account created elsewhere and imported), and report AccountKeyNotFound while it is absent.'),
   externalAccountBinding: ExternalAccountBinding.optional(),
   skipTLSVerify: z.boolean().optional().describe('Do not verify the ACME server\'s TLS certificate. For testing only; exclusive with caBundle.'),
   caBundle: z.string().optional().describe('Base64-encoded PEM bundle of CAs that sign the ACME server\'s TLS certificate, instead of the system roots.'),
-  solvers: z.array(Solver).optional().describe('How to solve challenges for Certificates of this Issuer; the most specific selector wins (dnsNames, then the longest dnsZones, then matchLabels, then order).'),
+  solvers: z.array(Solver).max(64).optional().describe('How to solve challenges for Certificates of this Issuer; the most specific selector wins (dnsNames, then the longest dnsZones, then matchLabels, then order). At most 64 (bounds the validation cost at the API server).'),
 }).meta({
   'x-kubernetes-validations': [
     { rule: '!(has(self.skipTLSVerify) && self.skipTLSVerify && has(self.caBundle))', message: 'skipTLSVerify and caBundle are mutually exclusive' },
@@ -74,7 +79,8 @@ export const AcmeIssuerStatus = z.object({
 export type AcmeIssuerStatus = z.infer<typeof AcmeIssuerStatus>;
 
 export const IssuerStatus = z.object({
-  conditions: z.array(Condition).optional().describe('Ready says whether the account can be used to issue certificates, and if not, why.'),
+  observedGeneration: z.int().optional().describe('The metadata.generation this status was computed for (kstatus, Flux and Argo CD read it).'),
+  conditions: z.array(Condition).optional().describe('Ready says whether the account can be used to issue certificates, and if not, why. Stalled (True) when it needs a person, Reconciling (True) while certkeeper is still working on it: the kstatus convention Flux reads.'),
   acme: AcmeIssuerStatus.optional(),
 }).describe('What certkeeper observed: readiness and the ACME account.');
 export type IssuerStatus = z.infer<typeof IssuerStatus>;

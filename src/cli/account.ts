@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_ACCOUNT_KEY_NAME } from '../api/issuer.ts';
 import { ANNOTATION, parseAccountSecret } from '../acme/account-protocol.ts';
+import { configMaps, LABEL_EAB_LEDGER } from '../acme/eab-ledger.ts';
 import { ApiError, core, isAlreadyExists, KubeClient, loadKubeConfig, type KubeObject } from '../kube/client.ts';
 import {
   exportedAccountJson, FormatError, importedAccountSecret, readAcmeSh, readCertbot, readKeyFile, readKeySecret, readLego,
@@ -55,19 +56,22 @@ Flags:
   -h, --help            show this help
 `;
 
-export const EXPORT_USAGE = `Usage: certkeeper account export --namespace NS --secret NAME [--out DIR] [--kubeconfig PATH]
+export const EXPORT_USAGE = `Usage: certkeeper account export --namespace NS --secret NAME [--out DIR] [--ledger-namespace NS] [--kubeconfig PATH]
 
 Writes the account key Secret NS/NAME to DIR/account.key (the PEM key, mode 0600)
 and DIR/account.json (server, accountUrl, email, eabKeyId, state and the RFC 7638
-thumbprint of the key). Never overwrites existing files. Keep account.key secret.
-To restore it later:
+thumbprint of the key), and the EAB ledger (every EAB key ID certkeeper claimed or
+sent, no secrets) to DIR/eab-ledger.json. Never overwrites existing files. Keep
+account.key secret. To restore them later:
   certkeeper account import --namespace NS --secret NAME --server SERVER \\
     --key-file DIR/account.key --account-url ACCOUNT_URL --email EMAIL --eab-key-id EAB_KEY_ID
+  kubectl create -n LEDGER_NS -f DIR/eab-ledger.json
 
 Flags:
   --namespace NS        namespace of the account key Secret (required)
   --secret NAME         name of the account key Secret (required)
   --out DIR             directory to write to (default: the current directory; created if missing)
+  --ledger-namespace NS where the operator keeps the EAB ledger: its cluster resource namespace (default certkeeper)
   --kubeconfig PATH     kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)
   -h, --help            show this help
 `;
@@ -347,27 +351,32 @@ function importSummary(namespace: string, name: string, server: string, account:
 // ---------------------------------------------------------------------------
 
 async function runExport(args: string[], io: AccountIo): Promise<number> {
-  const values = parseFlags(args, ['namespace', 'secret', 'out', 'kubeconfig']);
+  const values = parseFlags(args, ['namespace', 'secret', 'out', 'kubeconfig', 'ledger-namespace']);
   if (values.help) {
     io.stdout(EXPORT_USAGE);
     return 0;
   }
+  const ledgerNamespace = optional(values, 'ledger-namespace') ?? 'certkeeper';
   const namespace = required(values, 'namespace');
   const name = required(values, 'secret');
   checkNames(namespace, name);
   const out = path.resolve(io.cwd, optional(values, 'out') ?? '.');
   const keyFile = path.join(out, 'account.key');
   const jsonFile = path.join(out, 'account.json');
+  const ledgerFile = path.join(out, 'eab-ledger.json');
   // Checked before reading the Secret, and again by the exclusive create below.
-  const existing = [keyFile, jsonFile].filter((file) => existsSync(file));
+  const existing = [keyFile, jsonFile, ledgerFile].filter((file) => existsSync(file));
   if (existing.length) throw new AccountCommandError(`${existing.join(' and ')} already exist${existing.length === 1 ? 's' : ''}; export never overwrites, nothing was written. Choose another --out.`);
 
   const kube = await connect(optional(values, 'kubeconfig'));
   let secretObject: SecretObject | undefined;
+  let ledger: object[];
   try {
     secretObject = await api(kube, 'reading the Secret', () => kube.get<SecretObject>(core.secrets, namespace, name));
+    ledger = await api(kube, 'reading the EAB ledger', () => kube.list(configMaps, { namespace: ledgerNamespace, labelSelector: `${LABEL_EAB_LEDGER}=true` }))
+      .then((list) => list.items.map(portableLedgerEntry));
   } catch (error) {
-    if (error instanceof ApiError) throw new AccountCommandError(`cannot read Secret ${namespace}/${name}: ${error.message}`);
+    if (error instanceof ApiError) throw new AccountCommandError(`cannot read ${secretObject === undefined ? `Secret ${namespace}/${name}` : `the EAB ledger in namespace ${ledgerNamespace}`}: ${error.message}`);
     throw error;
   } finally {
     kube.close();
@@ -377,11 +386,19 @@ async function runExport(args: string[], io: AccountIo): Promise<number> {
   if (secret.kind !== 'present') throw new AccountCommandError(`Secret ${namespace}/${name} ${secret.kind === 'invalid' ? secret.problem : 'not found'}; nothing was written`);
 
   mkdirSync(out, { recursive: true, mode: 0o700 });
-  writeExclusive(keyFile, secret.keyPem, 0o600);
+  const written: string[] = [];
   try {
-    writeExclusive(jsonFile, exportedAccountJson(secret), 0o644);
+    for (const [file, content, mode] of [
+      [keyFile, secret.keyPem, 0o600],
+      [jsonFile, exportedAccountJson(secret), 0o644],
+      [ledgerFile, `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: ledger }, null, 2)}\n`, 0o644],
+    ] as const) {
+      writeExclusive(file, content, mode);
+      written.push(file);
+    }
   } catch (error) {
-    rmSync(keyFile, { force: true }); // ours: created a moment ago
+    // All or nothing: remove what this run created a moment ago.
+    for (const file of written) rmSync(file, { force: true });
     throw error;
   }
   io.stdout([
@@ -391,9 +408,16 @@ async function runExport(args: string[], io: AccountIo): Promise<number> {
     `  account URL: ${secret.accountUrl ?? 'not recorded'}`,
     `  email:       ${secret.email ?? 'not recorded'}`,
     `  thumbprint:  ${secret.thumbprint}`,
+    `  EAB ledger:  ${ledger.length} entr${ledger.length === 1 ? 'y' : 'ies'} from namespace ${ledgerNamespace} in ${ledgerFile}`,
     '',
   ].join('\n'));
   return 0;
+}
+
+/** A ledger ConfigMap as \`kubectl create -f\` takes it back (no uid, resourceVersion or managed fields). */
+function portableLedgerEntry(object: KubeObject & { data?: Record<string, string> }): object {
+  const { name, labels, annotations } = object.metadata;
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels, annotations }, data: object.data };
 }
 
 /** Creates a file that must not exist yet (flag wx: no overwrite, even in a race). */

@@ -3,9 +3,10 @@
 //
 // - managed (app.kubernetes.io/managed-by=certkeeper): the TLS Secrets and
 //   account keys certkeeper wrote. Listed in full, each reduced on arrival:
-//   a TLS Secret to facts (validity, names, key type, ARI certID), parsed once
-//   per change instead of on every sync; an account key Secret to its labels
-//   and annotations. No key material is kept.
+//   a TLS Secret to facts (validity, names, key type, ARI certID, owner),
+//   parsed once per change instead of on every sync; an account key Secret
+//   and a next-key Secret (certificate/next-key.ts) to their labels and
+//   annotations. No key material is kept.
 // - everything else, metadata only: an event wakes the Issuers and
 //   Certificates that reference the Secret (EAB keys, TSIG keys, a TLS Secret
 //   someone else made). Only Secrets that something references, and account
@@ -19,6 +20,7 @@ import { core, type KubeClient, type KubeObject } from '../kube/client.ts';
 import { Informer, type Key } from '../kube/informer.ts';
 import type { SecretFacts } from './certificate/checks.ts';
 import { secretFacts, type SecretObject } from './certificate/secret-facts.ts';
+import { LABEL_NEXT_KEY } from './certificate/next-key.ts';
 
 export const MANAGED_SELECTOR = `${MANAGED_BY.label}=${MANAGED_BY.value}`;
 /** `!=` also matches Secrets without the label. */
@@ -30,11 +32,12 @@ export interface CachedSecret extends KubeObject {
 }
 
 const isAccountKey = (secret: KubeObject) => secret.metadata.labels?.[LABEL_ACCOUNT_KEY] === 'true';
+const isNextKey = (secret: KubeObject) => secret.metadata.labels?.[LABEL_NEXT_KEY] === 'true';
 
-/** Keeps name, version and (for account keys) labels and annotations; a TLS Secret becomes its facts. */
+/** Keeps name, version and (for account and next keys) labels and annotations; a TLS Secret becomes its facts. */
 export function reduceManagedSecret(secret: SecretObject): CachedSecret {
   const { name, namespace, resourceVersion, labels, annotations } = secret.metadata;
-  if (isAccountKey(secret)) return { metadata: { name, namespace, resourceVersion, labels, annotations } };
+  if (isAccountKey(secret) || isNextKey(secret)) return { metadata: { name, namespace, resourceVersion, labels, annotations } };
   return { metadata: { name, namespace, resourceVersion }, tls: secretFacts(secret) };
 }
 

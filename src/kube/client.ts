@@ -199,6 +199,17 @@ export class KubeClient {
     }, 'write');
   }
 
+  /** RFC 6902 JSON patch: its "test" operations are preconditions (a failed test is a 422 and changes nothing). */
+  async jsonPatch<T extends KubeObject>(
+    type: ResourceType, namespace: string | undefined, name: string, operations: { op: string; path: string; value?: unknown }[], subresource?: string,
+  ): Promise<T> {
+    return this.request<T>('PATCH', this.path(type, namespace, name, subresource), {
+      body: operations,
+      contentType: 'application/json-patch+json',
+      query: { fieldManager: this.fieldManager },
+    }, 'write');
+  }
+
   /** Server-side apply with certkeeper's field manager. */
   async apply<T extends KubeObject>(type: ResourceType, object: T, opts: { subresource?: string; force?: boolean } = {}): Promise<T> {
     return this.request<T>('PATCH', this.path(type, object.metadata.namespace, object.metadata.name, opts.subresource), {
@@ -353,6 +364,7 @@ export const core = {
   secrets: { group: '', version: 'v1', plural: 'secrets', namespaced: true },
   events: { group: '', version: 'v1', plural: 'events', namespaced: true },
   namespaces: { group: '', version: 'v1', plural: 'namespaces', namespaced: false },
+  serviceaccounts: { group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true },
   leases: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
   crds: { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', namespaced: false },
 } satisfies Record<string, ResourceType>;

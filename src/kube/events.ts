@@ -18,17 +18,19 @@ export interface EventRecorder {
   record(object: InvolvedObject, type: EventType, reason: string, message: string): void;
 }
 
-export function createEventRecorder(kube: KubeClient, log: Logger, eventsNamespace: string, clock: () => Date = () => new Date()): EventRecorder {
+/** Events about cluster-scoped objects (ClusterIssuers) must live in "default": the API server refuses any other namespace for them. */
+export const CLUSTER_EVENTS_NAMESPACE = 'default';
+
+export function createEventRecorder(kube: KubeClient, log: Logger, clock: () => Date = () => new Date()): EventRecorder {
   return {
     record(object, type, reason, message) {
       const now = clock().toISOString();
-      // Cluster-scoped objects' events go to the operator's namespace, like other controllers do with "default".
-      const namespace = object.namespace ?? eventsNamespace;
+      const namespace = object.namespace || CLUSTER_EVENTS_NAMESPACE;
       const event = {
         apiVersion: 'v1',
         kind: 'Event',
         metadata: { name: `${object.name}.${randomBytes(8).toString('hex')}`, namespace },
-        involvedObject: object,
+        involvedObject: { ...object, namespace: object.namespace || undefined },
         reason,
         message,
         type,

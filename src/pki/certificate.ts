@@ -13,7 +13,19 @@ export interface CertificateFacts {
   serialNumber: string;
   /** The leaf's ACME Renewal Information certID, when it has an authority key identifier. */
   ariCertId?: string;
+  /** Extended key usages of the leaf, as bits (EKU in extendedKeyUsageBits): a number, cheap to cache. */
+  extendedKeyUsage?: number;
 }
+
+/** The extended key usages certkeeper reports on, as bits of CertificateFacts.extendedKeyUsage. */
+export const extendedKeyUsageBits = {
+  'server auth': { bit: 1, oid: '1.3.6.1.5.5.7.3.1' },
+  'client auth': { bit: 2, oid: '1.3.6.1.5.5.7.3.2' },
+  'code signing': { bit: 4, oid: '1.3.6.1.5.5.7.3.3' },
+  'email protection': { bit: 8, oid: '1.3.6.1.5.5.7.3.4' },
+  timestamping: { bit: 16, oid: '1.3.6.1.5.5.7.3.8' },
+  'ocsp signing': { bit: 32, oid: '1.3.6.1.5.5.7.3.9' },
+} as const;
 
 export interface ParsedCertificate extends CertificateFacts {
   /** The leaf, first in tls.crt (holds native memory: use it and let it go). */
@@ -47,6 +59,10 @@ export function parseCertificateChain(pem: string): ParsedCertificate | undefine
   [dnsNames, ipAddresses] = JSON.parse(JSON.stringify([dnsNames, ipAddresses])) as [string[], string[]];
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject)?.[1];
   const certId = ariCertId(leaf.raw);
+  let extendedKeyUsage = 0;
+  for (const oid of leaf.keyUsage ?? []) {
+    for (const usage of Object.values(extendedKeyUsageBits)) if (usage.oid === oid) extendedKeyUsage |= usage.bit;
+  }
   return {
     leaf,
     chainLength: blocks.length,
@@ -57,6 +73,7 @@ export function parseCertificateChain(pem: string): ParsedCertificate | undefine
     commonName: cn,
     serialNumber: leaf.serialNumber,
     ...(certId ? { ariCertId: certId } : {}),
+    ...(extendedKeyUsage ? { extendedKeyUsage } : {}),
   };
 }
 
@@ -68,12 +85,22 @@ export function parsePrivateKey(pem: string): KeyObject | undefined {
   }
 }
 
-/** A CSR for the names, signed by the key (acme-client builds it; no clientAuth EKU is added). */
-export async function createCsr(keyPem: string, names: { commonName?: string; dnsNames: string[]; ipAddresses: string[] }): Promise<Buffer> {
+/** Subject fields a CSR can carry besides the common name (one value each: what acme-client writes). */
+export interface CsrSubject {
+  organization?: string;
+  organizationUnit?: string;
+  country?: string;
+  state?: string;
+  locality?: string;
+}
+
+/** A CSR for the names, signed by the key (acme-client builds it; no key usage or EKU is added: ACME CAs choose them). */
+export async function createCsr(keyPem: string, names: { commonName?: string; dnsNames: string[]; ipAddresses: string[] }, subject: CsrSubject = {}): Promise<Buffer> {
   const altNames = [...names.dnsNames, ...names.ipAddresses];
   const { default: acme } = await import('acme-client');
   const [, csr] = await acme.crypto.createCsr({
     ...(names.commonName ? { commonName: names.commonName } : {}),
+    ...subject,
     altNames,
   }, keyPem);
   return csr;

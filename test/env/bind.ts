@@ -2,7 +2,7 @@
 // authoritative DNS server: one zone (certkeeper.test by default) whose apex and
 // wildcard resolve to 127.0.0.1, so HTTP-01 validation of any test name reaches
 // loopback, and a TSIG key (fresh random secret per start) allowed to add and
-// delete TXT records in the zone (DNS-01 through RFC 2136). Pebble resolves with it.
+// delete TXT and CNAME records in the zone (DNS-01 through RFC 2136). Pebble resolves with it.
 //
 // named runs in the foreground (-g: everything logged to stderr, which goes to
 // named.log in workDir) with its own config, pid file, session key and working
@@ -14,6 +14,8 @@ import { randomBytes } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Rfc2136Provider } from '../../src/solvers/dns01/rfc2136.ts';
+import { CLASS, encodeName, TYPE } from '../../src/solvers/dns01/wire.ts';
 import { startChild, stopChild, waitForChild } from './children.ts';
 import { freeUdpTcpPort } from './ports.ts';
 
@@ -72,8 +74,9 @@ key "${o.keyName}" {
 zone "${o.zone}" {
   type primary;
   file "${o.zoneFile}";
-  // The key may add and delete TXT records at any name in the zone, nothing else.
-  update-policy { grant ${o.keyName} zonesub TXT; };
+  // The key may add and delete TXT records at any name in the zone, and CNAMEs
+  // (the _acme-challenge aliases of acme-dns and cnameStrategy Follow tests).
+  update-policy { grant ${o.keyName} zonesub TXT CNAME; };
 };
 `;
 }
@@ -142,4 +145,13 @@ export async function startBind(opts: StartBindOptions): Promise<RunningBind> {
     logFile,
     stop: () => stopChild(child),
   };
+}
+
+/** Points name at target with a CNAME in the test zone (RFC 2136, the environment's TSIG key); returns its removal. */
+export async function addCname(dns: { server: string; zone: string; tsig: { name: string; algorithm: string; secret: string } }, name: string, target: string): Promise<() => Promise<void>> {
+  const bind = new Rfc2136Provider({ nameserver: dns.server, tsigKeyName: dns.tsig.name, tsigAlgorithm: dns.tsig.algorithm, tsigSecret: dns.tsig.secret, zone: dns.zone });
+  const fqdn = `${name.replace(/\.$/, '')}.`;
+  const rdata = encodeName(`${target.replace(/\.$/, '')}.`);
+  await bind.update('add', { name: fqdn, type: TYPE.CNAME, class: CLASS.IN, ttl: 60, rdata });
+  return () => bind.update('delete', { name: fqdn, type: TYPE.CNAME, class: CLASS.NONE, ttl: 0, rdata });
 }

@@ -61,3 +61,18 @@ export async function getHeldChallenges(managementUrl: string): Promise<number> 
 export async function dropHeldChallenges(managementUrl: string): Promise<number> {
   return (await call<{ dropped: number }>(managementUrl, 'POST', '/challenge-fault/drop')).dropped;
 }
+
+/** Holds the next certificate download (the order is already valid: the CA issued it). */
+export async function holdNextCertificateDownload(managementUrl: string): Promise<void> {
+  await call(managementUrl, 'POST', '/certificate-fault', { mode: 'hold' });
+}
+
+/** How many certificate downloads are held. */
+export async function getHeldCertificateDownloads(managementUrl: string): Promise<number> {
+  return (await call<{ held: number }>(managementUrl, 'GET', '/certificate-fault')).held;
+}
+
+/** Drops held certificate downloads (their connections are closed). */
+export async function dropHeldCertificateDownloads(managementUrl: string): Promise<number> {
+  return (await call<{ dropped: number }>(managementUrl, 'POST', '/certificate-fault/drop')).dropped;
+}

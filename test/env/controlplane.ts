@@ -136,6 +136,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   writeFileSync(saKeyFile, saKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   writeFileSync(saPubFile, saKeys.publicKey.export({ type: 'spki', format: 'pem' }));
 
+  // The aggregation layer (APIServices such as cert-manager webhook solvers):
+  // the API server proxies to them with a client certificate of its own, from a
+  // request-header CA the extension servers trust (kube-system's
+  // extension-apiserver-authentication ConfigMap carries it).
+  const frontProxy = await frontProxyCertificates(certDir);
+  const aggregationFlags = [
+    `--requestheader-client-ca-file=${frontProxy.caFile}`,
+    '--requestheader-allowed-names=front-proxy-client',
+    '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    '--requestheader-group-headers=X-Remote-Group',
+    '--requestheader-username-headers=X-Remote-User',
+    `--proxy-client-cert-file=${frontProxy.certFile}`,
+    `--proxy-client-key-file=${frontProxy.keyFile}`,
+  ];
+
   const auditFlags: string[] = [];
   if (options.auditLogPath) {
     const policyFile = path.join(workDir, 'audit-policy.json');
@@ -175,6 +190,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     `--service-account-signing-key-file=${saKeyFile}`,
     '--enable-priority-and-fairness=false',
     '--v=0',
+    ...aggregationFlags,
     ...auditFlags,
   ], apiLog, options.node !== undefined);
   const server = `https://${address}:${apiPort}`;
@@ -217,4 +233,36 @@ export function kubeconfigYaml(server: string, ca: Buffer, user: string, token: 
     contexts: [{ name: `${user}@certkeeper-local`, context: { cluster: 'certkeeper-local', user, namespace: 'default' } }],
     'current-context': `${user}@certkeeper-local`,
   }, null, 2) + '\n';
+}
+
+/** A request-header CA and the API server's proxy client certificate (CN front-proxy-client), ECDSA P-256, PEM files in certDir. */
+async function frontProxyCertificates(certDir: string): Promise<{ caFile: string; certFile: string; keyFile: string }> {
+  const x509 = await import('@peculiar/x509');
+  x509.cryptoProvider.set(globalThis.crypto);
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const notBefore = new Date(Date.now() - 60_000);
+  const notAfter = new Date(Date.now() + 7 * 86_400_000);
+  const caKeys = await globalThis.crypto.subtle.generateKey(alg, true, ['sign', 'verify']) as { privateKey: import('node:crypto').webcrypto.CryptoKey; publicKey: import('node:crypto').webcrypto.CryptoKey };
+  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01', name: 'CN=front-proxy-ca', notBefore, notAfter, keys: caKeys, signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    ],
+  });
+  const clientKeys = await globalThis.crypto.subtle.generateKey(alg, true, ['sign', 'verify']) as { privateKey: import('node:crypto').webcrypto.CryptoKey; publicKey: import('node:crypto').webcrypto.CryptoKey };
+  const client = await x509.X509CertificateGenerator.create({
+    serialNumber: '02', subject: 'CN=front-proxy-client', issuer: ca.subject, notBefore, notAfter,
+    signingKey: caKeys.privateKey, publicKey: clientKeys.publicKey, signingAlgorithm: alg,
+    extensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+    ],
+  });
+  const pkcs8 = Buffer.from(await globalThis.crypto.subtle.exportKey('pkcs8', clientKeys.privateKey));
+  const files = { caFile: path.join(certDir, 'front-proxy-ca.crt'), certFile: path.join(certDir, 'front-proxy-client.crt'), keyFile: path.join(certDir, 'front-proxy-client.key') };
+  writeFileSync(files.caFile, ca.toString('pem'));
+  writeFileSync(files.certFile, client.toString('pem'));
+  writeFileSync(files.keyFile, `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`, { mode: 0o600 });
+  return files;
 }

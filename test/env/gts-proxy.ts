@@ -38,7 +38,11 @@ export interface EabKeyState {
 export type NewAccountFault =
   | { mode: 'hold' }
   | { mode: 'fail-after'; status: number }
-  | { mode: 'fail-before'; status: number; retryAfterSeconds?: number };
+  | { mode: 'fail-before'; status: number; retryAfterSeconds?: number }
+  // A slow network or CA: the request reaches the CA delayMs after it was sent
+  // (usually after the client gave up), or never (drop: the connection is
+  // closed after delayMs and nothing is processed).
+  | { mode: 'delay'; delayMs: number; drop?: boolean };
 
 export interface JournalEntry {
   /** Proxy clock, ISO 8601. */
@@ -52,7 +56,7 @@ export interface JournalEntry {
   status: number;
   accountUrl?: string;
   /** Set when an injected fault touched this request. */
-  fault?: { mode: NewAccountFault['mode']; upstreamStatus?: number; released?: boolean };
+  fault?: { mode: NewAccountFault['mode']; upstreamStatus?: number; released?: boolean; delayMs?: number; dropped?: boolean };
   /** Problem type of an error answer (the proxy's own or Pebble's, e.g. badNonce). */
   problemType?: string;
   /** True when the proxy answered without asking Pebble. */
@@ -265,11 +269,15 @@ export function parseNewAccount(body: Buffer, macKeyOf: (kid: string) => string 
   return { ok: true, value: { thumbprint, onlyReturnExisting, contact, eab } };
 }
 
-/** A pool of EAB keys for Pebble's externalAccountMACKeys (kid and HMAC: random base64url, no padding). */
+/**
+ * A pool of EAB keys for Pebble's externalAccountMACKeys (kid and HMAC: random
+ * base64url, no padding). 64-byte HMAC keys, so HS384 and HS512 bindings verify
+ * too (RFC 7518 §3.2: a key at least as long as the hash).
+ */
 export function generateEabPool(size: number): EabKey[] {
   return Array.from({ length: size }, () => ({
     keyId: randomBytes(16).toString('base64url'),
-    hmacKey: randomBytes(32).toString('base64url'),
+    hmacKey: randomBytes(64).toString('base64url'),
   }));
 }
 
@@ -452,8 +460,17 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
   }
 
   // ---- newAccount --------------------------------------------------------------
-  // Returns the answer for the client; hold: park it until the release call.
-  async function newAccount(req: http.IncomingMessage, body: Buffer): Promise<{ response: UpstreamResponse; hold?: JournalEntry }> {
+  const delayTimers = new Set<NodeJS.Timeout>();
+  const pause = (ms: number) => new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      delayTimers.delete(timer);
+      resolve();
+    }, ms);
+    delayTimers.add(timer);
+  });
+
+  // Returns the answer for the client; hold: park it until the release call; drop: close the connection.
+  async function newAccount(req: http.IncomingMessage, body: Buffer): Promise<{ response: UpstreamResponse; hold?: JournalEntry } | { drop: true }> {
     const host = req.headers.host ?? upstream.host;
     const parsed = parseNewAccount(body, (kid) => macKeys.get(kid));
     if (!parsed.ok) {
@@ -470,6 +487,15 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
       status: 0,
     };
     journal.push(entry);
+
+    // Delivered late, or never: the CA has not looked at it yet.
+    if (!p.onlyReturnExisting && fault?.mode === 'delay') {
+      const f = fault;
+      fault = null;
+      entry.fault = { mode: 'delay', delayMs: f.delayMs, ...(f.drop ? { dropped: true } : {}) };
+      await pause(f.delayMs);
+      if (f.drop) return { drop: true };
+    }
 
     // The CA is "down" before it looked at anything: nothing is consumed.
     if (!p.onlyReturnExisting && fault?.mode === 'fail-before') {
@@ -565,6 +591,13 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
     }
   }
 
+  // ---- certificate fault: hold the next certificate download (after finalize) -----
+  // The order is valid and the certificate issued, but the client has not got
+  // it: the moment a process dies between finalizing and writing the Secret.
+  let certificateHoldArmed = false;
+  const heldCertificates: http.ServerResponse[] = [];
+  const isCertificateDownload = (pathname: string) => pathname.startsWith('/certZ/');
+
   // ---- ACME listener -------------------------------------------------------------
   const acmeServer = https.createServer({ cert: opts.tlsCert, key: opts.tlsKey }, (req, res) => {
     const method = req.method ?? 'GET';
@@ -572,7 +605,11 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
     readBody(req)
       .then(async (body) => {
         if (method === 'POST' && pathname === paths.newAccount) {
-          const { response, hold } = await newAccount(req, body);
+          const answer = await newAccount(req, body);
+          if ('drop' in answer) return void res.destroy();
+          const { response, hold } = answer;
+          // A late answer goes to a client that may have given up: nothing to do then.
+          if (res.destroyed) return;
           if (hold === undefined) return send(res, method, response);
           held.push(() => {
             if (hold.fault) hold.fault.released = true;
@@ -580,6 +617,9 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
           });
         } else if (method === 'POST' && pathname === paths.newOrder) {
           send(res, method, await newOrder(req, body));
+        } else if (method === 'POST' && certificateHoldArmed && isCertificateDownload(pathname)) {
+          certificateHoldArmed = false;
+          heldCertificates.push(res);
         } else if (method === 'POST' && challengeHoldArmed && isChallengeResponse(pathname, body)) {
           // Held without reaching Pebble: the client believes it answered the
           // challenge, the CA never heard of it. Dropped on request.
@@ -647,6 +687,16 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
             for (const r of heldChallenges.splice(0)) r.destroy();
             return reply(200, { dropped: n });
           }
+          case 'GET /certificate-fault':
+            return reply(200, { held: heldCertificates.length, armed: certificateHoldArmed });
+          case 'POST /certificate-fault':
+            certificateHoldArmed = input.mode === 'hold';
+            return reply(200, { armed: certificateHoldArmed });
+          case 'POST /certificate-fault/drop': {
+            const n = heldCertificates.length;
+            for (const r of heldCertificates.splice(0)) r.destroy();
+            return reply(200, { dropped: n });
+          }
           case 'POST /new-account-fault/release': {
             const n = held.length;
             for (const deliver of held.splice(0)) deliver();
@@ -674,8 +724,11 @@ export async function startGtsProxy(opts: GtsProxyOptions): Promise<GtsProxy> {
     orders: () => structuredClone(orders),
     async stop() {
       fault = null;
+      for (const timer of delayTimers) clearTimeout(timer);
+      delayTimers.clear();
       held.splice(0);
       for (const r of heldChallenges.splice(0)) r.destroy();
+      for (const r of heldCertificates.splice(0)) r.destroy();
       await Promise.all(
         [acmeServer, mgmtServer].map(
           (s) =>
@@ -707,7 +760,13 @@ function parseFault(input: Record<string, unknown>): NewAccountFault | null | st
       if (ra !== undefined && (typeof ra !== 'number' || !Number.isInteger(ra) || ra < 0)) return 'retryAfterSeconds must be a non-negative integer';
       return ra === undefined ? { mode: 'fail-before', status } : { mode: 'fail-before', status, retryAfterSeconds: ra };
     }
+    case 'delay': {
+      const ms = input.delayMs;
+      if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 600_000) return 'delay needs delayMs 0..600000';
+      if (input.drop !== undefined && typeof input.drop !== 'boolean') return 'drop must be a boolean';
+      return input.drop ? { mode: 'delay', delayMs: ms, drop: true } : { mode: 'delay', delayMs: ms };
+    }
     default:
-      return 'mode must be one of none, hold, fail-after, fail-before';
+      return 'mode must be one of none, hold, fail-after, fail-before, delay';
   }
 }

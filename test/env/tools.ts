@@ -34,3 +34,21 @@ export function ensureTools(): Tools {
     gatewayApiCrds: bin('gateway-api-crds'),
   };
 }
+
+export interface ExtraTools {
+  /** sigs.k8s.io/cli-utils' kstatus: reads an object (JSON) on stdin, prints {status, message}. */
+  kstatus: string;
+  /** gopher-lua (Argo CD's interpreter): `lua SCRIPT < object.json` prints the returned table. */
+  lua: string;
+  /** cert-manager's CRDs (a directory of YAML files). */
+  certManagerCrds: string;
+}
+
+/** What tools/build-extras.sh builds (once, cached beside the others). */
+export function ensureExtraTools(): ExtraTools {
+  const binDir = execFileSync('bash', [path.join(repoRoot, 'tools/build-extras.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim().split('\n').pop()!;
+  return { kstatus: path.join(binDir, 'kstatus'), lua: path.join(binDir, 'lua'), certManagerCrds: path.join(binDir, 'cert-manager-crds') };
+}

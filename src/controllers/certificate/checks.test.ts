@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { CertificateSpec } from '../../api/certificate.ts';
+import { DNS_NAME_PATTERN, type CertificateSpec } from '../../api/certificate.ts';
+import type { Solver } from '../../api/solvers.ts';
 import type { CertificateFacts } from '../../pki/certificate.ts';
-import { deferredRenewal, needsIssuance, Reason, renewalTime, requestedNames, spreadFraction, type SecretFacts } from './checks.ts';
+import {
+  deferredRenewal, dnsNameProblem, invalidNames, needsIssuance, Reason, Refusal, renewalTime, requestedNames, secretOwnership, spreadFraction,
+  unsolvableNames, type Claimant, type OwnershipInput, type SecretFacts, certificateNotes, expectedOutputs, foreignIssuerGroup, outputsStale, stillValidDuring,
+} from './checks.ts';
 import type { CertificateStatus } from '../../api/certificate.ts';
 
 const spec: CertificateSpec = { secretName: 'web-tls', issuerRef: { name: 'gts', kind: 'Issuer' }, dnsNames: ['www.example.com', 'example.com'] };
@@ -115,5 +119,166 @@ describe('deferredRenewal', () => {
   ];
   it.each(rows)('%s', (_name, over, expected) => {
     expect(deferredRenewal({ ...base, ...over })?.toISOString()).toBe(expected);
+  });
+});
+
+describe('invalidNames', () => {
+  const named = (over: Partial<CertificateSpec>): CertificateSpec => ({ ...spec, dnsNames: [], ...over });
+  const rows: [string, Partial<CertificateSpec>, string | undefined][] = [
+    ['accepts lower-case host names and a leading wildcard', { dnsNames: ['www.example.com', '*.example.com', 'a-b.c1.example'] }, undefined],
+    ['accepts IPv4 and IPv6 addresses', { ipAddresses: ['192.0.2.1', '2001:db8::1'] }, undefined],
+    ['accepts an IP address as commonName', { commonName: '192.0.2.1' }, undefined],
+    ['refuses an underscore and punctuation', { dnsNames: ['bad_name!.example.com'] }, 'is not a DNS name'],
+    ['refuses a space', { dnsNames: ['www example.com'] }, 'is not a DNS name'],
+    ['refuses an empty label', { dnsNames: ['a..b'] }, 'is not a DNS name'],
+    ['refuses a leading hyphen', { dnsNames: ['-www.example.com'] }, 'is not a DNS name'],
+    ['refuses a trailing hyphen in a label', { dnsNames: ['www-.example.com'] }, 'is not a DNS name'],
+    ['refuses a wildcard that is not the whole first label', { dnsNames: ['w*.example.com'] }, 'is not a DNS name'],
+    ['refuses a label over 63 characters', { dnsNames: [`${'a'.repeat(64)}.example.com`] }, 'has a label of 64 characters'],
+    ['refuses a name over 253 characters', { dnsNames: [Array.from({ length: 6 }, () => 'a'.repeat(50)).join('.')] }, 'has 305 characters, at most 253'],
+    ['refuses upper case, giving the lower-case form', { dnsNames: ['WWW.example.com'] }, 'must be lower-case ("www.example.com")'],
+    ['refuses a Unicode name, giving its punycode form', { dnsNames: ['bücher.example'] }, 'write it in its punycode form "xn--bcher-kva.example"'],
+    ['refuses an IP address among the DNS names', { dnsNames: ['192.0.2.1'] }, 'list it under ipAddresses'],
+    ['refuses an address that is not an IP', { ipAddresses: ['192.0.2.300'] }, '"192.0.2.300" is not an IPv4 or IPv6 address'],
+    ['refuses an invalid commonName', { commonName: 'not valid' }, 'commonName: "not valid" is not a DNS name'],
+  ];
+  it.each(rows)('%s', (_name, over, expected) => {
+    const refused = invalidNames(named(over));
+    if (expected === undefined) expect(refused).toBeUndefined();
+    else {
+      expect(refused?.reason).toBe(Refusal.InvalidName);
+      expect(refused?.message).toContain(expected);
+      expect(refused?.message).toMatch(/nothing was ordered$/);
+    }
+  });
+
+  it('agrees with the API server\'s rule on every name it accepts', () => {
+    const pattern = new RegExp(DNS_NAME_PATTERN);
+    for (const name of ['a', 'a.b', '*.a.b', 'xn--bcher-kva.example', `${'a'.repeat(63)}.b`]) {
+      expect(pattern.test(name), name).toBe(true);
+      expect(dnsNameProblem(name), name).toBeUndefined();
+    }
+    for (const name of ['*', '*.', '.a', 'a.', 'a_b', 'A.b', '*.*.a']) {
+      expect(pattern.test(name), name).toBe(false);
+      expect(dnsNameProblem(name), name).toBeDefined();
+    }
+  });
+});
+
+describe('unsolvableNames', () => {
+  const http01: Solver = { http01: {} };
+  const dns01Zone: Solver = { selector: { dnsZones: ['example.com'] }, dns01: { rfc2136: { nameserver: '192.0.2.53:53', tsigKeyName: 'k', tsigAlgorithm: 'HMACSHA256', tsigSecretSecretRef: { name: 't', key: 'secret' } } } } as Solver;
+  const names = (dnsNames: string[]) => ({ dnsNames, ipAddresses: [] });
+  const rows: [string, string[], Solver[], string | undefined][] = [
+    ['accepts names an http01 solver covers', ['www.example.com'], [http01], undefined],
+    ['refuses a wildcard when only http01 is configured', ['*.example.com', 'example.com'], [http01], 'no solver of Issuer ns/gts matches *.example.com (wildcards need a dns01 solver)'],
+    ['accepts a wildcard inside a dns01 solver\'s zone', ['*.example.com'], [dns01Zone], undefined],
+    ['refuses a wildcard outside every dns01 solver\'s zone', ['*.example.org'], [dns01Zone], 'matches *.example.org'],
+    ['refuses a name no selector matches', ['www.example.org'], [dns01Zone], 'matches www.example.org; nothing was ordered'],
+    ['refuses everything without solvers', ['www.example.com'], [], 'matches www.example.com'],
+  ];
+  it.each(rows)('%s', (_name, dnsNames, solvers, expected) => {
+    const refused = unsolvableNames(names(dnsNames), solvers, {}, 'Issuer ns/gts');
+    if (expected === undefined) expect(refused).toBeUndefined();
+    else expect(refused).toEqual({ reason: Refusal.NoSolver, message: expect.stringContaining(expected) });
+  });
+});
+
+describe('secretOwnership', () => {
+  const me: Claimant = { name: 'web', uid: 'u-web', createdAt: '2026-06-01T10:00:00Z' };
+  const older: Claimant = { name: 'zeta', uid: 'u-zeta', createdAt: '2026-06-01T09:00:00Z' };
+  const younger: Claimant = { name: 'alpha', uid: 'u-alpha', createdAt: '2026-06-01T11:00:00Z' };
+  const sameSecond: Claimant = { name: 'api', uid: 'u-api', createdAt: me.createdAt };
+  const tls = (owner?: SecretFacts['owner']): SecretFacts => ({ exists: true, type: 'kubernetes.io/tls', ...(owner ? { owner } : {}) });
+  const absent: SecretFacts = { exists: false };
+  const base: OwnershipInput = { certificate: me, secretName: 'web-tls', secret: absent, rivals: [] };
+  const rows: [string, Partial<OwnershipInput>, string | undefined, string?][] = [
+    ['writes a Secret that does not exist yet', {}, undefined],
+    ['writes its own Secret', { secret: tls({ name: 'web', uid: 'u-web' }) }, undefined],
+    ['writes a Secret an earlier certkeeper marked with its name only', { secret: tls({ name: 'web' }), rivals: [older] }, undefined],
+    ['adopts a kubernetes.io/tls Secret nobody marked', { secret: tls() }, undefined],
+    ['refuses a Secret another live Certificate wrote', { secret: tls({ name: 'zeta', uid: 'u-zeta' }), rivals: [older] }, Refusal.SecretInUse, 'belongs to Certificate zeta, which wrote it'],
+    ['refuses it even when the owner came later', { secret: tls({ name: 'alpha', uid: 'u-alpha' }), rivals: [younger] }, Refusal.SecretInUse, 'belongs to Certificate alpha'],
+    ['takes over a Secret whose owner was deleted', { secret: tls({ name: 'zeta', uid: 'u-gone' }) }, undefined],
+    ['takes over its old Secret when re-created under the same name', { secret: tls({ name: 'web', uid: 'u-old' }) }, undefined],
+    ['yields to an older Certificate when nobody wrote the Secret yet', { rivals: [older] }, Refusal.SecretInUse, 'Certificate zeta also names Secret web-tls and came first'],
+    ['goes first when it is the older one', { rivals: [younger] }, undefined],
+    ['breaks a tie of creation times by name', { rivals: [sameSecond] }, Refusal.SecretInUse, 'Certificate api also names'],
+    ['yields to the oldest of several', { rivals: [younger, older] }, Refusal.SecretInUse, 'Certificate zeta'],
+    ['yields to a rival holding the next-key claim', { rivals: [younger], claim: { name: 'alpha', uid: 'u-alpha' } }, Refusal.SecretInUse, 'Certificate alpha is issuing into Secret web-tls'],
+    ['ignores a claim of a Certificate that is gone', { claim: { name: 'old', uid: 'u-gone' } }, undefined],
+    ['refuses an Opaque Secret', { secret: { exists: true, type: 'Opaque' } }, Refusal.SecretNotOurs, 'exists with type Opaque'],
+    ['refuses a Secret of another type, even one it marked', { secret: { exists: true, type: 'kubernetes.io/dockerconfigjson', owner: { uid: 'u-web' } } }, Refusal.SecretNotOurs, 'kubernetes.io/dockerconfigjson'],
+    ['refuses an account key Secret', { secret: { exists: true, type: 'Opaque', accountKey: true } }, Refusal.SecretIsAccountKey, 'holds the ACME account key'],
+    ['refuses the name of an Issuer\'s account key before it exists', { accountKeyOf: 'Issuer ns/gts' }, Refusal.SecretIsAccountKey, 'account key of Issuer ns/gts'],
+  ];
+  it.each(rows)('%s', (_name, over, reason, message) => {
+    const refused = secretOwnership({ ...base, ...over });
+    expect(refused?.reason).toBe(reason);
+    if (message) expect(refused?.message).toContain(message);
+  });
+
+  it('names what to do in every refusal', () => {
+    const refused = secretOwnership({ ...base, secret: tls({ name: 'zeta', uid: 'u-zeta' }), rivals: [older] });
+    expect(refused?.message).toBe('Secret web-tls belongs to Certificate zeta, which wrote it; this Certificate proceeds once zeta is deleted or names another Secret');
+  });
+});
+
+describe('cert-manager parity checks', () => {
+  const base = { secretName: 's', issuerRef: { name: 'gts', kind: 'Issuer' as const }, dnsNames: ['a.example.com'] };
+
+  it('renews when the given share of the lifetime remains (renewBeforePercentage)', () => {
+    const notBefore = new Date('2026-01-01T00:00:00Z');
+    const notAfter = new Date('2026-04-01T00:00:00Z'); // 90 days
+    const at = renewalTime({ notBefore, notAfter, renewBeforePercentage: 50, seed: 'x' });
+    const midpoint = notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) / 2;
+    expect(at.getTime()).toBeLessThanOrEqual(midpoint);
+    expect(at.getTime()).toBeGreaterThan(midpoint - 3_600_001);
+  });
+
+  it.each([
+    [undefined, false], ['certkeeper.io', false], ['cert-manager.io', true], ['awspca.cert-manager.io', true],
+  ])('refuses issuerRef.group %s: %s', (group, refused) => {
+    const verdict = foreignIssuerGroup({ ...base, issuerRef: { ...base.issuerRef, ...(group ? { group } : {}) } } as never);
+    expect(verdict !== undefined).toBe(refused);
+    if (verdict) expect(verdict.message).toContain(`issuerRef.group is ${group}`);
+  });
+
+  it('knows which files the spec asks for and when the Secret lacks or has too many', () => {
+    const spec = { ...base, keystores: { pkcs12: { create: true, password: 'x' }, jks: { create: false, password: 'x' } }, additionalOutputFormats: [{ type: 'DER' as const }, { type: 'CombinedPEM' as const }] };
+    expect(expectedOutputs(spec as never)).toBe('key.der,keystore.p12,tls-combined.pem');
+    const key = { algorithm: 'ECDSA' as const, size: 256, matchesCertificate: true };
+    expect(outputsStale(spec as never, { exists: true, key, outputs: 'key.der,keystore.p12,tls-combined.pem' })).toBeUndefined();
+    expect(outputsStale(spec as never, { exists: true, key, outputs: 'key.der' })).toBe('keystore.p12, tls-combined.pem missing');
+    expect(outputsStale(base as never, { exists: true, key, outputs: 'keystore.jks' })).toBe('keystore.jks no longer asked for');
+    expect(outputsStale({ ...base, privateKey: { encoding: 'PKCS1' } } as never, { exists: true, key })).toBe('tls.key is PKCS8, the spec asks for PKCS1');
+    expect(outputsStale(base as never, { exists: true, key, keyEncoding: 'PKCS1' })).toBe('tls.key is PKCS1, the spec asks for PKCS8');
+  });
+
+  it('names what has no effect, and the usages the CA did not grant', () => {
+    const facts = { chainLength: 2, notBefore: new Date(), notAfter: new Date(), dnsNames: [], ipAddresses: [], commonName: undefined, serialNumber: '1', extendedKeyUsage: 1 };
+    const notes = certificateNotes({
+      ...base, revisionHistoryLimit: 3, usages: ['digital signature', 'server auth', 'client auth'],
+      subject: { organizations: ['A', 'B'], postalCodes: ['1'] }, keystores: { pkcs12: { create: true, password: 'x', profile: 'LegacyRC2' } },
+    } as never, facts);
+    expect(notes).toEqual([
+      'revisionHistoryLimit has no effect (certkeeper keeps no CertificateRequests)',
+      'only the first value of subject.organizations goes into the CSR',
+      'subject.postalCodes is not sent',
+      'ACME CAs drop subject fields other than the common name',
+      'keystores.pkcs12.profile LegacyRC2 is written as Modern2023 (AES-256, PBKDF2-SHA256)',
+      'the CA did not grant usage client auth (ACME CAs choose usages by profile; GTS grants client auth only on its client_auth directory)',
+    ]);
+    expect(certificateNotes(base as never, facts)).toEqual([]);
+  });
+});
+
+describe('renew requests', () => {
+  it('re-issues a valid certificate for an outstanding request, once, and keeps it counted as valid meanwhile', () => {
+    const input = { spec, secretName: 'web-tls', now, renewalTime: new Date('2026-07-01T00:00:00Z') };
+    expect(needsIssuance({ ...input, secret: good, renewRequest: '2026-06-01T00:00:00Z' })?.reason).toBe(Reason.RenewRequested);
+    expect(needsIssuance({ ...input, secret: good })).toBeUndefined();
+    expect(stillValidDuring(Reason.RenewRequested)).toBe(true);
+    expect(stillValidDuring(Reason.Expired)).toBe(false);
   });
 });

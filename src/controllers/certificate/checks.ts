@@ -3,8 +3,12 @@
 // readiness. Plus the renewal time, computed from the Secret (not memory), so
 // a restart schedules the same renewal.
 import { createHash } from 'node:crypto';
-import { parseDuration, type CertificateSpec, type CertificateStatus } from '../../api/certificate.ts';
-import type { CertificateFacts } from '../../pki/certificate.ts';
+import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
+import { DNS_NAME_MAX_LENGTH, DNS_NAME_PATTERN, parseDuration, type CertificateSpec, type CertificateStatus } from '../../api/certificate.ts';
+import type { Solver } from '../../api/solvers.ts';
+import { extendedKeyUsageBits, type CertificateFacts } from '../../pki/certificate.ts';
+import { selectSolver } from '../../solvers/select.ts';
 
 export const Reason = {
   SecretMissing: 'SecretMissing',
@@ -15,17 +19,33 @@ export const Reason = {
   IssuerChanged: 'IssuerChanged',
   Expired: 'Expired',
   RenewalDue: 'RenewalDue',
+  RenewRequested: 'RenewRequested',
 } as const;
+
+/** Set by `certkeeper renew` (like cmctl renew): a request to issue again now, honoured once. */
+export const RENEW_REQUEST_ANNOTATION = 'certkeeper.io/renew-requested-at';
 export type ReissueReason = typeof Reason[keyof typeof Reason];
 
 export interface SecretFacts {
   exists: boolean;
+  /** The Secret's type (kubernetes.io/tls for the ones certkeeper may write). */
+  type?: string;
+  /** Labelled as an ACME account key: never written, never read as a certificate key. */
+  accountKey?: boolean;
+  /** The Certificate that wrote it, from its ownership annotations. */
+  owner?: { name?: string; uid?: string };
   /** tls.crt parsed, when parseable. */
   certificate?: CertificateFacts;
   /** tls.key present and parseable. */
   key?: { algorithm: 'ECDSA' | 'RSA'; size: number; matchesCertificate: boolean };
   /** The issuer recorded when certkeeper wrote the Secret. */
   issuer?: { kind: string; name: string };
+  /** Data keys besides tls.crt and tls.key, sorted, comma-separated (keystore.p12, tls-combined.pem, ...). */
+  outputs?: string;
+  /** The renew request (certkeeper renew) the certificate answered: recorded on the Secret, so it survives a failed status write. */
+  renewRequest?: string;
+  /** tls.key is PKCS#1/SEC1 ("BEGIN RSA/EC PRIVATE KEY"); absent: PKCS#8 (or no key). */
+  keyEncoding?: 'PKCS1';
 }
 
 export interface CheckInput {
@@ -34,6 +54,8 @@ export interface CheckInput {
   secret: SecretFacts;
   now: Date;
   renewalTime?: Date;
+  /** A renew request (its annotation's value) that no issuance has honoured yet. */
+  renewRequest?: string;
 }
 
 export type Verdict = { reason: ReissueReason; message: string } | undefined;
@@ -41,7 +63,7 @@ type Check = (input: CheckInput) => Verdict;
 
 /** The names a certificate must carry: dnsNames plus a DNS commonName, sorted and unique. */
 export function requestedNames(spec: CertificateSpec): { commonName?: string; dnsNames: string[]; ipAddresses: string[] } {
-  const isIp = (v: string) => /^[0-9.]+$/.test(v) || v.includes(':');
+  const isIp = (v: string) => isIP(v) !== 0;
   const dns = new Set((spec.dnsNames ?? []).map((n) => n.toLowerCase()));
   const ips = new Set(spec.ipAddresses ?? []);
   if (spec.commonName) (isIp(spec.commonName) ? ips : dns).add(spec.commonName.toLowerCase());
@@ -106,12 +128,150 @@ const renewalDue: Check = ({ renewalTime, now }) =>
   renewalTime && renewalTime <= now ? { reason: Reason.RenewalDue, message: `renewal was due at ${renewalTime.toISOString()}` } : undefined;
 
 /** In order: the first that applies is the reason to issue. */
-export const checks: readonly Check[] = [secretMissing, secretInvalid, keyMismatch, keyChanged, namesChanged, issuerChanged, expired, renewalDue];
+const renewRequested: Check = ({ renewRequest }) =>
+  renewRequest ? { reason: Reason.RenewRequested, message: `renewal requested at ${renewRequest} (certkeeper renew)` } : undefined;
+
+export const checks: readonly Check[] = [secretMissing, secretInvalid, keyMismatch, keyChanged, namesChanged, issuerChanged, expired, renewalDue, renewRequested];
+
+/** Reasons that re-issue while the current certificate stays valid (Ready stays True meanwhile). */
+export function stillValidDuring(reason: ReissueReason): boolean {
+  return reason === Reason.RenewalDue || reason === Reason.RenewRequested;
+}
 
 export function needsIssuance(input: CheckInput): Verdict {
   for (const check of checks) {
     const verdict = check(input);
     if (verdict) return verdict;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Refusals: decided before anything is ordered. Each returns a reason and a
+// message that says what to do, or nothing. A refused Certificate is not
+// Ready and orders nothing until its spec, its Secret or a rival changes.
+// ---------------------------------------------------------------------------
+
+export const Refusal = {
+  InvalidName: 'InvalidName',
+  NoSolver: 'NoSolver',
+  SecretInUse: 'SecretInUse',
+  SecretNotOurs: 'SecretNotOurs',
+  SecretIsAccountKey: 'SecretIsAccountKey',
+} as const;
+export type RefusalReason = typeof Refusal[keyof typeof Refusal];
+export type Refused = { reason: RefusalReason; message: string } | undefined;
+
+const dnsNamePattern = new RegExp(DNS_NAME_PATTERN);
+
+/** Why a DNS name is not one an ACME CA can issue for (the CRD's rule, worded per problem), or undefined. */
+export function dnsNameProblem(name: string): string | undefined {
+  if (/[^\x00-\x7f]/.test(name)) {
+    const ascii = domainToASCII(name.toLowerCase());
+    return ascii
+      ? `"${name}" is not ASCII: write it in its punycode form "${ascii}"`
+      : `"${name}" is not ASCII and has no punycode form`;
+  }
+  if (name.length > DNS_NAME_MAX_LENGTH) return `"${name.slice(0, 40)}…" has ${name.length} characters, at most ${DNS_NAME_MAX_LENGTH} are allowed`;
+  if (name !== name.toLowerCase()) return `"${name}" must be lower-case ("${name.toLowerCase()}")`;
+  if (isIP(name) !== 0) return `"${name}" is an IP address: list it under ipAddresses`;
+  const long = name.replace(/^\*\./, '').split('.').find((label) => label.length > 63);
+  if (long) return `"${name}" has a label of ${long.length} characters, at most 63 are allowed`;
+  if (!dnsNamePattern.test(name)) {
+    return `"${name}" is not a DNS name: labels of letters, digits and hyphens, not starting or ending with a hyphen, separated by single dots, optionally after a leading *.`;
+  }
+  return undefined;
+}
+
+/**
+ * Names the API server would refuse today, in objects stored before its
+ * rules existed: checked again here, so none of them ever reaches the CA.
+ */
+export function invalidNames(spec: CertificateSpec): Refused {
+  const problems: string[] = [];
+  for (const name of spec.dnsNames ?? []) {
+    const problem = dnsNameProblem(name);
+    if (problem) problems.push(`dnsNames: ${problem}`);
+  }
+  for (const ip of spec.ipAddresses ?? []) {
+    if (isIP(ip) === 0) problems.push(`ipAddresses: "${ip}" is not an IPv4 or IPv6 address`);
+  }
+  if (spec.commonName && isIP(spec.commonName) === 0) {
+    const problem = dnsNameProblem(spec.commonName);
+    if (problem) problems.push(`commonName: ${problem}`);
+  }
+  return problems.length > 0 ? { reason: Refusal.InvalidName, message: `${problems.join('; ')}; nothing was ordered` } : undefined;
+}
+
+/** A name no solver of the issuer can validate (a wildcard without a matching dns01 solver, say): refused before ordering. */
+export function unsolvableNames(names: { dnsNames: string[]; ipAddresses: string[] }, solvers: readonly Solver[], labels: Record<string, string>, issuer: string): Refused {
+  const unsolved = [...names.dnsNames, ...names.ipAddresses].filter((name) => !selectSolver(solvers, name, labels));
+  if (unsolved.length === 0) return undefined;
+  const wildcards = unsolved.some((name) => name.startsWith('*.'));
+  return {
+    reason: Refusal.NoSolver,
+    message: `no solver of ${issuer} matches ${unsolved.join(', ')}${wildcards ? ' (wildcards need a dns01 solver)' : ''}; nothing was ordered`,
+  };
+}
+
+/** A Certificate as the ownership rule sees it. */
+export interface Claimant {
+  name: string;
+  uid: string;
+  /** metadata.creationTimestamp (RFC 3339, so text order is time order). */
+  createdAt: string;
+}
+
+export interface OwnershipInput {
+  certificate: Claimant;
+  secretName: string;
+  secret: SecretFacts;
+  /** The other live Certificates in the namespace whose spec names this Secret. */
+  rivals: readonly Claimant[];
+  /** The Issuer (or ClusterIssuer) that keeps its ACME account key under this Secret name, if any. */
+  accountKeyOf?: string;
+  /** The Certificate that holds the next-key Secret's claim (issuing into this Secret), when known. */
+  claim?: { name?: string; uid?: string };
+}
+
+const isMark = (mark: { name?: string; uid?: string }, c: Claimant) => (mark.uid ? mark.uid === c.uid : mark.name === c.name);
+const first = (a: Claimant, b: Claimant) => (a.createdAt !== b.createdAt ? a.createdAt < b.createdAt : a.name < b.name);
+
+/**
+ * Whether this Certificate may write its Secret. A Secret belongs to the one
+ * Certificate that wrote it (its ownership annotations); while that
+ * Certificate exists and names it, every other one is refused. A Secret with
+ * no live owner (absent, an unmarked kubernetes.io/tls Secret to adopt, or
+ * its owner deleted or moved to another Secret) goes to the Certificate that
+ * came first: the oldest, ties by name. Account keys and Secrets of other
+ * types are never written.
+ */
+export function secretOwnership(input: OwnershipInput): Refused {
+  const { certificate, secretName, secret, rivals } = input;
+  if (secret.accountKey || input.accountKeyOf) {
+    return {
+      reason: Refusal.SecretIsAccountKey,
+      message: `Secret ${secretName} holds the ACME account key${input.accountKeyOf ? ` of ${input.accountKeyOf}` : ''}; certkeeper never writes it or uses it as a certificate key: choose another secretName`,
+    };
+  }
+  if (secret.exists && secret.type !== 'kubernetes.io/tls') {
+    return {
+      reason: Refusal.SecretNotOurs,
+      message: `Secret ${secretName} exists with type ${secret.type ?? 'Opaque'}; certkeeper writes only kubernetes.io/tls Secrets and never replaces another: choose another secretName`,
+    };
+  }
+  if (secret.owner && isMark(secret.owner, certificate)) return undefined;
+  const owner = secret.owner && rivals.find((r) => isMark(secret.owner!, r));
+  if (owner) {
+    return { reason: Refusal.SecretInUse, message: `Secret ${secretName} belongs to Certificate ${owner.name}, which wrote it; this Certificate proceeds once ${owner.name} is deleted or names another Secret` };
+  }
+  const claimant = input.claim && !isMark(input.claim, certificate) ? rivals.find((r) => isMark(input.claim!, r)) : undefined;
+  if (claimant) {
+    return { reason: Refusal.SecretInUse, message: `Certificate ${claimant.name} is issuing into Secret ${secretName}; this Certificate proceeds once ${claimant.name} is deleted or names another Secret` };
+  }
+  const earlier = rivals.filter((r) => first(r, certificate)).sort((a, b) => (first(a, b) ? -1 : 1))[0];
+  if (earlier) {
+    return { reason: Refusal.SecretInUse, message: `Certificate ${earlier.name} also names Secret ${secretName} and came first; this Certificate proceeds once ${earlier.name} is deleted or names another Secret` };
   }
   return undefined;
 }
@@ -125,6 +285,8 @@ export interface RenewalInput {
   notBefore: Date;
   notAfter: Date;
   renewBefore?: string;
+  /** Renew when this share (percent) of the lifetime remains. */
+  renewBeforePercentage?: number;
   seed: string;
   /** The CA's suggested window (ACME Renewal Information), when offered. */
   ariWindow?: { start: Date; end: Date };
@@ -145,6 +307,8 @@ export function renewalTime(input: RenewalInput): Date {
   if (input.renewBefore) {
     const before = parseDuration(input.renewBefore);
     if (before < lifetime) at = input.notAfter.getTime() - before;
+  } else if (input.renewBeforePercentage) {
+    at = input.notAfter.getTime() - Math.floor((lifetime * input.renewBeforePercentage) / 100);
   }
   const spread = Math.min(lifetime * 0.02, 3_600_000);
   at -= Math.floor(spread * fraction);
@@ -182,4 +346,69 @@ export function deferredRenewal({ status, generation, notAfter, now, pollAt }: D
   if (ready?.status !== 'True' || ready.observedGeneration !== generation) return undefined;
   const renewal = Date.parse(status.renewalTime);
   return Number.isNaN(renewal) ? undefined : new Date(renewal);
+}
+
+// ---------------------------------------------------------------------------
+// cert-manager parity: the issuer group, the Secret's extra outputs, and what
+// the spec asks that certkeeper or the CA does not do (said, never ignored)
+// ---------------------------------------------------------------------------
+
+/** issuerRef.group names another controller's issuers (cert-manager.io, an external issuer): not certkeeper's to serve. */
+export function foreignIssuerGroup(spec: CertificateSpec): { reason: string; message: string } | undefined {
+  const group = spec.issuerRef.group;
+  if (!group || group === 'certkeeper.io') return undefined;
+  return {
+    reason: 'IssuerGroupNotServed',
+    message: `issuerRef.group is ${group}: that issuer belongs to another controller, and certkeeper does not serve it with its own issuer of the same name. Set issuerRef.group to certkeeper.io (or remove it) to have certkeeper issue this certificate.`,
+  };
+}
+
+/** The Secret's data keys besides tls.crt and tls.key that the spec asks for, sorted and comma-separated. */
+export function expectedOutputs(spec: CertificateSpec): string {
+  const keys: string[] = [];
+  if (spec.keystores?.pkcs12?.create) keys.push('keystore.p12');
+  if (spec.keystores?.jks?.create) keys.push('keystore.jks');
+  for (const format of spec.additionalOutputFormats ?? []) keys.push(format.type === 'CombinedPEM' ? 'tls-combined.pem' : 'key.der');
+  return [...new Set(keys)].sort().join(',');
+}
+
+/** The Secret holds a valid certificate, but not in the files and encoding the spec asks for: rewrite them, no new order. */
+export function outputsStale(spec: CertificateSpec, secret: SecretFacts): string | undefined {
+  const expected = expectedOutputs(spec);
+  // Other keys (a user's own, or cert-manager's ca.crt) are left alone; only what certkeeper writes is compared.
+  const present = new Set((secret.outputs ?? '').split(',').filter(Boolean));
+  const wanted = new Set(expected.split(',').filter(Boolean));
+  const missing = [...wanted].filter((k) => !present.has(k));
+  const extra = [...present].filter((k) => !wanted.has(k));
+  const encoding = spec.privateKey?.encoding ?? 'PKCS8';
+  const problems = [
+    ...(missing.length ? [`${missing.join(', ')} missing`] : []),
+    ...(extra.length ? [`${extra.join(', ')} no longer asked for`] : []),
+    ...(secret.key && (secret.keyEncoding ?? 'PKCS8') !== encoding ? [`tls.key is ${secret.keyEncoding ?? 'PKCS8'}, the spec asks for ${encoding}`] : []),
+  ];
+  return problems.length ? problems.join('; ') : undefined;
+}
+
+/** What the spec asks that has no effect here, or that the issued certificate does not have. Pure. */
+export function certificateNotes(spec: CertificateSpec, certificate: CertificateFacts | undefined): string[] {
+  const notes: string[] = [];
+  if (spec.revisionHistoryLimit !== undefined) notes.push('revisionHistoryLimit has no effect (certkeeper keeps no CertificateRequests)');
+  if (spec.encodeUsagesInRequest !== undefined) notes.push('encodeUsagesInRequest has no effect (certkeeper never puts usages in the CSR; the CA chooses them)');
+  if (spec.literalSubject) notes.push('literalSubject is not sent (certkeeper builds the subject from commonName and subject; ACME CAs keep only the common name)');
+  const subject = spec.subject;
+  if (subject) {
+    const multi = (['organizations', 'countries', 'organizationalUnits', 'localities', 'provinces'] as const).filter((k) => (subject[k]?.length ?? 0) > 1);
+    const unsent = (['streetAddresses', 'postalCodes', 'serialNumber'] as const).filter((k) => subject[k] !== undefined);
+    if (multi.length) notes.push(`only the first value of subject.${multi.join(', subject.')} goes into the CSR`);
+    if (unsent.length) notes.push(`subject.${unsent.join(', subject.')} ${unsent.length > 1 ? 'are' : 'is'} not sent`);
+    notes.push('ACME CAs drop subject fields other than the common name');
+  }
+  const profile = spec.keystores?.pkcs12?.profile;
+  if (profile && profile !== 'Modern2023') notes.push(`keystores.pkcs12.profile ${profile} is written as Modern2023 (AES-256, PBKDF2-SHA256)`);
+  if (certificate && spec.usages) {
+    const have = certificate.extendedKeyUsage ?? 0;
+    const lacking = spec.usages.filter((u) => u in extendedKeyUsageBits && !(have & extendedKeyUsageBits[u as keyof typeof extendedKeyUsageBits].bit));
+    if (lacking.length) notes.push(`the CA did not grant usage ${lacking.join(', ')} (ACME CAs choose usages by profile; GTS grants client auth only on its client_auth directory)`);
+  }
+  return notes;
 }

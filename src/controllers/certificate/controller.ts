@@ -1,11 +1,13 @@
 // The Certificate controller: keeps each Certificate's TLS Secret valid for
 // its spec. A sync reads the Certificate and its Secret's facts (from the
 // caches when they are current, see `current*`), asks the pure checks
-// (checks.ts) whether to issue, drives an ACME order when needed (issue.ts),
-// writes the Secret in one request, and the status once. Renewal is a
-// requeue at the renewal time, recomputed from the Secret on every sync.
+// (checks.ts) whether it may write its Secret at all and whether to issue,
+// stores the next private key (next-key.ts), drives an ACME order when needed
+// (issue.ts), writes the Secret in one request, and the status once. Renewal
+// is a requeue at the renewal time, recomputed from the Secret on every sync.
 import type { Logger } from 'pino';
-import { Certificate, type CertificateStatus, type OrderStatus } from '../../api/certificate.ts';
+import { Certificate, parseDuration, type CertificateStatus, type OrderStatus } from '../../api/certificate.ts';
+import { withHealth } from '../../api/health.ts';
 import { Issuer } from '../../api/issuer.ts';
 import { API_VERSION, findCondition, MANAGED_BY, setCondition, type ConditionInput } from '../../api/meta.ts';
 import { DEFAULT_ACCOUNT_KEY_NAME } from '../../api/issuer.ts';
@@ -15,12 +17,19 @@ import { core, type KubeClient, type KubeObject, type ResourceType } from '../..
 import { Controller, errorMessage, type ControllerHooks } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { Informer, keyOf, resourceVersionAtLeast, splitKey } from '../../kube/informer.ts';
-import { parseCertificateChain } from '../../pki/certificate.ts';
+import { parseCertificateChain, type CsrSubject } from '../../pki/certificate.ts';
+import { keystorePasswords, tlsSecretData } from './outputs.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import type { SolverService } from '../../solvers/http01/routes.ts';
 import type { IssuerController } from '../issuer/controller.ts';
-import { ARI_START_SPREAD_MS, deferredRenewal, needsIssuance, Reason, renewalTime, requestedNames, spreadFraction, type SecretFacts } from './checks.ts';
-import { SECRET_ANNOTATION, secretFacts, type SecretObject } from './secret-facts.ts';
+import {
+  ARI_START_SPREAD_MS, deferredRenewal, invalidNames, needsIssuance, Reason, Refusal, renewalTime, requestedNames, secretOwnership,
+  spreadFraction, unsolvableNames, type Claimant, type SecretFacts, certificateNotes, foreignIssuerGroup, outputsStale, RENEW_REQUEST_ANNOTATION, stillValidDuring,
+} from './checks.ts';
+import { CERT_MANAGER_SECRET_ANNOTATION, ownerMark, SECRET_ANNOTATION, secretFacts, type SecretObject } from './secret-facts.ts';
+import { clearedNextKeyPatch, NEXT_KEY_ANNOTATION, nextKeySecret, nextKeySecretName, readNextKey, storedKeyFor, type NextKey } from './next-key.ts';
+import { generatePrivateKeyPem } from '../../pki/keys.ts';
+import { isAlreadyExists, isConflict } from '../../kube/client.ts';
 import type { SecretCache } from '../secrets.ts';
 import { issue, requestHash, type Dns01Handle } from './issue.ts';
 import type { Solver } from '../../api/solvers.ts';
@@ -53,6 +62,8 @@ export interface CertificateControllerDeps {
   clusterResourceNamespace: string;
   /** cert-manager's --enable-certificate-owner-ref: the Secret goes with its Certificate. */
   ownSecrets: boolean;
+  /** Also write cert-manager.io/ informational annotations on TLS Secrets (--secret-annotations-cert-manager). */
+  certManagerSecretAnnotations?: boolean;
   transportHooks?: Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf'>;
   hooks?: ControllerHooks;
   workers?: number;
@@ -88,17 +99,25 @@ export class CertificateController {
     const log = deps.log.child({ controller: 'certificate' });
     this.informer = new Informer<CachedCertificate>({ kube: deps.kube, type: certificates, log, transform: (object) => this.shrink(object) });
     this.controller = new Controller({ name: 'certificate', reconcile: (key) => this.sync(key), log, hooks: deps.hooks, workers: deps.workers ?? 8 });
+    const requeueDependents = (ref: string, except?: string) => {
+      for (const cert of this.index.get(ref)) if (cert !== except) this.controller.enqueue(cert);
+    };
     this.informer.onChange((key, cached, previousCached) => {
       this.observed(`Certificate/${key}`, cached);
       const current = cached && expand(cached);
-      for (const ref of referencesOf(previousCached && expand(previousCached))) this.index.delete(ref, key);
-      for (const ref of referencesOf(current)) this.index.add(ref, key);
+      const previousRefs = referencesOf(previousCached && expand(previousCached));
+      const currentRefs = referencesOf(current);
+      for (const ref of previousRefs) this.index.delete(ref, key);
+      for (const ref of currentRefs) this.index.add(ref, key);
       this.indexTokens(key, current);
       this.controller.enqueue(key, { force: current?.metadata.generation !== previousCached?.metadata.generation });
+      // Certificates naming the same Secret decide between them who owns it:
+      // one that appears, goes or moves to another Secret wakes the others.
+      const secretRefs = (refs: string[]) => refs.filter((ref) => ref.startsWith('Secret/'));
+      const moved = !current || !previousCached || current.metadata.deletionTimestamp !== undefined
+        || secretRefs(previousRefs).join() !== secretRefs(currentRefs).join();
+      if (moved) for (const ref of new Set([...secretRefs(previousRefs), ...secretRefs(currentRefs)])) requeueDependents(ref, key);
     });
-    const requeueDependents = (ref: string) => {
-      for (const cert of this.index.get(ref)) this.controller.enqueue(cert);
-    };
     deps.issuers.issuers.onChange((key) => requeueDependents(`Issuer/${key}`));
     deps.issuers.clusterIssuers.onChange((key) => requeueDependents(`ClusterIssuer/${key}`));
     deps.secrets.onChange((key, current, managed) => {
@@ -115,7 +134,13 @@ export class CertificateController {
   }
 
   private wrote(ref: string, written: KubeObject): void {
-    if (written.metadata.resourceVersion) this.unseenWrites.set(ref, written.metadata.resourceVersion);
+    const version = written.metadata.resourceVersion;
+    if (!version) return;
+    // The watch can deliver the write before its response arrives: then the cache shows it already,
+    // and an entry recorded now would never be cleared (the sync would read live, or skip work, for good).
+    const cached = ref.startsWith('Secret/') ? this.deps.secrets.managed.get(ref.slice('Secret/'.length)) : this.informer.get(ref.slice('Certificate/'.length));
+    if (cached && resourceVersionAtLeast(cached.metadata.resourceVersion, version)) return;
+    this.unseenWrites.set(ref, version);
   }
 
   /**
@@ -148,7 +173,8 @@ export class CertificateController {
 
   /**
    * What the cache keeps of a Certificate: metadata (without the last-applied
-   * annotation and creationTimestamp, which nothing reads) and the rest as its
+   * annotation, which nothing reads; creationTimestamp decides which of two
+   * Certificates naming one Secret came first) and the rest as its
    * JSON text, parsed when a sync or an event needs it (see `expand`): a few
    * hundred bytes per Certificate instead of a tree of objects and strings
    * several times that size. A sync diffs status against it, so all of spec
@@ -157,7 +183,6 @@ export class CertificateController {
   private shrink(object: KubeObject): CachedCertificate {
     const { metadata, apiVersion: _apiVersion, kind: _kind, ...rest } = object as KubeObject & { apiVersion?: string; kind?: string };
     metadata.namespace = this.intern(metadata.namespace);
-    delete metadata.creationTimestamp;
     if (metadata.annotations?.[LAST_APPLIED]) {
       delete metadata.annotations[LAST_APPLIED];
       if (Object.keys(metadata.annotations).length === 0) delete metadata.annotations;
@@ -206,15 +231,142 @@ export class CertificateController {
     return this.informer.hasSynced;
   }
 
-  /** The Secret's private key, read live, to reuse it (rotationPolicy: Never). */
+  /** The Secret's private key, read live, to reuse it (rotationPolicy: Never); never an account key. */
   private async existingKeyPem(ns: string, name: string): Promise<string | undefined> {
     const secret = await this.deps.kube.get<SecretObject>(core.secrets, ns, name);
-    const encoded = secret?.data?.['tls.key'];
+    if (!secret || secretFacts(secret).accountKey || secret.type !== 'kubernetes.io/tls') return undefined;
+    const encoded = secret.data?.['tls.key'];
     return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
   }
 
+  /** The other live Certificates in the namespace that name this Secret (from the cache). */
+  private rivals(key: string, ns: string, secretName: string): Claimant[] {
+    const rivals: Claimant[] = [];
+    for (const other of this.index.get(`Secret/${ns}/${secretName}`)) {
+      const cached = other === key ? undefined : this.informer.get(other);
+      if (!cached || cached.metadata.deletionTimestamp || !cached.metadata.uid) continue;
+      if (expand(cached).spec?.secretName !== secretName) continue;
+      rivals.push({ name: cached.metadata.name, uid: cached.metadata.uid, createdAt: cached.metadata.creationTimestamp ?? '' });
+    }
+    return rivals;
+  }
+
+  /** The Issuer or ClusterIssuer that keeps its ACME account key under this Secret name, if any. */
+  private accountKeyOf(ns: string, secretName: string): string | undefined {
+    const names = (object: KubeObject) => (object as { spec?: { acme?: { privateKeySecretRef?: { name?: string } } } }).spec?.acme?.privateKeySecretRef?.name;
+    const issuer = this.deps.issuers.issuers.list().find((i) => i.metadata.namespace === ns && names(i) === secretName);
+    if (issuer) return `Issuer ${ns}/${issuer.metadata.name}`;
+    if (ns !== this.deps.clusterResourceNamespace) return undefined;
+    const clusterIssuer = this.deps.issuers.clusterIssuers.list().find((i) => names(i) === secretName);
+    return clusterIssuer ? `ClusterIssuer ${clusterIssuer.metadata.name}` : undefined;
+  }
+
+  /**
+   * Stores the key for this revision before any CSR carries it: creates the
+   * next-key Secret (which fails if another Certificate claimed it first) or
+   * replaces the version read (which fails if anyone wrote in between).
+   */
+  private async storeNextKey(ns: string, secretName: string, certificate: { name: string; uid: string }, key: { pem: string; revision: number; requestHash: string }, stored: NextKey | undefined): Promise<void> {
+    const body = nextKeySecret({ namespace: ns, secretName, certificate, key, resourceVersion: stored?.resourceVersion });
+    try {
+      const written = stored ? await this.deps.kube.replace(core.secrets, body) : await this.deps.kube.create(core.secrets, body);
+      this.wrote(`Secret/${ns}/${body.metadata.name}`, written);
+    } catch (error) {
+      if (isAlreadyExists(error) || isConflict(error)) {
+        throw new NextKeyRace(`Secret ${body.metadata.name} changed while the next key was being stored (another Certificate may be issuing into ${secretName}); deciding again`);
+      }
+      throw new Error(`storing the next private key in Secret ${body.metadata.name} failed: ${errorMessage(error)}`);
+    }
+  }
+
+  /** Removes the key from the next-key Secret once the TLS Secret holds it; the claim stays. */
+  private async clearNextKey(ns: string, secretName: string, resourceVersion: string | undefined, log: Logger): Promise<void> {
+    const name = nextKeySecretName(secretName);
+    try {
+      const written = await this.deps.kube.mergePatch<KubeObject>(core.secrets, ns, name, clearedNextKeyPatch(resourceVersion));
+      this.wrote(`Secret/${ns}/${name}`, written);
+    } catch (error) {
+      // Left for the next sync, which clears it when the cache still shows a key.
+      log.warn({ secret: name, err: errorMessage(error) }, 'could not remove the next key after writing the Secret');
+    }
+  }
+
+  /** The transport hooks (metrics), plus a debug record of each ACME request with this Certificate's namespace and name. */
+  private acmeHooks(log: Logger): Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf'> {
+    const hooks = this.deps.transportHooks;
+    return {
+      ...hooks,
+      onResponse: (endpoint, status) => {
+        hooks?.onResponse?.(endpoint, status);
+        log.debug({ endpoint, status }, 'acme request');
+      },
+    };
+  }
+
+  /** Writes the TLS Secret (server-side apply): the data given, and certkeeper's labels, marks and owner reference. */
+  private async applyTlsSecret(object: KubeObject, spec: Certificate['spec'], data: Record<string, string>, renewRequest?: string): Promise<SecretObject> {
+    const name = object.metadata.name;
+    const names = requestedNames(spec);
+    return this.deps.kube.apply(core.secrets, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'kubernetes.io/tls',
+      metadata: {
+        name: spec.secretName,
+        namespace: object.metadata.namespace,
+        labels: { ...(spec.secretTemplate?.labels ?? {}), [MANAGED_BY.label]: MANAGED_BY.value },
+        annotations: {
+          ...(spec.secretTemplate?.annotations ?? {}),
+          [SECRET_ANNOTATION.certificateName]: name,
+          [SECRET_ANNOTATION.certificateUid]: object.metadata.uid ?? `${object.metadata.namespace}/${name}`,
+          [SECRET_ANNOTATION.issuerName]: spec.issuerRef.name,
+          [SECRET_ANNOTATION.issuerKind]: spec.issuerRef.kind ?? 'Issuer',
+          [SECRET_ANNOTATION.issuerGroup]: 'certkeeper.io',
+          [SECRET_ANNOTATION.commonName]: names.commonName ?? '',
+          [SECRET_ANNOTATION.altNames]: names.dnsNames.join(','),
+          [SECRET_ANNOTATION.ipSans]: names.ipAddresses.join(','),
+          ...(renewRequest ? { [SECRET_ANNOTATION.renewRequest]: renewRequest } : {}),
+          ...(this.deps.certManagerSecretAnnotations ? {
+            [CERT_MANAGER_SECRET_ANNOTATION.certificateName]: name,
+            [CERT_MANAGER_SECRET_ANNOTATION.issuerName]: spec.issuerRef.name,
+            [CERT_MANAGER_SECRET_ANNOTATION.issuerKind]: spec.issuerRef.kind ?? 'Issuer',
+            [CERT_MANAGER_SECRET_ANNOTATION.issuerGroup]: 'certkeeper.io',
+            [CERT_MANAGER_SECRET_ANNOTATION.commonName]: names.commonName ?? '',
+            [CERT_MANAGER_SECRET_ANNOTATION.altNames]: names.dnsNames.join(','),
+            [CERT_MANAGER_SECRET_ANNOTATION.ipSans]: names.ipAddresses.join(','),
+            [CERT_MANAGER_SECRET_ANNOTATION.uriSans]: '',
+          } : {}),
+        },
+        ...(this.deps.ownSecrets && object.metadata.uid
+          ? { ownerReferences: [{ apiVersion: API_VERSION, kind: 'Certificate', name, uid: object.metadata.uid, controller: true, blockOwnerDeletion: true }] }
+          : {}),
+      },
+      data,
+    } as SecretObject);
+  }
+
+  /**
+   * Rewrites the Secret's files from the certificate and key it holds (no order):
+   * a keystore or output format added or removed, or another key encoding.
+   * Returns why it could not, or undefined when done.
+   */
+  private async rewriteOutputs(object: KubeObject, spec: Certificate['spec'], why: string, log: Logger): Promise<{ reason: string; message: string } | undefined> {
+    const ns = object.metadata.namespace!;
+    const passwords = await keystorePasswords(this.deps.kube, ns, spec);
+    if ('problem' in passwords) return { reason: 'KeystorePasswordMissing', message: passwords.problem };
+    const secret = await this.deps.kube.get<SecretObject>(core.secrets, ns, spec.secretName);
+    const crt = secret?.data?.['tls.crt'];
+    const keyData = secret?.data?.['tls.key'];
+    if (!crt || !keyData) return undefined; // gone meanwhile: the next sync issues
+    const written = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, Buffer.from(crt, 'base64').toString('utf8'), Buffer.from(keyData, 'base64').toString('utf8'), passwords), secret?.metadata.annotations?.[SECRET_ANNOTATION.renewRequest]);
+    this.wrote(`Secret/${ns}/${spec.secretName}`, written);
+    log.info({ why }, 'rewrote the Secret\'s outputs without a new order');
+    this.deps.events.record(involved(object), 'Normal', 'OutputsUpdated', `Rewrote Secret ${spec.secretName} from its certificate and key, without a new order: ${why}`);
+    return undefined;
+  }
+
   /** The CA's suggested renewal window for the Secret's certificate, if its issuer's CA offers ARI. */
-  private async renewalWindow(spec: Certificate['spec'], ns: string, certId: string | undefined) {
+  private async renewalWindow(spec: Certificate['spec'], ns: string, certId: string | undefined, log: Logger) {
     if (!this.deps.renewalInfo || !certId) return undefined;
     const kind = spec.issuerRef.kind ?? 'Issuer';
     const issuerObject = kind === 'Issuer' ? this.deps.issuers.issuers.get(`${ns}/${spec.issuerRef.name}`) : this.deps.issuers.clusterIssuers.get(spec.issuerRef.name);
@@ -224,7 +376,7 @@ export class CertificateController {
     return this.deps.renewalInfo.window(acme.server, certId, {
       ca: acme.caBundle ? Buffer.from(acme.caBundle, 'base64').toString('utf8') : undefined,
       insecureSkipVerify: acme.skipTLSVerify === true,
-      ...this.deps.transportHooks,
+      ...this.acmeHooks(log),
     });
   }
 
@@ -251,10 +403,43 @@ export class CertificateController {
     }
     const cert = parsed.data;
     const spec = cert.spec;
+    const self = { name, uid: object.metadata.uid ?? key, createdAt: object.metadata.creationTimestamp ?? '' };
+
+    // Refused before anything is ordered; a change of the spec, the Secret or a rival Certificate wakes it.
+    const refuse = async (refusal: { reason: string; message: string }) => {
+      if (findCondition(previous.conditions, 'Ready')?.reason !== refusal.reason) log.info({ reason: refusal.reason }, `refused: ${refusal.message}`);
+      writer.ready(false, refusal.reason, refusal.message);
+      writer.issuing(undefined);
+      writer.clearOrder();
+      writer.clearFailures();
+      await writer.flush();
+      this.deps.onCertificate?.(ns, name, { ready: false });
+    };
+    const badNames = invalidNames(spec);
+    if (badNames) return refuse(badNames);
+    const foreign = foreignIssuerGroup(spec);
+    if (foreign) return refuse(foreign);
 
     const facts = live
       ? secretFacts(await this.deps.kube.get<SecretObject>(core.secrets, ns, spec.secretName))
       : await this.currentSecretFacts(ns, spec.secretName);
+    const nextKeyName = nextKeySecretName(spec.secretName);
+    const nextKey = live ? readNextKey(await this.deps.kube.get<SecretObject>(core.secrets, ns, nextKeyName)) : undefined;
+    if (nextKey?.foreign) {
+      return refuse({
+        reason: Refusal.SecretNotOurs,
+        message: `Secret ${nextKeyName} exists and certkeeper did not write it; certkeeper keeps the next private key for Secret ${spec.secretName} there: rename it, or choose another secretName`,
+      });
+    }
+    const ownership = secretOwnership({
+      certificate: self,
+      secretName: spec.secretName,
+      secret: facts,
+      rivals: this.rivals(key, ns, spec.secretName),
+      accountKeyOf: this.accountKeyOf(ns, spec.secretName),
+      claim: nextKey?.owner,
+    });
+    if (ownership) return refuse(ownership);
     const seed = object.metadata.uid ?? key;
     const usable = facts.certificate && facts.key?.matchesCertificate;
     // Soon after a start, the renewal time in status stands until this Certificate's turn to ask the CA (ARI).
@@ -262,17 +447,38 @@ export class CertificateController {
     const deferred = usable && this.deps.renewalInfo
       ? deferredRenewal({ status: previous, generation, notAfter: facts.certificate!.notAfter, now, pollAt: ariPollAt })
       : undefined;
-    const ariWindow = usable && !deferred ? await this.renewalWindow(spec, ns, facts.certificate!.ariCertId) : undefined;
+    const ariWindow = usable && !deferred ? await this.renewalWindow(spec, ns, facts.certificate!.ariCertId, log) : undefined;
     const renewal = facts.certificate
-      ? deferred ?? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, seed, ariWindow })
+      ? deferred ?? renewalTime({ notBefore: facts.certificate.notBefore, notAfter: facts.certificate.notAfter, renewBefore: spec.renewBefore, renewBeforePercentage: spec.renewBeforePercentage, seed, ariWindow })
       : undefined;
-    const verdict = needsIssuance({ spec, secretName: spec.secretName, secret: facts, now, renewalTime: renewal });
-    // Ready means: the Secret holds a valid certificate for this spec (renewal due is still Ready).
-    const currentValid = !verdict || verdict.reason === Reason.RenewalDue;
+    const requestedAt = object.metadata.annotations?.[RENEW_REQUEST_ANNOTATION];
+    // Honoured once: the Secret written for it records the request (level-based, like every other check).
+    const renewRequest = requestedAt && requestedAt !== facts.renewRequest ? requestedAt : undefined;
+    const verdict = needsIssuance({ spec, secretName: spec.secretName, secret: facts, now, renewalTime: renewal, renewRequest });
+    // Ready means: the Secret holds a valid certificate for this spec (renewal due or requested is still Ready).
+    const currentValid = !verdict || stillValidDuring(verdict.reason);
     if (facts.certificate) writer.validity(facts.certificate.notBefore, facts.certificate.notAfter, renewal);
 
     if (!verdict) {
-      writer.ready(true, 'Ready', readyMessage(facts.certificate!.notAfter, renewal!));
+      // A key left in the next-key Secret (the status write after the Secret failed, say) is removed.
+      // (Not while the cache has yet to show this process's own last write to it.)
+      const leftover = this.unseenWrites.has(`Secret/${ns}/${nextKeyName}`) ? undefined : this.deps.secrets.managed.get(`${ns}/${nextKeyName}`);
+      if (leftover?.metadata.annotations?.[NEXT_KEY_ANNOTATION.revision] && ownerMark(leftover.metadata.annotations)?.uid === self.uid) {
+        await this.clearNextKey(ns, spec.secretName, leftover.metadata.resourceVersion, log);
+      }
+      // Valid, but not in the files or encoding the spec asks for (a keystore added, say): rewrite them from
+      // the certificate and key already there, without a new order. Confirmed live first, like an issuance.
+      const stale = outputsStale(spec, facts);
+      if (stale) {
+        if (!live) return this.sync(key, true);
+        const rewritten = await this.rewriteOutputs(object, spec, stale, log);
+        if (rewritten) {
+          writer.ready(false, rewritten.reason, rewritten.message);
+          await writer.flush();
+          return { requeueAfterMs: issuanceBackoffMs(1) };
+        }
+      }
+      writer.ready(true, 'Ready', readyMessage(facts.certificate!.notAfter, renewal!, certificateNotes(spec, facts.certificate)));
       writer.issuing(undefined);
       writer.clearOrder();
       writer.clearFailures();
@@ -324,19 +530,39 @@ export class CertificateController {
     }
 
     const names = requestedNames(spec);
-    const revision = (previous.revision ?? 0) + 1;
-    const hash = requestHash({ names, issuer: `${issuerKind}/${spec.issuerRef.name}`, profile: spec.profile });
-    const rotation = spec.privateKey?.rotationPolicy ?? 'Always';
-    // The key itself is read only when it is to be reused (the caches never hold key material).
-    const reuseKey = rotation === 'Never' && facts.key && verdict.reason !== Reason.KeyChanged
-      ? await this.existingKeyPem(ns, spec.secretName)
-      : undefined;
     const acme = issuer.data.spec.acme;
+    const unsolvable = unsolvableNames(names, acme.solvers ?? [], object.metadata.labels ?? {}, issuerRef);
+    if (unsolvable) {
+      writer.clearOrder();
+      writer.clearFailures();
+      return notReady(unsolvable.reason, unsolvable.message);
+    }
+    // Keystore passwords are read now: a missing one must not cost an order.
+    const passwords = await keystorePasswords(this.deps.kube, ns, spec);
+    if ('problem' in passwords) return notReady('KeystorePasswordMissing', passwords.problem);
+    const revision = (previous.revision ?? 0) + 1;
+    // cert-manager puts profile and preferredChain on the issuer; a Certificate's own wins.
+    const profile = spec.profile ?? acme.profile;
+    const notAfter = acme.enableDurationFeature && spec.duration ? new Date(now.getTime() + parseDuration(spec.duration)) : undefined;
+    const hash = requestHash({ names, issuer: `${issuerKind}/${spec.issuerRef.name}`, profile, notAfter: spec.duration && acme.enableDurationFeature ? spec.duration : undefined });
     log.info({ reason: verdict.reason, revision }, `issuing: ${verdict.message}`);
     writer.issuing({ status: 'True', reason: verdict.reason, message: `Issuing revision ${revision}: ${verdict.message}` });
 
     let result;
     try {
+      // The key is durable before any CSR carries it: the one stored for this
+      // revision, else a new one (or, rotationPolicy Never, the Secret's) stored now.
+      let keyPem = storedKeyFor(nextKey, { uid: self.uid, revision, requestHash: hash });
+      const keyWasStored = keyPem !== undefined;
+      if (!keyPem) {
+        const rotation = spec.privateKey?.rotationPolicy ?? 'Always';
+        // The key itself is read only when it is to be reused (the caches never hold key material).
+        const reuseKey = rotation === 'Never' && facts.key && verdict.reason !== Reason.KeyChanged
+          ? await this.existingKeyPem(ns, spec.secretName)
+          : undefined;
+        keyPem = reuseKey ?? generatePrivateKeyPem(spec.privateKey?.algorithm ?? 'ECDSA', spec.privateKey?.size);
+        await this.storeNextKey(ns, spec.secretName, self, { pem: keyPem, revision, requestHash: hash }, nextKey);
+      }
       result = await issue({
         kube: this.deps.kube,
         log,
@@ -347,7 +573,7 @@ export class CertificateController {
         transport: {
           ca: acme.caBundle ? Buffer.from(acme.caBundle, 'base64').toString('utf8') : undefined,
           insecureSkipVerify: acme.skipTLSVerify === true,
-          ...this.deps.transportHooks,
+          ...this.acmeHooks(log),
         },
         onOrder: async (order: OrderStatus) => {
           writer.order(order);
@@ -362,16 +588,19 @@ export class CertificateController {
         solvers: acme.solvers ?? [],
         secretNamespace: issuerKind === 'Issuer' ? ns : this.deps.clusterResourceNamespace,
         names,
-        profile: spec.profile,
-        preferredChain: spec.preferredChain,
+        profile,
+        preferredChain: spec.preferredChain ?? acme.preferredChain,
+        ...(notAfter ? { notAfter } : {}),
+        subject: csrSubject(spec),
         revision,
         requestHash: hash,
         existingOrder: previous.order,
-        reuseKeyPem: reuseKey,
-        keyAlgorithm: spec.privateKey?.algorithm ?? 'ECDSA',
-        keySize: spec.privateKey?.size,
+        keyPem,
+        keyWasStored,
       });
     } catch (error) {
+      // A race for the next-key Secret is decided by the next sync (it sees the claim), not counted as a failure.
+      if (error instanceof NextKeyRace) throw error;
       result = { kind: 'failed' as const, message: errorMessage(error) };
     }
 
@@ -391,45 +620,43 @@ export class CertificateController {
       return { requeueAfterMs: retryIn };
     }
 
-    // One request writes certificate and key together, so they never disagree.
-    const writtenSecret = await this.deps.kube.apply(core.secrets, {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      type: 'kubernetes.io/tls',
-      metadata: {
-        name: spec.secretName,
-        namespace: ns,
-        labels: { ...(spec.secretTemplate?.labels ?? {}), [MANAGED_BY.label]: MANAGED_BY.value },
-        annotations: {
-          ...(spec.secretTemplate?.annotations ?? {}),
-          [SECRET_ANNOTATION.certificateName]: name,
-          [SECRET_ANNOTATION.issuerName]: spec.issuerRef.name,
-          [SECRET_ANNOTATION.issuerKind]: issuerKind,
-          [SECRET_ANNOTATION.altNames]: names.dnsNames.join(','),
-        },
-        ...(this.deps.ownSecrets && object.metadata.uid
-          ? { ownerReferences: [{ apiVersion: API_VERSION, kind: 'Certificate', name, uid: object.metadata.uid, controller: true, blockOwnerDeletion: true }] }
-          : {}),
-      },
-      data: {
-        'tls.crt': Buffer.from(result.certificatePem).toString('base64'),
-        'tls.key': Buffer.from(result.keyPem).toString('base64'),
-      },
-    } as SecretObject);
+    // One request writes certificate, key and the extra outputs together, so they never disagree.
+    let writtenSecret: SecretObject;
+    try {
+      // The renew request outstanding now is answered by this certificate (the Secret records it).
+      writtenSecret = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, result.certificatePem, result.keyPem, passwords), requestedAt);
+    } catch (error) {
+      // The certificate is issued and its key stored: keep both, and write them at the next attempt (no new order).
+      const attempts = failures + 1;
+      const retryIn = issuanceBackoffMs(attempts);
+      const message = `the CA issued the certificate (order ${result.order.url}), but writing Secret ${spec.secretName} failed: ${errorMessage(error)}; `
+        + `the certificate and its key (in Secret ${nextKeyName}) are kept and written at the next attempt, without a new order; attempt ${attempts}, next in ${Math.round(retryIn / 1000)} s`;
+      log.warn({ attempts }, message);
+      writer.failure(now, attempts);
+      writer.order(result.order);
+      writer.issuing({ status: 'False', reason: 'SecretWriteFailed', message });
+      if (!currentValid) writer.ready(false, 'SecretWriteFailed', message);
+      await writer.flush();
+      this.deps.events.record(involved(object), 'Warning', 'SecretWriteFailed', message);
+      this.deps.onCertificate?.(ns, name, { ready: currentValid, notAfter: facts.certificate?.notAfter, renewalTime: renewal });
+      return { requeueAfterMs: retryIn };
+    }
     this.wrote(`Secret/${ns}/${spec.secretName}`, writtenSecret);
+    // This Certificate owns the Secret now, so no rival stores a key meanwhile: no precondition needed.
+    await this.clearNextKey(ns, spec.secretName, undefined, log);
 
     const issued = parseCertificateChain(result.certificatePem)!;
     // Asked now, so the first Ready status already has the final renewal time (no second write).
-    const issuedWindow = await this.renewalWindow(spec, ns, issued.ariCertId);
-    const nextRenewal = renewalTime({ notBefore: issued.notBefore, notAfter: issued.notAfter, renewBefore: spec.renewBefore, seed: object.metadata.uid ?? key, ariWindow: issuedWindow });
+    const issuedWindow = await this.renewalWindow(spec, ns, issued.ariCertId, log);
+    const nextRenewal = renewalTime({ notBefore: issued.notBefore, notAfter: issued.notAfter, renewBefore: spec.renewBefore, renewBeforePercentage: spec.renewBeforePercentage, seed: object.metadata.uid ?? key, ariWindow: issuedWindow });
     writer.validity(issued.notBefore, issued.notAfter, nextRenewal);
     writer.revision(revision);
     writer.clearOrder();
     writer.clearFailures();
     writer.issuing(undefined);
-    writer.ready(true, 'Ready', readyMessage(issued.notAfter, nextRenewal));
+    writer.ready(true, 'Ready', readyMessage(issued.notAfter, nextRenewal, certificateNotes(spec, issued)));
     await writer.flush();
-    const renewed = verdict.reason === Reason.RenewalDue || verdict.reason === Reason.Expired;
+    const renewed = verdict.reason === Reason.RenewalDue || verdict.reason === Reason.Expired || verdict.reason === Reason.RenewRequested;
     this.deps.events.record(involved(object), 'Normal', renewed ? 'Renewed' : 'Issued',
       `${renewed ? 'Renewed' : 'Issued'} revision ${revision} into Secret ${spec.secretName}, valid until ${issued.notAfter.toISOString()}`);
     log.info({ revision, notAfter: issued.notAfter.toISOString() }, 'certificate issued');
@@ -439,6 +666,9 @@ export class CertificateController {
 }
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** Someone wrote the next-key Secret between this sync's read and its write. */
+class NextKeyRace extends Error {}
 
 /** A cached Certificate: metadata, and spec and status as JSON text. */
 export interface CachedCertificate extends KubeObject {
@@ -453,8 +683,20 @@ export function expand(cached: CachedCertificate): CertificateObject {
 }
 
 /** To the second, like status.renewalTime, so a renewal time taken from status words it the same. */
-function readyMessage(notAfter: Date, renewal: Date): string {
-  return `Certificate is valid until ${rfc3339(notAfter)}; renewal at ${rfc3339(renewal)}`;
+function readyMessage(notAfter: Date, renewal: Date, notes: string[] = []): string {
+  return `Certificate is valid until ${rfc3339(notAfter)}; renewal at ${rfc3339(renewal)}${notes.length ? `. Note: ${notes.join('; ')}` : ''}`;
+}
+
+/** The CSR's subject from cert-manager's subject fields: the first value of each that a CSR can carry here. */
+function csrSubject(spec: Certificate['spec']): CsrSubject {
+  const s = spec.subject;
+  if (!s) return {};
+  const first = (values: string[] | undefined) => values?.[0];
+  const subject: CsrSubject = {
+    organization: first(s.organizations), organizationUnit: first(s.organizationalUnits),
+    country: first(s.countries), state: first(s.provinces), locality: first(s.localities),
+  };
+  return Object.fromEntries(Object.entries(subject).filter(([, v]) => v !== undefined)) as CsrSubject;
 }
 
 /** The refs a Certificate's sync depends on (its Secret and its issuer), for the index. */
@@ -528,6 +770,7 @@ class StatusWriter {
     this.status.revision = revision;
   }
 
+
   failure(at: Date, attempts: number) {
     this.status.lastFailureTime = at.toISOString();
     this.status.failedIssuanceAttempts = attempts;
@@ -539,6 +782,8 @@ class StatusWriter {
   }
 
   async flush(): Promise<void> {
+    // What kstatus (Flux) and Argo CD read: Ready always present, Stalled/Reconciling, observedGeneration.
+    Object.assign(this.status, withHealth('Certificate', { generation: this.generation, conditions: this.status.conditions, failedIssuanceAttempts: this.status.failedIssuanceAttempts }, this.now));
     const next = canonicalJson(this.status);
     if (next === this.written) return;
     const written = await this.kube.apply(certificates, {

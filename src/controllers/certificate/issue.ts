@@ -1,28 +1,25 @@
 // Drives one ACME order for a Certificate with acme-client's lower-level calls
 // (never auto(), always with the stored account URL, so no newAccount is ever
 // sent from here): open or resume the order, solve each authorization with the
-// selected solver, finalize with a CSR from a key certkeeper generates, and
-// download the chain. The order URL is persisted (onOrder) before any
-// challenge is answered, so a restart resumes the same order.
+// selected solver, finalize with a CSR from the key the caller has already
+// stored (next-key.ts), and download the chain. The order URL is persisted
+// (onOrder) before any challenge is answered, so a restart resumes the same
+// order; once the order is valid, its certificate URL is in the result, so a
+// failed Secret write downloads the same certificate again.
 import { createHash } from 'node:crypto';
 import type acme from 'acme-client';
 import type { Logger } from 'pino';
 import type { OrderStatus } from '../../api/certificate.ts';
 import type { Solver } from '../../api/solvers.ts';
 import type { KubeClient } from '../../kube/client.ts';
-import { createCsr } from '../../pki/certificate.ts';
-import { generatePrivateKeyPem } from '../../pki/keys.ts';
+import { createCsr, type CsrSubject } from '../../pki/certificate.ts';
 import { installTransport, type AcmeTransportOptions } from '../../acme/transport.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import { presentRoute, type SolverService } from '../../solvers/http01/routes.ts';
 import { selectSolver } from '../../solvers/select.ts';
+import { challengeRecordName, type Dns01Handle } from '../../solvers/dns01/provider.ts';
 
-/** What DNS-01 needs from a solver: publish/remove a TXT value, and where to check it. */
-export interface Dns01Handle {
-  present(fqdn: string, value: string): Promise<void>;
-  cleanUp(fqdn: string, value: string): Promise<void>;
-  waitForPropagation(fqdn: string, value: string): Promise<void>;
-}
+export type { Dns01Handle };
 
 export interface IssueDeps {
   kube: KubeClient;
@@ -35,7 +32,7 @@ export interface IssueDeps {
    * (Traefik batches updates for 2 s), and a CA that checks first gets a 404.
    */
   http01RouteSettleMs: number;
-  /** Builds the DNS-01 provider for a solver (reads its TSIG Secret from the issuer's namespace). */
+  /** Builds the DNS-01 provider for a solver (reads its Secrets from the issuer's namespace). */
   dns01: (solver: Solver, secretNamespace: string) => Promise<Dns01Handle>;
   transport: AcmeTransportOptions;
   /** Persists the order in the Certificate's status (called when it is opened or changes state). */
@@ -53,14 +50,22 @@ export interface IssueRequest {
   names: { commonName?: string; dnsNames: string[]; ipAddresses: string[] };
   profile?: string;
   preferredChain?: string;
+  /** The certificate's end of validity to ask for in the order (RFC 8555 notAfter). */
+  notAfter?: Date;
+  /** Subject fields for the CSR besides the common name. */
+  subject?: CsrSubject;
   revision: number;
   requestHash: string;
   /** The order in status, resumed when it is for this request. */
   existingOrder?: OrderStatus;
-  /** The key to put in the CSR (rotationPolicy Never), or undefined to generate one. */
-  reuseKeyPem?: string;
-  keyAlgorithm: 'ECDSA' | 'RSA';
-  keySize?: number;
+  /** The key for the CSR, already durable in the next-key Secret. */
+  keyPem: string;
+  /**
+   * The key was stored for this revision and request before this sync (so an
+   * order finalized earlier was finalized with it). False: just generated, so
+   * an order some earlier process finalized cannot be used with it.
+   */
+  keyWasStored: boolean;
 }
 
 export type IssueResult =
@@ -68,8 +73,11 @@ export type IssueResult =
   | { kind: 'failed'; message: string; order?: OrderStatus };
 
 /** Identifies what an order was opened for, so a spec change never resumes a stale order. */
-export function requestHash(parts: { names: IssueRequest['names']; issuer: string; profile?: string }): string {
-  return createHash('sha256').update(JSON.stringify([parts.names, parts.issuer, parts.profile ?? ''])).digest('hex').slice(0, 16);
+export function requestHash(parts: { names: IssueRequest['names']; issuer: string; profile?: string; notAfter?: string }): string {
+  // The duration asked for joins the hash only when sent, so hashes of existing orders stay the same.
+  const fields: unknown[] = [parts.names, parts.issuer, parts.profile ?? ''];
+  if (parts.notAfter) fields.push(parts.notAfter);
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
 }
 
 interface AcmeOrder {
@@ -111,13 +119,26 @@ export async function issue(deps: IssueDeps, request: IssueRequest): Promise<Iss
     ...(authorizations ? { authorizations } : {}),
   });
 
+  // DNS-01 credentials and zones are checked first: a wrong key costs no order.
+  await prepareDns01(deps, request);
+
   // Resume the order in status when it is for this request and still usable.
   let order: AcmeOrder | undefined;
   const existing = request.existingOrder;
   if (existing && existing.requestHash === request.requestHash && existing.revision === request.revision) {
+    if (existing.certificateUrl && request.keyWasStored) {
+      // Issued already (the Secret write failed, or the process stopped before it): download it again.
+      log.info({ order: existing.url }, 'downloading the certificate the order already holds');
+      const certificatePem = await client.getCertificate({ status: 'valid', certificate: existing.certificateUrl } as never, request.preferredChain);
+      return { kind: 'issued', certificatePem, keyPem: request.keyPem, order: existing };
+    }
     try {
       const resumed = await client.getOrder({ url: existing.url } as never) as unknown as AcmeOrder;
-      if (resumed.status !== 'invalid') {
+      const finalizedWithAnotherKey = !request.keyWasStored && (resumed.status === 'processing' || resumed.status === 'valid');
+      if (finalizedWithAnotherKey) {
+        // Finalized by a version of certkeeper that did not store keys first, or its next-key Secret was removed by hand.
+        log.warn({ order: existing.url }, 'the order was finalized with a key that is not stored; opening a new one');
+      } else if (resumed.status !== 'invalid') {
         order = resumed;
         log.info({ order: order.url, state: order.status }, 'resuming order');
       }
@@ -130,7 +151,12 @@ export async function issue(deps: IssueDeps, request: IssueRequest): Promise<Iss
       ...request.names.dnsNames.map((value) => ({ type: 'dns', value })),
       ...request.names.ipAddresses.map((value) => ({ type: 'ip', value })),
     ];
-    order = await client.createOrder({ identifiers, ...(request.profile ? { profile: request.profile } : {}) } as never) as unknown as AcmeOrder;
+    order = await client.createOrder({
+      identifiers,
+      ...(request.profile ? { profile: request.profile } : {}),
+      // RFC 8555 §7.4: the lifetime asked for (an Issuer's enableDurationFeature); seconds precision.
+      ...(request.notAfter ? { notAfter: request.notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+    } as never) as unknown as AcmeOrder;
     log.info({ order: order.url }, 'opened order');
   }
 
@@ -149,20 +175,27 @@ export async function issue(deps: IssueDeps, request: IssueRequest): Promise<Iss
 
   if (order.status === 'invalid') return { kind: 'failed', message: `order ${order.url} is invalid`, order: toStatus(order) };
 
-  let keyPem = request.reuseKeyPem;
   if (order.status === 'ready') {
-    keyPem ??= generatePrivateKeyPem(request.keyAlgorithm, request.keySize);
-    const csr = await createCsr(keyPem, request.names);
+    const csr = await createCsr(request.keyPem, request.names, request.subject);
     order = await client.finalizeOrder(order as never, csr) as unknown as AcmeOrder;
   }
-  if (!keyPem) {
-    // The order was finalized by a process that did not live to store the key:
-    // the certificate is unusable without it; open a new order next time.
-    return { kind: 'failed', message: `order ${order.url} was finalized before a restart and its key is lost; a new order follows` };
-  }
   if (order.status !== 'valid') order = await client.waitForValidStatus(order as never) as unknown as AcmeOrder;
+  const issued = { ...toStatus(order), ...(order.certificate ? { certificateUrl: order.certificate } : {}) };
   const certificatePem = await client.getCertificate(order as never, request.preferredChain);
-  return { kind: 'issued', certificatePem, keyPem, order: toStatus(order) };
+  return { kind: 'issued', certificatePem, keyPem: request.keyPem, order: issued };
+}
+
+/** Asks each dns01 solver the names will use to check its credentials and find their zones. */
+async function prepareDns01(deps: IssueDeps, request: IssueRequest): Promise<void> {
+  const namesBySolver = new Map<Solver, string[]>();
+  for (const name of request.names.dnsNames) {
+    const solver = selectSolver(request.solvers, name, request.labels);
+    if (solver?.dns01) namesBySolver.set(solver, [...namesBySolver.get(solver) ?? [], challengeRecordName(name)]);
+  }
+  for (const [solver, fqdns] of namesBySolver) {
+    const dns = await deps.dns01(solver, request.secretNamespace);
+    await dns.prepare?.([...new Set(fqdns)]);
+  }
 }
 
 type AuthzStatus = NonNullable<OrderStatus['authorizations']>[number];

@@ -35,7 +35,26 @@ const tlsSecret = (data: Record<string, string>, annotations: Record<string, str
 describe('secretFacts', () => {
   it('knows a missing Secret from an empty one', () => {
     expect(secretFacts(undefined)).toEqual({ exists: false });
-    expect(secretFacts(tlsSecret({}))).toEqual({ exists: true });
+    expect(secretFacts(tlsSecret({}))).toEqual({ exists: true, type: 'kubernetes.io/tls' });
+  });
+
+  it('reads who owns the Secret from its ownership annotations', () => {
+    expect(secretFacts(tlsSecret({}, { [SECRET_ANNOTATION.certificateName]: 'web', [SECRET_ANNOTATION.certificateUid]: 'u-1' })).owner).toEqual({ name: 'web', uid: 'u-1' });
+    expect(secretFacts(tlsSecret({}, { [SECRET_ANNOTATION.certificateName]: 'web' })).owner).toEqual({ name: 'web' });
+    expect(secretFacts(tlsSecret({})).owner).toBeUndefined();
+  });
+
+  it('never parses an account key Secret\'s key, whatever its data', () => {
+    const account: SecretObject = {
+      metadata: { name: 'gts-account', namespace: 'apps', labels: { 'certkeeper.io/account-key': 'true' } },
+      type: 'Opaque',
+      data: { 'tls.key': b64(keyPem), 'tls.crt': b64(certPem) },
+    };
+    expect(secretFacts(account)).toEqual({ exists: true, type: 'Opaque', accountKey: true });
+  });
+
+  it('tells the type of a Secret that is not a TLS Secret', () => {
+    expect(secretFacts({ metadata: { name: 'user-data', namespace: 'apps' }, type: 'Opaque', data: { config: b64('x') } })).toEqual({ exists: true, type: 'Opaque' });
   });
 
   it('reads validity, names, key type, key match, issuer and the ARI certID', () => {
@@ -55,7 +74,7 @@ describe('secretFacts', () => {
     const other = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     expect(secretFacts(tlsSecret({ 'tls.crt': b64(certPem), 'tls.key': b64(other) })).key).toEqual({ algorithm: 'ECDSA', size: 384, matchesCertificate: false });
     const garbage = secretFacts(tlsSecret({ 'tls.crt': b64('not a certificate'), 'tls.key': b64('not a key') }));
-    expect(garbage).toEqual({ exists: true });
+    expect(garbage).toEqual({ exists: true, type: 'kubernetes.io/tls' });
   });
 });
 
@@ -74,5 +93,11 @@ describe('reduceManagedSecret', () => {
       data: { 'tls.key': b64(keyPem) },
     });
     expect(reduced).toEqual({ metadata: { name: 'gts-account', namespace: 'apps', resourceVersion: '7', labels: { 'certkeeper.io/account-key': 'true' }, annotations: { 'certkeeper.io/eab-key-id': 'kid-1' } } });
+  });
+
+  it('keeps a next-key Secret\'s labels and annotations (the claim), not its key', () => {
+    const metadata = { name: 'web-tls-next-key', namespace: 'apps', resourceVersion: '9', labels: { 'certkeeper.io/next-key': 'true' }, annotations: { [SECRET_ANNOTATION.certificateUid]: 'u-1' } };
+    const reduced = reduceManagedSecret({ metadata, type: 'Opaque', data: { 'tls.key': b64(keyPem) } });
+    expect(reduced).toEqual({ metadata });
   });
 });

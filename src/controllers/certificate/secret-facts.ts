@@ -1,16 +1,41 @@
 // What a TLS Secret holds, reduced to plain facts: parsed once when the Secret
 // changes (not on every sync), without trusting its content, and without
 // keeping key material or native X509 objects in memory.
+import { LABEL_ACCOUNT_KEY } from '../../api/meta.ts';
 import type { KubeObject } from '../../kube/client.ts';
 import { parseCertificateChain, parsePrivateKey } from '../../pki/certificate.ts';
 import type { SecretFacts } from './checks.ts';
 
 /** Annotations certkeeper writes on the TLS Secret. */
 export const SECRET_ANNOTATION = {
+  /** With certificateUid: the Certificate that owns the Secret (the only one that may write it). */
   certificateName: 'certkeeper.io/certificate-name',
+  certificateUid: 'certkeeper.io/certificate-uid',
   issuerName: 'certkeeper.io/issuer-name',
   issuerKind: 'certkeeper.io/issuer-kind',
   altNames: 'certkeeper.io/alt-names',
+  commonName: 'certkeeper.io/common-name',
+  ipSans: 'certkeeper.io/ip-sans',
+  issuerGroup: 'certkeeper.io/issuer-group',
+  /** The renew request (certkeeper renew) the certificate in this Secret answered. */
+  renewRequest: 'certkeeper.io/renew-request',
+} as const;
+
+/**
+ * The informational annotations cert-manager puts on its TLS Secrets, which
+ * tools read (kube-state-metrics configurations, reflector, dashboards). With
+ * --secret-annotations-cert-manager certkeeper writes them too, with the same
+ * values as its own.
+ */
+export const CERT_MANAGER_SECRET_ANNOTATION = {
+  certificateName: 'cert-manager.io/certificate-name',
+  issuerName: 'cert-manager.io/issuer-name',
+  issuerKind: 'cert-manager.io/issuer-kind',
+  issuerGroup: 'cert-manager.io/issuer-group',
+  commonName: 'cert-manager.io/common-name',
+  altNames: 'cert-manager.io/alt-names',
+  ipSans: 'cert-manager.io/ip-sans',
+  uriSans: 'cert-manager.io/uri-sans',
 } as const;
 
 export interface SecretObject extends KubeObject {
@@ -18,10 +43,26 @@ export interface SecretObject extends KubeObject {
   data?: Record<string, string>;
 }
 
+/** The data keys certkeeper writes besides tls.crt and tls.key (cert-manager's names). */
+export const OUTPUT_KEYS = new Set(['keystore.p12', 'keystore.jks', 'tls-combined.pem', 'key.der']);
+
 const CURVE_BITS: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
+
+/** Who wrote the Secret, as its ownership annotations say (undefined: no certkeeper mark). */
+export function ownerMark(annotations: Record<string, string> | undefined): SecretFacts['owner'] {
+  const name = annotations?.[SECRET_ANNOTATION.certificateName] || undefined;
+  const uid = annotations?.[SECRET_ANNOTATION.certificateUid] || undefined;
+  return name || uid ? { ...(name ? { name } : {}), ...(uid ? { uid } : {}) } : undefined;
+}
 
 export function secretFacts(secret: SecretObject | undefined): SecretFacts {
   if (!secret) return { exists: false };
+  const identity = {
+    exists: true as const,
+    ...(secret.type ? { type: secret.type } : {}),
+  };
+  // An ACME account key is never parsed as a certificate key, nor read for one.
+  if (secret.metadata.labels?.[LABEL_ACCOUNT_KEY] === 'true') return { ...identity, accountKey: true };
   const crt = secret.data?.['tls.crt'] ? Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8') : '';
   const keyPem = secret.data?.['tls.key'] ? Buffer.from(secret.data['tls.key'], 'base64').toString('utf8') : '';
   const parsed = crt ? parseCertificateChain(crt) : undefined;
@@ -33,8 +74,18 @@ export function secretFacts(secret: SecretObject | undefined): SecretFacts {
     const { leaf: _leaf, ...facts } = parsed;
     certificate = facts;
   }
+  const owner = ownerMark(annotations);
+  const renewRequest = annotations[SECRET_ANNOTATION.renewRequest] || undefined;
+  // The extra outputs certkeeper writes that are present, as one short string: compared, never parsed.
+  const outputs = Object.keys(secret.data ?? {}).filter((k) => OUTPUT_KEYS.has(k)).sort().join(',');
+  // Only the non-default encoding is kept (most Secrets carry nothing extra in the cache).
+  const keyEncoding = /^-----BEGIN (RSA|EC) PRIVATE KEY-----/.test(keyPem) ? 'PKCS1' as const : undefined;
   return {
-    exists: true,
+    ...identity,
+    ...(owner ? { owner } : {}),
+    ...(renewRequest ? { renewRequest } : {}),
+    ...(outputs ? { outputs } : {}),
+    ...(keyEncoding ? { keyEncoding } : {}),
     ...(certificate ? { certificate } : {}),
     ...(key && (key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa')
       ? {

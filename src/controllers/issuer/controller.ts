@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { Issuer, type IssuerKind, type IssuerStatus } from '../../api/issuer.ts';
 import { API_VERSION, findCondition, LABEL_ACCOUNT_KEY, setCondition } from '../../api/meta.ts';
+import { withHealth } from '../../api/health.ts';
 import {
   ANNOTATION, ensureAccount, TransientAccountError, type AccountDeps, type AccountOutcome,
 } from '../../acme/account-protocol.ts';
@@ -16,6 +17,7 @@ import { Informer, keyOf } from '../../kube/informer.ts';
 import type { KeyedMutex } from '../../util/keyed-mutex.ts';
 import type { SecretCache } from '../secrets.ts';
 import { RefIndex } from '../../util/ref-index.ts';
+import { ignoredSolverFields } from '../../solvers/http01/routes.ts';
 import { canonicalJson } from '../../util/canonical.ts';
 
 export const issuerTypes: Record<IssuerKind, ResourceType> = {
@@ -29,8 +31,10 @@ export interface IssuerControllerDeps {
   clock: () => Date;
   locks: KeyedMutex;
   events: EventRecorder;
-  /** Where ClusterIssuers' Secrets live. */
+  /** Where ClusterIssuers' Secrets and the EAB ledger live. */
   clusterResourceNamespace: string;
+  /** How long a registration with an unknown outcome is only looked up (--registration-settle-window). */
+  settleWindowMs?: number;
   /** The Secret cache (shared with the certificate controller). */
   secrets: SecretCache;
   hooks?: ControllerHooks;
@@ -63,7 +67,12 @@ function referencedSecrets(issuer: Issuer, secretNamespace: string): string[] {
 }
 
 /** What a sync concludes: the account protocol's outcome, or a controller-level reason. */
-type Verdict = AccountOutcome | { ready: false; reason: 'InvalidSpec' | 'Retrying'; message: string; acme: IssuerStatus['acme'] };
+type Verdict = AccountOutcome | { ready: false; reason: 'InvalidSpec' | 'Retrying'; message: string; acme: IssuerStatus['acme']; requeueAfterMs?: undefined };
+
+/** How an issuer is named in messages and the EAB ledger. */
+function issuerName(kind: IssuerKind, namespace: string | undefined, name: string): string {
+  return kind === 'Issuer' ? `Issuer ${namespace}/${name}` : `ClusterIssuer ${name}`;
+}
 
 export class IssuerController {
   readonly issuers: Informer<KubeObject>;
@@ -104,7 +113,14 @@ export class IssuerController {
       }
     }
     // A new spec is the user's answer to a failure: try it now, not after the backoff.
-    this.controller.enqueue(key, { force: object?.metadata.generation !== previous?.metadata.generation });
+    const specChanged = object?.metadata.generation !== previous?.metadata.generation;
+    this.controller.enqueue(key, { force: specChanged });
+    // Issuers sharing an account agree on its contact: another one's new spec can end a conflict.
+    if (specChanged) {
+      for (const secret of this.secretsOf.get(key)?.slice(0, 1) ?? []) {
+        for (const other of this.bySecret.get(secret)) if (other !== key) this.controller.enqueue(other);
+      }
+    }
   }
 
   /** Watches (every replica). */
@@ -127,29 +143,40 @@ export class IssuerController {
     return this.issuers.hasSynced && this.clusterIssuers.hasSynced;
   }
 
-  /** Another record of this EAB key ID in use: an issuer's status or an account Secret, other than this account Secret. */
-  private eabKeyUsedBy(keyId: string, accountSecretRef: string, self: string): string | undefined {
-    for (const [kind, informer] of [['Issuer', this.issuers], ['ClusterIssuer', this.clusterIssuers]] as const) {
-      for (const object of informer.list()) {
-        const key = issuerKey(kind, object.metadata.namespace, object.metadata.name);
-        if (key === self) continue;
-        const acme = (object as { status?: IssuerStatus }).status?.acme;
-        if (!acme?.uri || acme.eabKeyID !== keyId || !acme.accountSecretRef) continue;
-        const ref = `${acme.accountSecretRef.namespace}/${acme.accountSecretRef.name}`;
-        if (ref !== accountSecretRef) return `${kind} ${keyOf(object.metadata)} (account ${acme.uri}, key in Secret ${ref})`;
-      }
-    }
+  /**
+   * Another account Secret in the Issuer's own Secret namespace that claims this
+   * EAB key ID (registered, or pending: a pending Secret is a claim too). Secrets
+   * elsewhere never count: a tenant must not block another tenant's Issuer by
+   * labelling a Secret of their own. Across namespaces the EAB ledger decides.
+   */
+  private eabKeyUsedBy(keyId: string, accountSecretRef: string, secretNamespace: string): string | undefined {
     for (const secret of this.deps.secrets.list()) {
       const meta = secret.metadata;
-      if (meta.labels?.[LABEL_ACCOUNT_KEY] !== 'true') continue;
-      if (meta.annotations?.[ANNOTATION.eabKeyId] !== keyId || meta.annotations?.[ANNOTATION.state] !== 'registered') continue;
+      if (meta.namespace !== secretNamespace || meta.labels?.[LABEL_ACCOUNT_KEY] !== 'true') continue;
+      if (meta.annotations?.[ANNOTATION.eabKeyId] !== keyId) continue;
+      const state = meta.annotations?.[ANNOTATION.state];
+      if (state !== 'registered' && state !== 'pending') continue;
       const ref = keyOf(meta);
-      if (ref !== accountSecretRef) return `the account in Secret ${ref}`;
+      if (ref !== accountSecretRef) return `the ${state} account in Secret ${ref}`;
     }
     return undefined;
   }
 
-  private async sync(key: string): Promise<void> {
+  /** The other issuers whose account key Secret is this one, with the email each asks for. */
+  private sharersOf(accountSecretRef: string, self: string): { issuer: string; email?: string }[] {
+    const sharers: { issuer: string; email?: string }[] = [];
+    for (const key of this.bySecret.get(accountSecretRef)) {
+      if (key === self || this.secretsOf.get(key)?.[0] !== accountSecretRef) continue;
+      const { kind, namespace, name } = parseIssuerKey(key);
+      const object = kind === 'Issuer' ? this.issuers.get(`${namespace}/${name}`) : this.clusterIssuers.get(name);
+      const parsed = object ? Issuer.safeParse(object) : undefined;
+      if (!parsed?.success) continue;
+      sharers.push({ issuer: issuerName(kind, namespace, name), ...(parsed.data.spec.acme.email ? { email: parsed.data.spec.acme.email } : {}) });
+    }
+    return sharers;
+  }
+
+  private async sync(key: string): Promise<{ requeueAfterMs: number } | undefined> {
     const { kind, namespace, name } = parseIssuerKey(key);
     const type = issuerTypes[kind];
     const log = this.deps.log.child({ controller: 'issuer', kind, namespace, name });
@@ -158,7 +185,7 @@ export class IssuerController {
     const object = await this.deps.kube.get<KubeObject>(type, namespace, name);
     if (!object || object.metadata.deletionTimestamp) {
       this.deps.onIssuerStatus?.(kind, namespace ?? '', name, undefined);
-      return;
+      return undefined;
     }
     const generation = object.metadata.generation ?? 0;
     const parsed = Issuer.safeParse(object);
@@ -176,6 +203,9 @@ export class IssuerController {
     } else {
       const secretNamespace = kind === 'Issuer' ? namespace! : this.deps.clusterResourceNamespace;
       const ready = findCondition(previous.conditions, 'Ready');
+      // The first sync says Ready=False (Pending, Reconciling) before any CA request,
+      // so GitOps tools never read a new Issuer as done while its account is set up.
+      if (!ready) await this.writeStatus(type, object, { ...previous, ...withHealth('Issuer', { generation, conditions: previous.conditions }, this.deps.clock()) });
       try {
         const accountSecretRef = `${secretNamespace}/${parsed.data.spec.acme.privateKeySecretRef.name}`;
         outcome = await ensureAccount({
@@ -183,13 +213,17 @@ export class IssuerController {
           locks: this.deps.locks,
           clock: this.deps.clock,
           log,
+          ledgerNamespace: this.deps.clusterResourceNamespace,
+          settleWindowMs: this.deps.settleWindowMs,
           ...this.deps.accountHooks,
         }, {
           spec: parsed.data.spec.acme,
           status: previous.acme,
+          issuer: issuerName(kind, namespace, name),
           secretNamespace,
           verify: ready?.status !== 'True' || ready.observedGeneration !== generation || previous.acme?.uri === undefined,
-          eabKeyUsedBy: (kid) => this.eabKeyUsedBy(kid, accountSecretRef, key),
+          eabKeyUsedBy: (kid) => this.eabKeyUsedBy(kid, accountSecretRef, secretNamespace),
+          sharers: this.sharersOf(accountSecretRef, key),
         });
       } catch (error) {
         if (!(error instanceof TransientAccountError)) throw error;
@@ -198,35 +232,46 @@ export class IssuerController {
       }
     }
 
+    // Accepted cert-manager fields that do nothing here are named, never silently ignored.
+    const ignored = parsed.success ? ignoredSolverFields(parsed.data.spec.acme.solvers ?? []) : [];
     const condition = {
       type: 'Ready',
       status: outcome.ready ? 'True' : 'False',
-      reason: outcome.ready ? 'AccountReady' : outcome.reason,
-      message: outcome.message,
+      reason: outcome.ready ? outcome.warning ?? 'AccountReady' : outcome.reason,
+      message: ignored.length > 0 ? `${outcome.message} Note: ${ignored.join('; ')}.` : outcome.message,
       observedGeneration: generation,
     } as const;
+    const now = this.deps.clock();
     const status: IssuerStatus = {
-      conditions: setCondition(previous.conditions, condition, this.deps.clock()),
+      ...withHealth('Issuer', { generation, conditions: setCondition(previous.conditions, condition, now) }, now),
       ...(outcome.acme ? { acme: outcome.acme } : {}),
     };
     const before = findCondition(previous.conditions, 'Ready');
     if (!sameStatus(previous, status)) {
-      await this.deps.kube.apply(type, {
-        apiVersion: API_VERSION,
-        kind,
-        metadata: { name, ...(namespace ? { namespace } : {}) },
-        status,
-      } as KubeObject, { subresource: 'status' });
+      await this.writeStatus(type, object, status);
       log.info({ ready: condition.status, reason: condition.reason }, condition.message);
     }
     if (before?.reason !== condition.reason || before?.status !== condition.status) {
       const involved = { apiVersion: API_VERSION, kind, name, namespace, uid: object.metadata.uid };
       if (outcome.ready && outcome.registeredNow) this.deps.events.record(involved, 'Normal', 'Registered', `Registered ACME account ${outcome.acme.uri}`);
-      this.deps.events.record(involved, outcome.ready ? 'Normal' : 'Warning', condition.reason, condition.message);
+      this.deps.events.record(involved, outcome.ready && !outcome.warning ? 'Normal' : 'Warning', condition.reason, condition.message);
     }
     this.deps.onIssuerStatus?.(kind, namespace ?? '', name, outcome.ready);
     log.debug({ key, reason: condition.reason }, 'synced');
     if (transient) throw transient;
+    return outcome.requeueAfterMs !== undefined ? { requeueAfterMs: outcome.requeueAfterMs } : undefined;
+  }
+
+  /**
+   * The whole status, on the condition that this is still the object it was
+   * computed for: an Issuer deleted and re-created under the same name never
+   * gets the old one's status (server-side apply would ignore a uid).
+   */
+  private async writeStatus(type: ResourceType, object: KubeObject, status: IssuerStatus): Promise<void> {
+    await this.deps.kube.jsonPatch(type, object.metadata.namespace, object.metadata.name, [
+      { op: 'test', path: '/metadata/uid', value: object.metadata.uid },
+      { op: 'add', path: '/status', value: status },
+    ], 'status');
   }
 }
 

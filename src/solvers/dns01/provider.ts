@@ -113,3 +113,22 @@ export async function waitForPropagation(fqdn: string, value: string, opts: Prop
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** A provider of one kind, built for one solver: present/cleanUp, and a check of credentials and zones before an order is opened. */
+export interface ZoneProvider extends Dns01Provider {
+  /** Verifies the credentials and finds the zones of these record names; throws a Dns01ProviderError, opening no order. */
+  prepare?(fqdns: string[]): Promise<void>;
+  /** The name to check propagation at when it is not fqdn (acme-dns: the registration's fulldomain). */
+  checkName?(fqdn: string): string;
+  /** Servers authoritative by configuration (rfc2136's nameserver): checked instead of looking them up. */
+  authoritativeServers?: string[];
+}
+
+/** What the Certificate controller needs from a dns01 solver: check first, publish/remove a TXT value, and wait until it is served. */
+export interface Dns01Handle {
+  /** Checks credentials and zones for these record names before an order is opened. */
+  prepare?(fqdns: string[]): Promise<void>;
+  present(fqdn: string, value: string): Promise<void>;
+  cleanUp(fqdn: string, value: string): Promise<void>;
+  waitForPropagation(fqdn: string, value: string): Promise<void>;
+}

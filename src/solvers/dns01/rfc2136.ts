@@ -96,6 +96,11 @@ export class Rfc2136Provider implements Dns01Provider {
     await this.#update('delete', fqdn, { name: fqdn, type: TYPE.TXT, class: CLASS.NONE, ttl: 0, rdata: encodeTxt(value) });
   }
 
+  /** Adds (class IN) or deletes (class NONE) one record of any type; tests use it for CNAMEs. */
+  async update(action: 'add' | 'delete', rr: ResourceRecord): Promise<void> {
+    await this.#update(action, rr.name, rr);
+  }
+
   /** The zone fqdn is in: the configured one, or the owner of the SOA the nameserver answers for fqdn. */
   async findZone(fqdn: string): Promise<string> {
     if (this.#zone !== undefined) return this.#zone;
@@ -113,7 +118,7 @@ export class Rfc2136Provider implements Dns01Provider {
 
   async #update(action: 'add' | 'delete', fqdn: string, rr: ResourceRecord): Promise<void> {
     const zone = await this.findZone(fqdn);
-    const what = `${action} of TXT ${absolute(fqdn)} in zone ${zone} at ${this.nameserver}`;
+    const what = `${action} of ${rr.type === TYPE.TXT ? 'TXT' : `type ${rr.type}`} ${absolute(fqdn)} in zone ${zone} at ${this.nameserver}`;
     if (!inZone(normalizeName(fqdn), zone)) throw new Rfc2136Error(`${what} not sent: the name is not in the zone`, 'NOTZONE', zone);
     const message = newMessage({
       id: randomInt(0x10000),

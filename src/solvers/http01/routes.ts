@@ -37,10 +37,22 @@ function labels(route: ChallengeRoute) {
 }
 
 export function ingressFor(solver: z.infer<typeof Http01Solver>, service: SolverService, route: ChallengeRoute) {
+  const template = solver.ingress?.ingressTemplate?.metadata;
+  const annotations = {
+    ...(template?.annotations ?? {}),
+    // Controllers that predate IngressClass read only this annotation.
+    ...(solver.ingress?.class ? { 'kubernetes.io/ingress.class': solver.ingress.class } : {}),
+  };
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
-    metadata: { name: routeName(route), namespace: service.namespace, labels: labels(route) },
+    metadata: {
+      name: routeName(route),
+      namespace: service.namespace,
+      // certkeeper's own labels win: the solver's routes are found and removed by them.
+      labels: { ...(template?.labels ?? {}), ...labels(route) },
+      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+    },
     spec: {
       ...(solver.ingress?.ingressClassName ? { ingressClassName: solver.ingress.ingressClassName } : {}),
       rules: [{
@@ -61,7 +73,7 @@ export function httpRouteFor(solver: z.infer<typeof Http01Solver>, service: Solv
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
-    metadata: { name: routeName(route), namespace: service.namespace, labels: labels(route) },
+    metadata: { name: routeName(route), namespace: service.namespace, labels: { ...(solver.gatewayHTTPRoute?.labels ?? {}), ...labels(route) } },
     spec: {
       parentRefs: solver.gatewayHTTPRoute?.parentRefs ?? [],
       hostnames: [route.host],
@@ -92,4 +104,24 @@ export async function presentRoute(
   return async () => {
     await kube.delete(type, service.namespace, object.metadata.name);
   };
+}
+
+/**
+ * cert-manager solver fields that certkeeper accepts but does not act on, with
+ * why, so the Issuer can say so instead of ignoring them silently. Pure.
+ */
+export function ignoredSolverFields(solvers: { http01?: z.infer<typeof Http01Solver>; waitInsteadOfSelfCheck?: boolean }[]): string[] {
+  const notes: string[] = [];
+  solvers.forEach((solver, i) => {
+    const at = `spec.acme.solvers[${i}]`;
+    const ingress = solver.http01?.ingress;
+    const route = solver.http01?.gatewayHTTPRoute;
+    for (const [where, fields] of [[`${at}.http01.ingress`, ingress], [`${at}.http01.gatewayHTTPRoute`, route]] as const) {
+      if (fields?.podTemplate) notes.push(`${where}.podTemplate has no effect (certkeeper runs no solver pods)`);
+      if (fields?.serviceType) notes.push(`${where}.serviceType has no effect (challenges go to certkeeper's own Service)`);
+    }
+    if (ingress?.name) notes.push(`${at}.http01.ingress.name is not supported yet: certkeeper routes the challenge with an Ingress of its own, not by editing Ingress ${ingress.name}`);
+    if (solver.waitInsteadOfSelfCheck !== undefined) notes.push(`${at}.waitInsteadOfSelfCheck has no effect (certkeeper does no HTTP-01 self-check)`);
+  });
+  return notes;
 }

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { httpRouteFor, ignoredSolverFields, ingressFor } from './routes.ts';
+
+const service = { namespace: 'certkeeper', name: 'certkeeper-http01', port: 8089 };
+const route = { host: 'www.example.com', token: 'tok', certificate: 'app/web' };
+
+describe('challenge routes', () => {
+  it('puts the legacy class annotation and the template\'s labels and annotations on the Ingress, keeping certkeeper\'s labels', () => {
+    const ingress = ingressFor({ ingress: {
+      class: 'nginx-internal',
+      ingressTemplate: { metadata: { labels: { team: 'web', 'certkeeper.io/solver': 'spoofed' }, annotations: { 'nginx.ingress.kubernetes.io/whitelist-source-range': '0.0.0.0/0' } } },
+    } }, service, route);
+    expect(ingress.metadata.annotations).toEqual({ 'kubernetes.io/ingress.class': 'nginx-internal', 'nginx.ingress.kubernetes.io/whitelist-source-range': '0.0.0.0/0' });
+    expect(ingress.metadata.labels).toMatchObject({ team: 'web', 'certkeeper.io/solver': 'http01', 'app.kubernetes.io/managed-by': 'certkeeper' });
+    expect(ingress.spec).not.toHaveProperty('ingressClassName');
+  });
+
+  it('creates a plain Ingress when nothing is asked', () => {
+    expect(ingressFor({ ingress: {} }, service, route).metadata).not.toHaveProperty('annotations');
+  });
+
+  it('passes Gateway parentRefs through whole and labels the HTTPRoute', () => {
+    const parentRefs = [{ name: 'public', namespace: 'gw', sectionName: 'http', group: 'gateway.networking.k8s.io', kind: 'Gateway', port: 80 }];
+    const httpRoute = httpRouteFor({ gatewayHTTPRoute: { parentRefs, labels: { exposure: 'public' } } }, service, route);
+    expect(httpRoute.spec.parentRefs).toEqual(parentRefs);
+    expect(httpRoute.metadata.labels).toMatchObject({ exposure: 'public', 'certkeeper.io/solver': 'http01' });
+  });
+});
+
+describe('ignoredSolverFields', () => {
+  it('names every accepted cert-manager field that has no effect, with where it is', () => {
+    expect(ignoredSolverFields([
+      { http01: { ingress: { podTemplate: {}, serviceType: 'NodePort', name: 'web' } } },
+      { waitInsteadOfSelfCheck: true, http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'gw' }], podTemplate: {} } } },
+    ])).toEqual([
+      'spec.acme.solvers[0].http01.ingress.podTemplate has no effect (certkeeper runs no solver pods)',
+      "spec.acme.solvers[0].http01.ingress.serviceType has no effect (challenges go to certkeeper's own Service)",
+      'spec.acme.solvers[0].http01.ingress.name is not supported yet: certkeeper routes the challenge with an Ingress of its own, not by editing Ingress web',
+      'spec.acme.solvers[1].http01.gatewayHTTPRoute.podTemplate has no effect (certkeeper runs no solver pods)',
+      'spec.acme.solvers[1].waitInsteadOfSelfCheck has no effect (certkeeper does no HTTP-01 self-check)',
+    ]);
+  });
+
+  it('says nothing for fields that work', () => {
+    expect(ignoredSolverFields([{ http01: { ingress: { ingressClassName: 'nginx', ingressTemplate: { metadata: { labels: { a: 'b' } } } } } }])).toEqual([]);
+  });
+});
