@@ -76,6 +76,15 @@ describe('the chart on a real node', () => {
     const claims = JSON.parse(Buffer.from(token!.split('.')[1]!, 'base64url').toString()) as { sub: string };
     expect(claims.sub).toBe(`system:serviceaccount:${RELEASE_NS}:certkeeper`);
 
+    // What the image carries besides Node: the bundle, bin/ and package.json; no
+    // node_modules, npm, source maps or tests, and well under 30 MB.
+    const contents = await kubectl(['exec', '-n', RELEASE_NS, pod!.metadata.name, '--', 'sh', '-c',
+      'ls /app; du -sk /app | cut -f1; command -v npm || echo no-npm; find / -xdev \\( -name node_modules -o -name "*.map" -o -name "*.test.*" \\) -print 2>/dev/null | head -5; echo end']);
+    const lines = contents.trim().split('\n');
+    expect(lines.slice(0, 3)).toEqual(['bin', 'dist', 'package.json']);
+    expect(Number(lines[3])).toBeLessThan(30 * 1024);
+    expect(lines.slice(4)).toEqual(['no-npm', 'end']);
+
     // The operator works with that token: it holds the Lease (RBAC: Leases in its namespace only).
     await waitFor('the Lease held by the Pod', async () => (await leaseHolder())?.startsWith(`${pod!.metadata.name}_`));
   });

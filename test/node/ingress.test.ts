@@ -4,10 +4,9 @@
 // this machine standing in for the load balancer) -> Traefik's Service ->
 // Traefik -> certkeeper's solver Service -> the operator's Pod, once for a
 // challenge routed by an Ingress, once by an HTTPRoute. Then the user's story:
-// an Ingress naming the Certificate's Secret, Traefik serving the issued
-// certificate, and the renewed one after renewal. (An Ingress annotation that
-// asks for a certificate does not exist yet, issue #11: a Certificate plus an
-// Ingress naming its Secret is how it is done today.)
+// an Ingress that asks for a certificate (certkeeper.io/issuer annotation, the
+// ingress shim), Traefik serving the issued certificate, and the renewed one
+// after renewal.
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,6 +26,7 @@ const { kubectl, helm, getJson, certificateReady } = clusterTools(() => info);
 
 /** Short-lived certificates, so that renewal (at two thirds of the lifetime) happens during the test. */
 const VALIDITY_SECONDS = 45;
+const HOST = 'shop.certkeeper.test';
 
 let image: OperatorImage;
 let env: LocalEnv | undefined;
@@ -149,30 +149,31 @@ describe('HTTP-01 through Traefik', () => {
 });
 
 describe('the user\'s story', () => {
-  it('Traefik serves the issued certificate for an Ingress naming the Secret, and the renewed one after renewal', async () => {
+  it('an Ingress that asks for a certificate: issued, served by Traefik, renewed and the renewed one served', async () => {
     await kubectl(['apply', '-f', '-'], JSON.stringify({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'Ingress',
-      metadata: { name: 'www', namespace: APPS_NS },
+      metadata: { name: 'shop', namespace: APPS_NS, annotations: { 'certkeeper.io/issuer': 'via-ingress' } },
       spec: {
         ingressClassName: 'traefik',
-        tls: [{ hosts: ['www.certkeeper.test'], secretName: 'www-tls' }],
-        rules: [{ host: 'www.certkeeper.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }],
+        tls: [{ hosts: [HOST], secretName: 'shop-tls' }],
+        rules: [{ host: HOST, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }],
       },
     }));
-    const first = await certificateReady('www');
-    const issued = await secretLeaf('www-tls');
+    // The shim's Certificate is named like the Secret.
+    const first = await certificateReady('shop-tls');
+    const issued = await secretLeaf('shop-tls');
     expect(issued.chain).toBeGreaterThanOrEqual(2);
     const served = await waitFor('Traefik to serve the Secret\'s certificate', async () => {
-      const cert = await servedCertificate('www.certkeeper.test');
-      return cert.fingerprint256 === (await secretLeaf('www-tls')).leaf.fingerprint256 ? cert : undefined;
+      const cert = await servedCertificate(HOST);
+      return cert.fingerprint256 === (await secretLeaf('shop-tls')).leaf.fingerprint256 ? cert : undefined;
     }, 60_000);
-    expect(served.subjectAltName).toBe('DNS:www.certkeeper.test');
+    expect(served.subjectAltName).toBe(`DNS:${HOST}`);
 
     // HTTPS through Traefik reaches the backend.
     const body = await new Promise<string>((resolve, reject) => {
-      const socket = tls.connect({ host: traefikIp, port: 443, servername: 'www.certkeeper.test', rejectUnauthorized: false }, () => {
-        socket.write('GET / HTTP/1.1\r\nHost: www.certkeeper.test\r\nConnection: close\r\n\r\n');
+      const socket = tls.connect({ host: traefikIp, port: 443, servername: HOST, rejectUnauthorized: false }, () => {
+        socket.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
       });
       let text = '';
       socket.on('data', (c: Buffer) => { text += c.toString(); });
@@ -182,11 +183,11 @@ describe('the user\'s story', () => {
     expect(body).toContain('hello from web');
 
     // The CA issues for 45 s: certkeeper renews at about two thirds of that, and Traefik picks up the new Secret.
-    const renewed = await certificateReady('www', first.status.revision + 1, 90_000);
+    const renewed = await certificateReady('shop-tls', first.status.revision + 1, 90_000);
     expect(renewed.status.revision).toBeGreaterThan(first.status.revision);
     const newServed = await waitFor('Traefik to serve the renewed certificate', async () => {
-      const cert = await servedCertificate('www.certkeeper.test');
-      return cert.fingerprint256 !== served.fingerprint256 && cert.fingerprint256 === (await secretLeaf('www-tls')).leaf.fingerprint256 ? cert : undefined;
+      const cert = await servedCertificate(HOST);
+      return cert.fingerprint256 !== served.fingerprint256 && cert.fingerprint256 === (await secretLeaf('shop-tls')).leaf.fingerprint256 ? cert : undefined;
     }, 60_000);
     expect(Date.parse(newServed.validTo)).toBeGreaterThan(Date.parse(served.validTo));
   });
