@@ -136,6 +136,9 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
   };
   let stopWaitingForIdle = () => {};
   const running = new AbortController();
+  // Renewing the Lease goes on while in-flight work drains at shutdown: a standby
+  // must not take over (and order the same certificate) while this process still works.
+  const leadership = new AbortController();
   let reportFatal!: (error: Error) => void;
   const fatal = new Promise<Error>((resolve) => (reportFatal = resolve));
   const elector = config.leaderElect
@@ -152,7 +155,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     void elector.acquire(running.signal).then(async (acquired) => {
       if (!acquired) return;
       startWorking();
-      await elector.holdLeadership(running.signal);
+      await elector.holdLeadership(leadership.signal);
     }).catch((error: Error) => reportFatal(error));
   } else {
     startWorking();
@@ -176,6 +179,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
       ]);
       clearTimeout(timer);
+      leadership.abort();
       if (finished) await elector?.release();
       else log.warn({ graceMs }, 'in-flight reconciles did not finish in time; abandoning them');
       await http01.close();
