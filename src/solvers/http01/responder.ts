@@ -5,6 +5,8 @@
 import http from 'node:http';
 
 const PREFIX = '/.well-known/acme-challenge/';
+/** An ACME token: base64url, at least 128 bits (RFC 8555 §8.3). Anything else is answered 404 at once. */
+const TOKEN = /^[A-Za-z0-9_-]{22,128}$/;
 
 export class Http01Responder {
   private readonly tokens = new Map<string, string>();
@@ -17,6 +19,19 @@ export class Http01Responder {
   private server: http.Server | undefined;
   /** Requests answered, for tests and metrics. */
   served = 0;
+  /**
+   * How long a request for an unknown token waits for it to appear (the
+   * leader's status write reaching this replica's watch a moment after the CA
+   * already asks), and how many such requests may wait at once.
+   */
+  readonly unknownTokenWaitMs: number;
+  private readonly maxWaiting: number;
+  private waiting = 0;
+
+  constructor(opts: { unknownTokenWaitMs?: number; maxWaiting?: number } = {}) {
+    this.unknownTokenWaitMs = opts.unknownTokenWaitMs ?? 2000;
+    this.maxWaiting = opts.maxWaiting ?? 64;
+  }
 
   present(token: string, keyAuthorization: string): void {
     this.tokens.set(token, keyAuthorization);
@@ -30,18 +45,44 @@ export class Http01Responder {
     return this.tokens.size;
   }
 
+  private lookup(token: string): string | undefined {
+    return this.tokens.get(token) ?? this.fallback?.(token);
+  }
+
+  /** The answer for a token, waiting briefly for one not known yet (bounded, so random tokens cannot pile up). */
+  async answer(token: string | undefined): Promise<string | undefined> {
+    if (!token) return undefined;
+    const known = this.lookup(token);
+    if (known !== undefined || !TOKEN.test(token) || this.waiting >= this.maxWaiting || this.unknownTokenWaitMs <= 0) return known;
+    this.waiting++;
+    try {
+      const deadline = Date.now() + this.unknownTokenWaitMs;
+      while (Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const found = this.lookup(token);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    } finally {
+      this.waiting--;
+    }
+  }
+
   handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = (req.url ?? '').split('?')[0]!;
     const token = path.startsWith(PREFIX) ? path.slice(PREFIX.length) : undefined;
-    const answer = token ? this.tokens.get(token) ?? this.fallback?.(token) : undefined;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405).end();
-    } else if (answer === undefined) {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('unknown challenge\n');
-    } else {
-      this.served++;
-      res.writeHead(200, { 'content-type': 'text/plain' }).end(answer);
+      return;
     }
+    void this.answer(token).then((answer) => {
+      if (answer === undefined) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('unknown challenge\n');
+      } else {
+        this.served++;
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(answer);
+      }
+    });
   }
 
   async listen(host: string, port: number): Promise<number> {
