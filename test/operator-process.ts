@@ -30,6 +30,20 @@ process.on('exit', () => {
 export const allOperatorOutput: string[] = [];
 
 export async function startOperatorProcess(opts: { clusterResourceNamespace: string; args?: string[]; env?: Record<string, string>; http01Port?: number }): Promise<OperatorProcess> {
+  // A free port can be taken by another process between choosing it and the operator binding it
+  // (the operator then exits 2 naming the flag): choose again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof PortTaken)) throw error;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startOnce(opts: { clusterResourceNamespace: string; args?: string[]; env?: Record<string, string>; http01Port?: number }): Promise<OperatorProcess> {
   const healthPort = await freePort();
   const metricsPort = await freePort();
   // Pebble validates HTTP-01 on this port: the operator's responder listens there.
@@ -64,11 +78,17 @@ export async function startOperatorProcess(opts: { clusterResourceNamespace: str
       }
     });
   }
-  await waitFor('the operator to become ready', async () => {
-    if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}:\n${lines.join('\n')}`);
+  const outcome = await waitFor('the operator to become ready', async () => {
+    // An exit ends the wait at once (waitFor would keep polling a thrown error until its deadline).
+    if (child.exitCode !== null) return 'exited' as const;
     const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
-    return res?.status === 200;
+    return res?.status === 200 ? 'ready' as const : undefined;
   }, { timeoutMs: 30_000 });
+  if (outcome === 'exited') {
+    const output = lines.join('\n');
+    if (child.exitCode === 2 && output.includes('the address is already in use')) throw new PortTaken(output);
+    throw new Error(`operator exited with ${child.exitCode}:\n${output}`);
+  }
   return {
     child,
     healthPort,
