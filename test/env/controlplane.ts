@@ -3,7 +3,7 @@
 // temporary data directory and credentials generated at start.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { openSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { freePort, waitForPort } from './ports.ts';
@@ -97,7 +97,37 @@ async function waitForHealthy(url: string, token: string, ca: Buffer, child: Chi
   }
 }
 
+/** Waits for the file the API server writes before it serves, failing at once if the process exits. */
+async function waitForFile(file: string, child: ChildProcess, logFile: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(file)) {
+    if (child.exitCode !== null) {
+      throw new Error(`kube-apiserver exited with ${child.exitCode}; see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    }
+    if (Date.now() > deadline) throw new Error(`${file} not written after ${timeoutMs} ms; see ${logFile}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Starts etcd and kube-apiserver on free ports. A free port can be taken by
+ * another test's server between the choice and the bind (the API server then
+ * exits, or something else answers on its port), so a failed start is tried
+ * again on new ports with a clean data directory.
+ */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startControlPlaneOnce(options);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      rmSync(path.join(options.workDir, 'etcd'), { recursive: true, force: true });
+      rmSync(path.join(options.workDir, 'certs'), { recursive: true, force: true });
+    }
+  }
+}
+
+async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const { tools, workDir } = options;
   mkdirSync(workDir, { recursive: true });
   const certDir = path.join(workDir, 'certs');
@@ -115,7 +145,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     '--unsafe-no-fsync',
     '--log-level=warn',
   ], etcdLog, options.node !== undefined);
-  await waitForPort(etcdClientPort);
+  try {
+    await waitForPort(etcdClientPort);
+  } catch (error) {
+    await stopProcess(etcd);
+    throw error;
+  }
 
   // Bearer tokens instead of client certificates: no X.509 tooling needed, and
   // extra users for RBAC tests are one CSV line each.
@@ -197,7 +232,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const caFile = node?.clusterCaFile ?? path.join(certDir, 'apiserver.crt');
   try {
     await waitForPort(apiPort, 120_000, address);
-    // The certificate file is written before the port opens.
+    // The API server writes its certificate before it listens; if the file is
+    // missing, whatever answers on the port is not this API server.
+    await waitForFile(caFile, apiserver, apiLog);
     await waitForHealthy(`${server}/readyz`, adminToken, readFileSync(caFile), apiserver, apiLog);
   } catch (error) {
     await stopProcess(apiserver);
