@@ -77,6 +77,9 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     kube, log, clock, events, issuers, secrets, http01,
     solverService: { namespace: config.http01ServiceNamespace, name: config.http01ServiceName, port: config.http01ServicePort },
     http01RouteSettleMs: config.http01RouteSettleSeconds * 1000,
+    http01SelfCheck: config.http01SelfCheckTimeoutSeconds > 0
+      ? { timeoutMs: config.http01SelfCheckTimeoutSeconds * 1000, port: config.http01SelfCheckPort, nameservers: config.http01SelfCheckNameservers }
+      : undefined,
     dns01: dns01HandleFactory(kube, {
       propagationTimeoutMs: config.dns01PropagationTimeoutSeconds * 1000,
       recursiveNameservers: config.dns01RecursiveNameservers,

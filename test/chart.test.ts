@@ -191,6 +191,7 @@ describe('the certkeeper Helm chart', () => {
       '--http01-service-name=certkeeper-http01',
       '--http01-service-namespace=ops',
       '--http01-service-port=8089',
+      '--http01-self-check-timeout=60',
       '--dns01-propagation-timeout=120',
       '--acme-request-timeout=30',
       '--registration-settle-window=600',
@@ -257,6 +258,7 @@ describe('the certkeeper Helm chart', () => {
       '--http01-service-name=ck-http01',
       '--http01-service-namespace=ops',
       '--http01-service-port=8090',
+      '--http01-self-check-timeout=60',
       '--dns01-propagation-timeout=300',
       '--acme-request-timeout=20',
       '--registration-settle-window=1800',
@@ -297,7 +299,7 @@ describe('the certkeeper Helm chart', () => {
   it('passes only flags that `certkeeper controller` accepts, and sets every one it accepts', async () => {
     const accepted = new Set(Object.keys(controllerFlags));
     const manifests = await template({
-      replicaCount: 2, certificateOwnerRef: true, secretAnnotationsCertManager: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true, routeSettleSeconds: 3 },
+      replicaCount: 2, certificateOwnerRef: true, secretAnnotationsCertManager: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true, routeSettleSeconds: 3, selfCheck: { timeoutSeconds: 30, port: 8080, nameservers: ['10.0.0.10:53'] } },
       ingressShim: { enabled: false, gateway: false, certManagerAnnotations: true },
       dns01: { recursiveNameservers: ['8.8.8.8:53', '1.1.1.1:53'], recursiveNameserversOnly: true, issuerAmbientCredentials: true },
     });

@@ -65,7 +65,7 @@ spec:
                   kubernetes.io/os: linux
       - selector:
           dnsNames: [www.example.com]
-        waitInsteadOfSelfCheck: true
+        waitInsteadOfSelfCheck: 30s
         http01:
           gatewayHTTPRoute:
             labels:
@@ -93,7 +93,8 @@ describe('a cert-manager ACME Issuer with only the group changed', () => {
     });
     expect(issuer.message).toContain('Note: spec.acme.solvers[0].http01.ingress.podTemplate has no effect (certkeeper runs no solver pods)');
     expect(issuer.message).toContain("spec.acme.solvers[0].http01.ingress.serviceType has no effect (challenges go to certkeeper's own Service)");
-    expect(issuer.message).toContain('spec.acme.solvers[1].waitInsteadOfSelfCheck has no effect');
+    // waitInsteadOfSelfCheck (a duration, as in cert-manager 1.21) works here: not in the notes.
+    expect(issuer.message).not.toContain('waitInsteadOfSelfCheck');
     expect((await getJournal(env().acme.managementUrl)).filter((e) => e.kid === eab.keyId).map((e) => e.status)).toEqual([201]);
   });
 
@@ -101,6 +102,16 @@ describe('a cert-manager ACME Issuer with only the group changed', () => {
     const ns = await createNamespace(kube, 'parity-bad');
     const manifest = certManagerStyleIssuer(ns, 'kid').replace('            class: nginx\n', '            class: nginx\n            ingressClassName: nginx\n');
     expect(await kubectlFails(['apply', '--dry-run=server', '-f', '-'], manifest)).toContain('ingress.class and ingress.ingressClassName are mutually exclusive');
+  });
+
+  it('refuses a waitInsteadOfSelfCheck that is not a duration, or longer than 15m, at apply time', async () => {
+    const ns = await createNamespace(kube, 'parity-wait');
+    const long = certManagerStyleIssuer(ns, 'kid').replace('waitInsteadOfSelfCheck: 30s', 'waitInsteadOfSelfCheck: 1h');
+    expect(await kubectlFails(['apply', '--dry-run=server', '-f', '-'], long)).toContain('waitInsteadOfSelfCheck is at most 15m');
+    const flag = certManagerStyleIssuer(ns, 'kid').replace('waitInsteadOfSelfCheck: 30s', 'waitInsteadOfSelfCheck: true');
+    expect(await kubectlFails(['apply', '--dry-run=server', '-f', '-'], flag)).toContain('waitInsteadOfSelfCheck');
+    const zero = certManagerStyleIssuer(ns, 'kid').replace('waitInsteadOfSelfCheck: 30s', 'waitInsteadOfSelfCheck: "0"');
+    await kubectl(['apply', '--dry-run=server', '-f', '-'], zero);
   });
 
   it('builds challenge routes from those fields that the API server accepts', async () => {

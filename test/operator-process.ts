@@ -57,6 +57,10 @@ async function startOnce(opts: { clusterResourceNamespace: string; args?: string
     '--cluster-resource-namespace', opts.clusterResourceNamespace,
     '--log-level', 'debug',
     '--http01-address', `127.0.0.1:${http01Port}`,
+    // The HTTP-01 self-check looks where the CA will: names resolved by the
+    // test DNS (BIND), on the port Pebble validates on.
+    '--http01-self-check-nameservers', env().dns.server,
+    '--http01-self-check-port', String(http01Port),
     ...(opts.args ?? []),
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   running.add(child);

@@ -1,6 +1,7 @@
 // Challenge solvers of an ACME Issuer (spec.acme.solvers), as cert-manager
 // users know them: each solves http01 or dns01, for the names its selector picks.
 import { z } from 'zod';
+import { DURATION_PATTERN, parseDuration } from './certificate.ts';
 import { SecretKeySelector } from './meta.ts';
 
 export const SolverSelector = z.object({
@@ -136,9 +137,16 @@ export const Dns01Solver = z.object({
 }).describe('Solve DNS-01 by publishing a TXT record (required for wildcards).');
 export type Dns01Solver = z.infer<typeof Dns01Solver>;
 
+/** waitInsteadOfSelfCheck in milliseconds (a Go duration; Go also accepts a bare 0). */
+export function waitInsteadMs(duration: string): number {
+  return duration === '0' ? 0 : parseDuration(duration);
+}
+
 export const Solver = z.object({
   selector: SolverSelector.optional(),
-  waitInsteadOfSelfCheck: z.boolean().optional().describe('cert-manager: skip its HTTP-01 self-check. No effect: certkeeper does no HTTP-01 self-check and tells the CA at once.'),
+  waitInsteadOfSelfCheck: z.string().regex(new RegExp(`^0$|${DURATION_PATTERN}`)).refine((d) => waitInsteadMs(d) <= 15 * 60_000, 'at most 15m').optional().meta({
+    'x-kubernetes-validations': [{ rule: "duration(self) <= duration('15m')", message: 'waitInsteadOfSelfCheck is at most 15m (a worker waits that long)' }],
+  }).describe('Skip the check before the CA is asked (HTTP-01: certkeeper fetching the challenge URL; DNS-01: the record at the authoritative servers) and wait this long after presenting instead, e.g. 30s; 0s asks the CA at once. For split-horizon DNS or load balancers without hairpin NAT. At most 15m.'),
   http01: Http01Solver.optional(),
   dns01: Dns01Solver.optional(),
 }).meta({

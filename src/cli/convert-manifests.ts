@@ -69,7 +69,7 @@ const REASONS = {
 function convertSolver(solver: Obj, prefix: string, notes: Notes): Obj | undefined {
   const out: Obj = {};
   if (isObject(solver.selector)) out.selector = pick(solver.selector, ['dnsNames', 'dnsZones', 'matchLabels']);
-  if (typeof solver.waitInsteadOfSelfCheck === 'boolean') out.waitInsteadOfSelfCheck = solver.waitInsteadOfSelfCheck;
+  if (typeof solver.waitInsteadOfSelfCheck === 'string') out.waitInsteadOfSelfCheck = solver.waitInsteadOfSelfCheck;
   if (isObject(solver.http01)) {
     const http01 = solver.http01;
     const converted: Obj = {};

@@ -36,6 +36,7 @@ import type { Solver } from '../../api/solvers.ts';
 import type { RenewalInfoClient } from '../../acme/ari.ts';
 import { canonicalJson } from '../../util/canonical.ts';
 import { RefIndex } from '../../util/ref-index.ts';
+import type { SelfCheckConfig } from '../../solvers/http01/self-check.ts';
 
 export const certificates: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'certificates', namespaced: true };
 
@@ -58,6 +59,8 @@ export interface CertificateControllerDeps {
   solverService: SolverService;
   /** Wait after creating a challenge Ingress/HTTPRoute before asking the CA to validate (0: none). */
   http01RouteSettleMs?: number;
+  /** The HTTP-01 self-check before the CA validates; off when absent. */
+  http01SelfCheck?: SelfCheckConfig;
   dns01: (solver: Solver, secretNamespace: string) => Promise<Dns01Handle>;
   clusterResourceNamespace: string;
   /** cert-manager's --enable-certificate-owner-ref: the Secret goes with its Certificate. */
@@ -569,6 +572,7 @@ export class CertificateController {
         http01: this.deps.http01,
         solverService: this.deps.solverService,
         http01RouteSettleMs: this.deps.http01RouteSettleMs ?? 0,
+        http01SelfCheck: this.deps.http01SelfCheck,
         dns01: this.deps.dns01,
         transport: {
           ca: acme.caBundle ? Buffer.from(acme.caBundle, 'base64').toString('utf8') : undefined,

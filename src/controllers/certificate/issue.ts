@@ -10,12 +10,13 @@ import { createHash } from 'node:crypto';
 import type acme from 'acme-client';
 import type { Logger } from 'pino';
 import type { OrderStatus } from '../../api/certificate.ts';
-import type { Solver } from '../../api/solvers.ts';
+import { waitInsteadMs, type Solver } from '../../api/solvers.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { createCsr, type CsrSubject } from '../../pki/certificate.ts';
 import { installTransport, type AcmeTransportOptions } from '../../acme/transport.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import { presentRoute, type SolverService } from '../../solvers/http01/routes.ts';
+import { selfCheckHttp01, type SelfCheckConfig } from '../../solvers/http01/self-check.ts';
 import { selectSolver } from '../../solvers/select.ts';
 import { challengeRecordName, type Dns01Handle } from '../../solvers/dns01/provider.ts';
 
@@ -32,6 +33,8 @@ export interface IssueDeps {
    * (Traefik batches updates for 2 s), and a CA that checks first gets a 404.
    */
   http01RouteSettleMs: number;
+  /** Fetch the challenge URL until it serves the key authorization before the CA validates (off when absent). */
+  http01SelfCheck?: SelfCheckConfig;
   /** Builds the DNS-01 provider for a solver (reads its Secrets from the issuer's namespace). */
   dns01: (solver: Solver, secretNamespace: string) => Promise<Dns01Handle>;
   transport: AcmeTransportOptions;
@@ -233,22 +236,31 @@ async function solve(deps: IssueDeps, client: acme.Client, request: IssueRequest
   if (!challenge) return { status: { ...base, state: authz.status }, error: `the CA offers no ${type} challenge for ${name}` };
   const status = { ...base, challengeType: type, token: challenge.token };
   const keyAuthorization = await client.getChallengeKeyAuthorization(challenge as never);
+  // cert-manager's escape hatch: no self-check (HTTP-01) or propagation check
+  // (DNS-01); wait this long after presenting, then ask the CA.
+  const waitInstead = solver.waitInsteadOfSelfCheck === undefined ? undefined : waitInsteadMs(solver.waitInsteadOfSelfCheck);
   const cleanups: (() => Promise<void>)[] = [];
   try {
     if (solver.http01) {
       deps.http01.present(challenge.token, keyAuthorization);
       cleanups.push(async () => deps.http01.cleanUp(challenge.token));
       cleanups.push(await presentRoute(deps.kube, solver.http01, deps.solverService, { host: authz.identifier.value, token: challenge.token, certificate: request.certificateKey }));
-      const routed = solver.http01.ingress !== undefined || solver.http01.gatewayHTTPRoute !== undefined;
-      if (routed && deps.http01RouteSettleMs > 0 && challenge.status === 'pending') {
-        await new Promise((resolve) => setTimeout(resolve, deps.http01RouteSettleMs));
+      if (challenge.status === 'pending') {
+        if (waitInstead !== undefined) {
+          await sleep(waitInstead);
+        } else {
+          const routed = solver.http01.ingress !== undefined || solver.http01.gatewayHTTPRoute !== undefined;
+          if (routed && deps.http01RouteSettleMs > 0) await sleep(deps.http01RouteSettleMs);
+          if (deps.http01SelfCheck) await selfCheck(deps, deps.http01SelfCheck, authz.identifier.value, challenge.token, keyAuthorization);
+        }
       }
     } else {
       const dns = await deps.dns01(solver, request.secretNamespace);
       const fqdn = `_acme-challenge.${authz.identifier.value}.`;
       await dns.present(fqdn, keyAuthorization);
       cleanups.push(() => dns.cleanUp(fqdn, keyAuthorization));
-      await dns.waitForPropagation(fqdn, keyAuthorization);
+      if (waitInstead === undefined) await dns.waitForPropagation(fqdn, keyAuthorization);
+      else if (challenge.status === 'pending') await sleep(waitInstead);
     }
     if (challenge.status === 'pending') await client.completeChallenge(challenge as never);
     try {
@@ -264,5 +276,20 @@ async function solve(deps: IssueDeps, client: acme.Client, request: IssueRequest
     for (const cleanup of cleanups.reverse()) {
       await cleanup().catch((error: Error) => deps.log.warn({ name, err: error.message }, 'challenge cleanup failed'));
     }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The HTTP-01 self-check; whatever it finds, the CA is asked next (see self-check.ts). */
+async function selfCheck(deps: IssueDeps, config: SelfCheckConfig, host: string, token: string, keyAuthorization: string): Promise<void> {
+  const outcome = await selfCheckHttp01(host, token, keyAuthorization, config);
+  if (outcome.kind === 'passed') deps.log.debug({ host, attempts: outcome.attempts }, 'HTTP-01 self-check passed');
+  else if (outcome.kind === 'skipped') deps.log.debug({ host, reason: outcome.reason }, 'HTTP-01 self-check skipped');
+  else {
+    deps.log.warn({ host, attempts: outcome.attempts, lastProblem: outcome.lastProblem },
+      'HTTP-01 self-check did not see the key authorization before its timeout; asking the CA anyway (if the CA can reach the name but certkeeper cannot, set the solver\'s waitInsteadOfSelfCheck)');
   }
 }

@@ -31,13 +31,12 @@ describe('ignoredSolverFields', () => {
   it('names every accepted cert-manager field that has no effect, with where it is', () => {
     expect(ignoredSolverFields([
       { http01: { ingress: { podTemplate: {}, serviceType: 'NodePort', name: 'web' } } },
-      { waitInsteadOfSelfCheck: true, http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'gw' }], podTemplate: {} } } },
+      { waitInsteadOfSelfCheck: '30s', http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'gw' }], podTemplate: {} } } },
     ])).toEqual([
       'spec.acme.solvers[0].http01.ingress.podTemplate has no effect (certkeeper runs no solver pods)',
       "spec.acme.solvers[0].http01.ingress.serviceType has no effect (challenges go to certkeeper's own Service)",
       'spec.acme.solvers[0].http01.ingress.name is not supported yet: certkeeper routes the challenge with an Ingress of its own, not by editing Ingress web',
       'spec.acme.solvers[1].http01.gatewayHTTPRoute.podTemplate has no effect (certkeeper runs no solver pods)',
-      'spec.acme.solvers[1].waitInsteadOfSelfCheck has no effect (certkeeper does no HTTP-01 self-check)',
     ]);
   });
 

@@ -110,7 +110,7 @@ export async function presentRoute(
  * cert-manager solver fields that certkeeper accepts but does not act on, with
  * why, so the Issuer can say so instead of ignoring them silently. Pure.
  */
-export function ignoredSolverFields(solvers: { http01?: z.infer<typeof Http01Solver>; waitInsteadOfSelfCheck?: boolean }[]): string[] {
+export function ignoredSolverFields(solvers: { http01?: z.infer<typeof Http01Solver>; waitInsteadOfSelfCheck?: string }[]): string[] {
   const notes: string[] = [];
   solvers.forEach((solver, i) => {
     const at = `spec.acme.solvers[${i}]`;
@@ -121,7 +121,6 @@ export function ignoredSolverFields(solvers: { http01?: z.infer<typeof Http01Sol
       if (fields?.serviceType) notes.push(`${where}.serviceType has no effect (challenges go to certkeeper's own Service)`);
     }
     if (ingress?.name) notes.push(`${at}.http01.ingress.name is not supported yet: certkeeper routes the challenge with an Ingress of its own, not by editing Ingress ${ingress.name}`);
-    if (solver.waitInsteadOfSelfCheck !== undefined) notes.push(`${at}.waitInsteadOfSelfCheck has no effect (certkeeper does no HTTP-01 self-check)`);
   });
   return notes;
 }
