@@ -95,6 +95,7 @@ spec:
   duration: 2160h
   renewBeforePercentage: 70
   revisionHistoryLimit: 3
+  signatureAlgorithm: ECDSAWithSHA256
   isCA: false
   subject:
     organizations: [Example Corp, Example Subsidiary]
@@ -132,6 +133,7 @@ describe('a cert-manager Certificate with only the group changed', () => {
     const cert = await waitForReason('web', 'Ready', 'True');
     const ready = cert.status!.conditions!.find((c) => c.type === 'Ready')!;
     expect(ready.message).toContain('revisionHistoryLimit has no effect');
+    expect(ready.message).toContain('signatureAlgorithm ECDSAWithSHA256 has no effect');
     expect(ready.message).toContain('only the first value of subject.organizations goes into the CSR');
 
     const secret = (await kube.get<SecretObject>(core.secrets, ns, 'web-tls'))!;
@@ -234,6 +236,7 @@ describe('a cert-manager Certificate with only the group changed', () => {
     ['isCA: true', (m: string) => m.replace('isCA: false', 'isCA: true'), 'isCA cannot be true: ACME CAs issue leaf certificates only'],
     ['uris', (m: string) => m.replace('  dnsNames:', '  uris: [spiffe://cluster.local/ns/a/sa/b]\n  dnsNames:'), 'uris, emailAddresses and otherNames cannot be requested'],
     ['emailAddresses', (m: string) => m.replace('  dnsNames:', '  emailAddresses: [a@example.com]\n  dnsNames:'), 'ACME CAs issue certificates for DNS names and IP addresses only'],
+    ['nameConstraints', (m: string) => m.replace('  dnsNames:', '  nameConstraints:\n    critical: true\n    permitted: { dnsDomains: [example.com] }\n  dnsNames:'), 'nameConstraints cannot be requested: they belong to CA certificates'],
     ['renewBefore with renewBeforePercentage', (m: string) => m.replace('  renewBeforePercentage: 70', '  renewBeforePercentage: 70\n  renewBefore: 720h'), 'renewBefore and renewBeforePercentage are mutually exclusive'],
     ['a keystore without a password', (m: string) => m.replace('      passwordSecretRef: { name: keystore-password, key: password }\n    jks:', '    jks:'), 'give exactly one of passwordSecretRef or password'],
   ])('refuses %s at apply time, saying why', async (_name, edit, message) => {

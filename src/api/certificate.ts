@@ -127,10 +127,14 @@ export const CertificateSpec = z.object({
   renewBeforePercentage: z.int().min(1).max(99).optional().describe('Renew when this share of the lifetime remains (e.g. 33); exclusive with renewBefore.'),
   revisionHistoryLimit: z.int().min(1).optional().describe('Accepted for cert-manager manifests; no effect: certkeeper keeps no CertificateRequests.'),
   encodeUsagesInRequest: z.boolean().optional().describe('Accepted for cert-manager manifests; certkeeper never encodes usages in the CSR (ACME CAs choose them).'),
+  signatureAlgorithm: z.enum(['SHA256WithRSA', 'SHA384WithRSA', 'SHA512WithRSA', 'ECDSAWithSHA256', 'ECDSAWithSHA384', 'ECDSAWithSHA512', 'PureEd25519']).optional()
+    .describe('Accepted for cert-manager manifests; no effect on the certificate: an ACME CA signs with its own key and algorithm, and the CSR\'s signature (SHA-256, SHA-384 for P-384 keys) only proves possession of the key.'),
+  nameConstraints: z.looseObject({}).meta({ 'x-kubernetes-preserve-unknown-fields': true }).optional().describe('Refused: name constraints belong to CA certificates, and ACME CAs issue leaf certificates only.'),
 }).meta({
   'x-kubernetes-validations': [
     { rule: '!has(self.isCA) || !self.isCA', message: 'isCA cannot be true: ACME CAs issue leaf certificates only' },
     { rule: '!has(self.uris) && !has(self.emailAddresses) && !has(self.otherNames)', message: 'uris, emailAddresses and otherNames cannot be requested: ACME CAs issue certificates for DNS names and IP addresses only' },
+    { rule: '!has(self.nameConstraints)', message: 'nameConstraints cannot be requested: they belong to CA certificates, and ACME CAs issue leaf certificates only' },
     { rule: '!(has(self.renewBefore) && has(self.renewBeforePercentage))', message: 'renewBefore and renewBeforePercentage are mutually exclusive' },
     { rule: '!(has(self.literalSubject) && (has(self.subject) || has(self.commonName)))', message: 'literalSubject is exclusive with subject and commonName' },
     { rule: 'has(self.commonName) || (has(self.dnsNames) && size(self.dnsNames) > 0) || (has(self.ipAddresses) && size(self.ipAddresses) > 0)', message: 'at least one of commonName, dnsNames or ipAddresses is required' },

@@ -150,7 +150,7 @@ function convertIssuer(doc: Obj, notes: Notes): Obj | undefined {
 
 const CERTIFICATE_FIELDS = ['secretName', 'secretTemplate', 'issuerRef', 'commonName', 'dnsNames', 'ipAddresses', 'duration', 'renewBefore', 'privateKey', 'usages'];
 /** Carried over as they are: same names and meaning (what has no effect is said in the Certificate's Ready message). */
-const CERTIFICATE_SAME = ['subject', 'literalSubject', 'keystores', 'additionalOutputFormats', 'renewBeforePercentage', 'revisionHistoryLimit', 'encodeUsagesInRequest', 'profile', 'preferredChain'];
+const CERTIFICATE_SAME = ['subject', 'literalSubject', 'keystores', 'additionalOutputFormats', 'renewBeforePercentage', 'revisionHistoryLimit', 'encodeUsagesInRequest', 'signatureAlgorithm', 'profile', 'preferredChain'];
 const CERTIFICATE_UNSUPPORTED: Record<string, string> = {
   uris: 'ACME issues only DNS and IP identifiers',
   emailAddresses: 'ACME issues only DNS and IP identifiers',

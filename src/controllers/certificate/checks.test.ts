@@ -258,11 +258,12 @@ describe('cert-manager parity checks', () => {
   it('names what has no effect, and the usages the CA did not grant', () => {
     const facts = { chainLength: 2, notBefore: new Date(), notAfter: new Date(), dnsNames: [], ipAddresses: [], commonName: undefined, serialNumber: '1', extendedKeyUsage: 1 };
     const notes = certificateNotes({
-      ...base, revisionHistoryLimit: 3, usages: ['digital signature', 'server auth', 'client auth'],
+      ...base, revisionHistoryLimit: 3, signatureAlgorithm: 'SHA256WithRSA', usages: ['digital signature', 'server auth', 'client auth'],
       subject: { organizations: ['A', 'B'], postalCodes: ['1'] }, keystores: { pkcs12: { create: true, password: 'x', profile: 'LegacyRC2' } },
     } as never, facts);
     expect(notes).toEqual([
       'revisionHistoryLimit has no effect (certkeeper keeps no CertificateRequests)',
+      'signatureAlgorithm SHA256WithRSA has no effect (the CA signs the certificate with its own algorithm)',
       'only the first value of subject.organizations goes into the CSR',
       'subject.postalCodes is not sent',
       'ACME CAs drop subject fields other than the common name',

@@ -393,6 +393,7 @@ export function outputsStale(spec: CertificateSpec, secret: SecretFacts): string
 export function certificateNotes(spec: CertificateSpec, certificate: CertificateFacts | undefined): string[] {
   const notes: string[] = [];
   if (spec.revisionHistoryLimit !== undefined) notes.push('revisionHistoryLimit has no effect (certkeeper keeps no CertificateRequests)');
+  if (spec.signatureAlgorithm !== undefined) notes.push(`signatureAlgorithm ${spec.signatureAlgorithm} has no effect (the CA signs the certificate with its own algorithm)`);
   if (spec.encodeUsagesInRequest !== undefined) notes.push('encodeUsagesInRequest has no effect (certkeeper never puts usages in the CSR; the CA chooses them)');
   if (spec.literalSubject) notes.push('literalSubject is not sent (certkeeper builds the subject from commonName and subject; ACME CAs keep only the common name)');
   const subject = spec.subject;
