@@ -29,8 +29,11 @@
 //     │     │   ├ found ──────────────────→ store URL, state=registered
 //     │     │   └ accountDoesNotExist
 //     │     │       ├ ledger: rejected ─────→ Ready=False EABKeyRejected (until the EAB Secret changes)
-//     │     │       ├ ledger: sent < window → Ready=False RegistrationOutcomeUnknown; look up again later
-//     │     │       └ otherwise ────────────→ ledger: sent, THEN newAccount WITH EAB  ← the only EAB send
+//     │     │       ├ sent < window ────────→ Ready=False RegistrationOutcomeUnknown; look up again later
+//     │     │       │  (the ledger's last send, or the send mark on the Secret: another installation's)
+//     │     │       └ otherwise ────────────→ mark the Secret (resourceVersion precondition; a conflict means
+//     │     │                                   someone else moved: decide again), ledger: sent,
+//     │     │                                   THEN newAccount WITH EAB  ← the only EAB send
 //     │     │                                   ├ 201/200 → store URL, ledger: registered
 //     │     │                                   ├ 403 → ledger: rejected, Ready=False EABKeyRejected
 //     │     │                                   └ timeout / reset / 5xx → outcome unknown: only look up
@@ -50,7 +53,10 @@
 //   crash after the URL was stored → registered, used as is
 // All steps for one EAB key ID and one account Secret run under in-process
 // locks (key ID first, then Secret), only the elected leader reconciles, and
-// the ledger's create is the claim across processes.
+// the ledger's create is the claim across processes. Two installations of
+// certkeeper watching the same Issuer have two leaders and two ledgers; what
+// they share is the account Secret, so its send mark, written on the version
+// that was decided from, lets exactly one of them send.
 import type { Logger } from 'pino';
 import { LABEL_ACCOUNT_KEY, MANAGED_BY } from '../api/meta.ts';
 import type { AcmeIssuerSpec, AcmeIssuerStatus } from '../api/issuer.ts';
@@ -76,6 +82,13 @@ export const ANNOTATION = {
   state: 'certkeeper.io/account-state',
   /** When certkeeper last asked the CA to change the contact (at most one update per account per interval). */
   contactUpdatedAt: 'certkeeper.io/contact-updated-at',
+  /**
+   * When a newAccount with EAB was last sent for this pending key. Written with
+   * the Secret's resourceVersion as a precondition before the send, so of two
+   * certkeeper installations watching the same Issuer (each with its own
+   * ledger) exactly one sends; the other sees the mark and only looks up.
+   */
+  eabSentAt: 'certkeeper.io/eab-sent-at',
 } as const;
 
 /** pending: key stored, CA not known to have it. registered: account URL known. imported: a key certkeeper did not generate. */
@@ -94,6 +107,7 @@ export type AccountSecret =
     eabKeyId?: string;
     email?: string;
     contactUpdatedAt?: string;
+    eabSentAt?: string;
     resourceVersion: string;
   };
 
@@ -153,6 +167,7 @@ export function parseAccountSecret(secret: SecretObject | undefined, keyName: st
     eabKeyId: annotations[ANNOTATION.eabKeyId] || undefined,
     email: annotations[ANNOTATION.email] || undefined,
     contactUpdatedAt: annotations[ANNOTATION.contactUpdatedAt] || undefined,
+    eabSentAt: annotations[ANNOTATION.eabSentAt] || undefined,
     resourceVersion: secret.metadata.resourceVersion ?? '',
   };
 }
@@ -338,15 +353,21 @@ function decidePresent(facts: AccountFacts, secret: PresentSecret): AccountStep 
   if (ledger?.outcome === 'registered') {
     return { step: 'not-ready', reason: 'AccountNotFound', message: `The EAB ledger says key ${kid} registered account ${ledger.accountURL ?? '(URL unknown)'} with the key in Secret ${facts.secretRef}, but the CA does not find an account for that key. certkeeper will not send the key again. Check spec.acme.server; if the account is truly gone, create a new EAB key.` };
   }
-  if (ledger?.outcome === 'sent' && ledger.lastSentAt) {
-    const sentAt = Date.parse(ledger.lastSentAt);
+  // The last send, from this installation's ledger or from the mark on the
+  // Secret (which another installation with its own ledger may have written).
+  const sends = [
+    ledger?.outcome === 'sent' && ledger.lastSentAt ? Date.parse(ledger.lastSentAt) : NaN,
+    secret.eabSentAt ? Date.parse(secret.eabSentAt) : NaN,
+  ].filter((t) => !Number.isNaN(t));
+  if (sends.length > 0) {
+    const sentAt = Math.max(...sends);
     const until = sentAt + facts.settleWindowMs;
     const remaining = until - facts.now.getTime();
     if (remaining > 0) {
       return {
         step: 'not-ready',
         reason: 'RegistrationOutcomeUnknown',
-        message: `A registration with EAB key ${kid} was sent at ${ledger.lastSentAt} and its outcome is unknown (no answer, or a CA error). The CA may still process it, so certkeeper only looks the account up (without the EAB key) until ${new Date(until).toISOString()}, and sends the key again only if the CA has no account by then.`,
+        message: `A registration with EAB key ${kid} was sent at ${new Date(sentAt).toISOString()} and its outcome is unknown (no answer, a CA error, or a send still in flight from this or another certkeeper installation). The CA may still process it, so certkeeper only looks the account up (without the EAB key) until ${new Date(until).toISOString()}, and sends the key again only if the CA has no account by then.`,
         requeueAfterMs: settleRecheckMs(facts.now.getTime() - sentAt, remaining),
       };
     }
@@ -677,6 +698,10 @@ async function register(run: Run, eab: Eab | undefined): Promise<AccountOutcome 
   const thumbprint = run.secret.thumbprint;
   const sends = run.ledgerEntry?.sends ?? 0;
   if (eab) {
+    // The mark on the Secret first, on the version decided from: if another
+    // writer (another certkeeper installation) got there first, this fails and
+    // the next decision sees their mark instead of sending a second time.
+    await markSent(run, deps.clock().toISOString());
     const rv = run.ledgerEntry?.resourceVersion;
     await writeLedger(run, { outcome: 'sent', thumbprint, sends: sends + 1, lastSentAt: deps.clock().toISOString() },
       `sending newAccount with EAB (attempt ${sends + 1}, key ${thumbprint})`);
@@ -710,7 +735,11 @@ async function register(run: Run, eab: Eab | undefined): Promise<AccountOutcome 
     if (eab) {
       // Known not to have been acted on as a registration: no send is outstanding.
       const refused = error instanceof AcmeProblemError && !error.transient;
-      if (!refused) await writeLedger(run, { outcome: 'claimed' }, `not sent or refused before processing: ${(error as Error).message}`);
+      if (!refused) {
+        await writeLedger(run, { outcome: 'claimed' }, `not sent or refused before processing: ${(error as Error).message}`);
+        // Nothing is in flight: the mark would only hold the next attempt back for the settle window.
+        await markSent(run, undefined).catch(() => undefined);
+      }
     }
     if (error instanceof AcmeProblemError && !error.transient) {
       deps.onRegistration?.(Boolean(eab), 'rejected');
@@ -734,6 +763,21 @@ async function register(run: Run, eab: Eab | undefined): Promise<AccountOutcome 
     deps.onRegistration?.(Boolean(eab), 'error');
     asTransient(error, 'registering the account');
   }
+}
+
+/** Sets (or, with undefined, removes) the Secret's EAB send mark, on the resourceVersion last read. */
+async function markSent(run: Run, time: string | undefined): Promise<void> {
+  const { deps, request } = run;
+  if (run.secret.kind !== 'present') throw new Error('mark without a Secret');
+  try {
+    run.secretObject = await deps.kube.mergePatch<SecretObject>(core.secrets, request.secretNamespace, request.spec.privateKeySecretRef.name, {
+      metadata: { resourceVersion: run.secret.resourceVersion, annotations: { [ANNOTATION.eabSentAt]: time ?? null } },
+    });
+  } catch (error) {
+    if (isConflict(error)) throw new TransientAccountError(`account Secret ${run.secretRef} changed just before the EAB send (another certkeeper may be registering it); deciding again without sending`);
+    asTransient(error, 'marking the EAB send on the account Secret');
+  }
+  run.secret = parseAccountSecret(run.secretObject, run.keyName);
 }
 
 async function storeAccountUrl(run: Run, accountUrl: string): Promise<void> {

@@ -1,0 +1,65 @@
+// Two installations of certkeeper in one cluster (two Helm releases in
+// different namespaces, or an old one left behind): both watch every Issuer,
+// each has its own leader and its own EAB ledger. What they share is the
+// Issuer's account Secret; its send mark, written on the version the decision
+// was made from, lets exactly one of them send the EAB key. Witness: the
+// GTS-like CA's journal (before the mark, most rounds showed 201 then 403).
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configMaps, ledgerEntryName } from '../src/acme/eab-ledger.ts';
+import { API_VERSION } from '../src/api/meta.ts';
+import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
+import { getJournal, mintEabKey } from './env/ca-client.ts';
+import { freePort } from './env/ports.ts';
+import { createNamespace, env, kubeClient, waitFor } from './helpers.ts';
+import { startOperatorProcess, type OperatorProcess } from './operator-process.ts';
+
+const issuers = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
+interface IssuerObject extends KubeObject {
+  status?: { conditions?: { type: string; status: string; reason: string }[] };
+}
+
+let kube: KubeClient;
+const installations: { namespace: string; operator: OperatorProcess }[] = [];
+
+beforeAll(async () => {
+  kube = await kubeClient();
+  for (const name of ['release-a', 'release-b']) {
+    const namespace = await createNamespace(kube, name);
+    // Each installation answers HTTP-01 on a port of its own; only accounts matter here.
+    const operator = await startOperatorProcess({ clusterResourceNamespace: namespace, http01Port: await freePort() });
+    installations.push({ namespace, operator });
+  }
+});
+
+afterAll(async () => {
+  for (const { operator } of installations) await operator.stop();
+  kube?.close();
+});
+
+describe('two certkeeper installations watching the same Issuer', () => {
+  it.each([1, 2, 3])('send its EAB key once, and both end up using the one account (round %i)', async () => {
+    const ns = await createNamespace(kube, 'two-installs');
+    const key = await mintEabKey(env().acme.managementUrl);
+    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace: ns }, stringData: { secret: key.hmacKey } } as KubeObject);
+    await kube.create(issuers, {
+      apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: 'gts', namespace: ns },
+      spec: { acme: {
+        server: env().acme.directoryUrl, email: 'ops@example.com', privateKeySecretRef: { name: 'account-key' },
+        externalAccountBinding: { keyID: key.keyId, keySecretRef: { name: 'eab' } },
+        caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
+      } },
+    } as KubeObject);
+    // Each installation's ledger ends at "registered" for this key: both have settled on the account.
+    for (const { namespace } of installations) {
+      await waitFor(`the ledger in ${namespace} to record the registration`, async () => {
+        const entry = await kube.get<KubeObject & { data?: Record<string, string> }>(configMaps, namespace, ledgerEntryName(key.keyId));
+        return entry?.data?.outcome === 'registered' || undefined;
+      }, { timeoutMs: 90_000 });
+    }
+    const issuer = await kube.get<IssuerObject>(issuers, ns, 'gts');
+    expect(issuer?.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'AccountReady' });
+    const sends = (await getJournal(env().acme.managementUrl)).filter((e) => e.kid === key.keyId).map((e) => e.status);
+    expect(sends).toEqual([201]);
+  });
+});
