@@ -34,6 +34,18 @@ describe('dns01 solvers with cert-manager\'s field names', () => {
     expect(applied.spec.acme.solvers).toEqual(CERT_MANAGER_SOLVERS);
   });
 
+  it('takes rfc2136 as cert-manager allows it: unsigned, an algorithm in any case, UDP; refuses a key name without its secret', async () => {
+    const forms = [
+      { dns01: { rfc2136: { nameserver: '192.0.2.53:53' } } },
+      { dns01: { rfc2136: { nameserver: '192.0.2.53', tsigKeyName: 'k', tsigAlgorithm: 'hmacsha256', tsigSecretSecretRef: { name: 'tsig', key: 'secret' }, protocol: 'UDP' } } },
+    ];
+    await kubectl(['apply', '--dry-run=server', '-f', '-'], issuer(forms));
+    const half = await kubectlFails(['apply', '--dry-run=server', '-f', '-'], issuer([{ dns01: { rfc2136: { nameserver: '192.0.2.53', tsigKeyName: 'k' } } }]));
+    expect(half).toContain('tsigKeyName and tsigSecretSecretRef go together');
+    const algorithm = await kubectlFails(['apply', '--dry-run=server', '-f', '-'], issuer([{ dns01: { rfc2136: { nameserver: '192.0.2.53', tsigKeyName: 'k', tsigAlgorithm: 'SHA3', tsigSecretSecretRef: { name: 'tsig' } } } }]));
+    expect(algorithm).toContain('tsigAlgorithm');
+  });
+
   it('refuses a dns01 solver with two providers or none', async () => {
     const two = await kubectlFails(['apply', '--dry-run=server', '-f', '-'], issuer([{ dns01: { cloudflare: { apiTokenSecretRef: { name: 'a' } }, digitalocean: { tokenSecretRef: { name: 'b' } } } }]));
     expect(two).toContain('a dns01 solver names exactly one provider');

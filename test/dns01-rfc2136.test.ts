@@ -70,6 +70,41 @@ describe('Rfc2136Provider against BIND9', () => {
     await expect(provider({ tsigKeyName: 'no-such-key' }).present(freshName(), 'v')).rejects.toMatchObject({ rcode: 'BADKEY', message: expect.stringContaining('TSIG error BADKEY') });
   });
 
+  it('finds an HMAC-MD5 key (cert-manager\'s default) when no algorithm is given, after trying SHA-256', async () => {
+    const md5 = dns().tsigMd5;
+    const fqdn = freshName();
+    // Named as SHA-256 the server does not know the key: what a wrong default would get.
+    await expect(provider({ tsigKeyName: md5.name, tsigSecret: md5.secret, tsigAlgorithm: 'HMACSHA256' }).present(fqdn, 'v')).rejects.toMatchObject({ rcode: 'BADKEY' });
+    const p = provider({ tsigKeyName: md5.name, tsigSecret: md5.secret, tsigAlgorithm: undefined });
+    await p.present(fqdn, 'md5-value');
+    expect(await queryTxt(fqdn, dns().server)).toEqual(['md5-value']);
+    await p.cleanUp(fqdn, 'md5-value');
+    expect(await queryTxt(fqdn, dns().server)).toEqual([]);
+    // The SHA-256 key without an algorithm works at once too.
+    await provider({ tsigAlgorithm: undefined }).present(fqdn, 'sha-value');
+    expect(await queryTxt(fqdn, dns().server)).toEqual(['sha-value']);
+    await provider().cleanUp(fqdn, 'sha-value');
+  });
+
+  it('sends unsigned updates where the server allows them by address, and says so where it does not', async () => {
+    const open = `_acme-challenge.u-${randomBytes(4).toString('hex')}.${dns().openZone}.`;
+    const unsigned = provider({ tsigKeyName: undefined, tsigSecret: undefined, tsigAlgorithm: undefined });
+    await unsigned.present(open, 'unsigned-value');
+    expect(await queryTxt(open, dns().server)).toEqual(['unsigned-value']);
+    await unsigned.cleanUp(open, 'unsigned-value');
+    expect(await queryTxt(open, dns().server)).toEqual([]);
+    await expect(unsigned.present(freshName(), 'v')).rejects.toMatchObject({ rcode: 'REFUSED' });
+  });
+
+  it('sends its updates over UDP when asked', async () => {
+    const fqdn = freshName();
+    const p = provider({ protocol: 'UDP' });
+    await p.present(fqdn, 'udp-value');
+    expect(await queryTxt(fqdn, dns().server)).toEqual(['udp-value']);
+    await p.cleanUp(fqdn, 'udp-value');
+    expect(await queryTxt(fqdn, dns().server)).toEqual([]);
+  });
+
   it('fails clearly for a name outside the zone: found by SOA, configured, or a zone BIND does not serve', async () => {
     // Zone lookup: BIND is not authoritative for example.org and does not recurse.
     await expect(provider().present('_acme-challenge.www.example.org.', 'v')).rejects.toMatchObject({

@@ -45,12 +45,17 @@ export const Http01Solver = z.object({
   }).optional().describe('Route the challenge through a Gateway API HTTPRoute (created in certkeeper\'s namespace, removed after validation).'),
 }).describe('Solve HTTP-01: certkeeper answers /.well-known/acme-challenge/ itself, no solver pods. Without ingress or gatewayHTTPRoute, traffic must already reach certkeeper\'s solver port.');
 
+const TSIG_ALGORITHMS = ['HMACMD5', 'HMACSHA1', 'HMACSHA256', 'HMACSHA512'];
+
 export const Rfc2136 = z.object({
   nameserver: z.string().min(1).describe('The authoritative server, host:port (port 53 if omitted).'),
-  tsigKeyName: z.string().min(1).describe('TSIG key name.'),
-  tsigAlgorithm: z.enum(['HMACSHA256', 'HMACSHA512', 'HMACSHA1', 'HMACMD5']).default('HMACSHA256').describe('TSIG algorithm.'),
-  tsigSecretSecretRef: SecretKeySelector.describe('Secret holding the base64 TSIG secret (key defaults to "secret").'),
-}).describe('Dynamic DNS updates (RFC 2136) signed with TSIG, e.g. BIND9, PowerDNS, Knot.');
+  tsigKeyName: z.string().min(1).optional().describe('TSIG key name; with tsigSecretSecretRef. Without both, updates are sent unsigned (a server that allows updates by address).'),
+  tsigAlgorithm: z.string().regex(/^[Hh][Mm][Aa][Cc]([Mm][Dd]5|[Ss][Hh][Aa](1|256|512))$/, `one of ${TSIG_ALGORITHMS.join(', ')} (any case)`).optional().describe('TSIG algorithm: HMACSHA256, HMACSHA512, HMACSHA1 or HMACMD5, in any case. Absent: HMACSHA256 (what BIND\'s tsig-keygen makes), then HMACMD5 (cert-manager\'s default) if the server does not know the key under SHA-256.'),
+  tsigSecretSecretRef: SecretKeySelector.optional().describe('Secret holding the base64 TSIG secret (key defaults to "secret").'),
+  protocol: z.enum(['TCP', 'UDP']).optional().describe('Transport for the updates: TCP (the default here; every RFC 2136 server answers it) or UDP (cert-manager\'s default), with TCP again for a truncated answer.'),
+}).meta({
+  'x-kubernetes-validations': [{ rule: 'has(self.tsigKeyName) == has(self.tsigSecretSecretRef)', message: 'tsigKeyName and tsigSecretSecretRef go together: both for signed updates, neither for unsigned ones' }],
+}).describe('Dynamic DNS updates (RFC 2136), signed with TSIG or not, e.g. BIND9, PowerDNS, Knot.');
 
 // The other providers carry cert-manager's field names, so a cert-manager
 // solver applies with only the API group changed.

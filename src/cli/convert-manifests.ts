@@ -99,9 +99,8 @@ function convertSolver(solver: Obj, prefix: string, notes: Notes): Obj | undefin
     const dns01 = solver.dns01;
     if (isObject(dns01.rfc2136)) {
       const rfc = dns01.rfc2136;
-      out.dns01 = { rfc2136: pick(rfc, ['nameserver', 'tsigKeyName', 'tsigAlgorithm', 'tsigSecretSecretRef']) };
-      notes.rest(rfc, ['nameserver', 'tsigKeyName', 'tsigAlgorithm', 'tsigSecretSecretRef'], `${prefix}.dns01.rfc2136`);
-      if (!rfc.tsigKeyName || !rfc.tsigSecretSecretRef) notes.add(`${prefix}.dns01.rfc2136`, 'certkeeper needs tsigKeyName and tsigSecretSecretRef (unsigned updates are not supported)');
+      out.dns01 = { rfc2136: pick(rfc, ['nameserver', 'tsigKeyName', 'tsigAlgorithm', 'tsigSecretSecretRef', 'protocol']) };
+      notes.rest(rfc, ['nameserver', 'tsigKeyName', 'tsigAlgorithm', 'tsigSecretSecretRef', 'protocol'], `${prefix}.dns01.rfc2136`);
     }
     // The other providers have cert-manager's field names and meaning in certkeeper: carried over as they are.
     const same = ['route53', 'cloudDNS', 'cloudflare', 'azureDNS', 'digitalocean', 'acmeDNS', 'webhook', 'cnameStrategy'];

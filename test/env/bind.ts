@@ -3,6 +3,9 @@
 // wildcard resolve to 127.0.0.1, so HTTP-01 validation of any test name reaches
 // loopback, and a TSIG key (fresh random secret per start) allowed to add and
 // delete TXT and CNAME records in the zone (DNS-01 through RFC 2136). Pebble resolves with it.
+// For cert-manager's other RFC 2136 forms: a second key under HMAC-MD5 (its
+// default algorithm), and a zone open.<zone> that takes unsigned updates from
+// 127.0.0.1.
 //
 // named runs in the foreground (-g: everything logged to stderr, which goes to
 // named.log in workDir) with its own config, pid file, session key and working
@@ -37,13 +40,17 @@ export interface RunningBind {
   zone: string;
   /** TSIG key allowed to update TXT records in the zone; the secret is base64. */
   tsig: { name: string; algorithm: 'hmac-sha256'; secret: string };
+  /** Another key, HMAC-MD5, allowed to update TXT records in the zone. */
+  tsigMd5: { name: string; algorithm: 'hmac-md5'; secret: string };
+  /** A zone (open.<zone>) that accepts unsigned updates from 127.0.0.1. */
+  openZone: string;
   /** named's log (stderr of `named -g`). */
   logFile: string;
   stop(): Promise<void>;
 }
 
 /** named.conf for one primary zone on 127.0.0.1:port; paths live in workDir. */
-export function namedConfig(o: { workDir: string; port: number; zone: string; zoneFile: string; keyName: string; secret: string }): string {
+export function namedConfig(o: { workDir: string; port: number; zone: string; zoneFile: string; keyName: string; secret: string; md5Secret: string; openZoneFile: string }): string {
   for (const [what, value] of Object.entries(o)) {
     if (/["\\;{}\s]/.test(String(value))) throw new Error(`${what} cannot go into named.conf: ${JSON.stringify(value)}`);
   }
@@ -71,12 +78,23 @@ key "${o.keyName}" {
   secret "${o.secret}";
 };
 
+key "${o.keyName}-md5" {
+  algorithm hmac-md5;
+  secret "${o.md5Secret}";
+};
+
 zone "${o.zone}" {
   type primary;
   file "${o.zoneFile}";
   // The key may add and delete TXT records at any name in the zone, and CNAMEs
   // (the _acme-challenge aliases of acme-dns and cnameStrategy Follow tests).
-  update-policy { grant ${o.keyName} zonesub TXT CNAME; };
+  update-policy { grant ${o.keyName} zonesub TXT CNAME; grant ${o.keyName}-md5 zonesub TXT; };
+};
+
+zone "open.${o.zone}" {
+  type primary;
+  file "${o.openZoneFile}";
+  allow-update { 127.0.0.1; };
 };
 `;
 }
@@ -124,8 +142,12 @@ export async function startBind(opts: StartBindOptions): Promise<RunningBind> {
   const secret = randomBytes(32).toString('base64');
   const zoneFileName = `${zone}.zone`;
   fs.writeFileSync(path.join(workDir, zoneFileName), zoneFile(zone));
+  const openZone = `open.${zone}`;
+  const openZoneFileName = `${openZone}.zone`;
+  fs.writeFileSync(path.join(workDir, openZoneFileName), zoneFile(openZone));
+  const md5Secret = randomBytes(16).toString('base64');
   const configFile = path.join(workDir, 'named.conf');
-  fs.writeFileSync(configFile, namedConfig({ workDir, port, zone, zoneFile: zoneFileName, keyName, secret }), { mode: 0o600 });
+  fs.writeFileSync(configFile, namedConfig({ workDir, port, zone, zoneFile: zoneFileName, keyName, secret, md5Secret, openZoneFile: openZoneFileName }), { mode: 0o600 });
 
   const logFile = path.join(workDir, 'named.log');
   // -g: foreground, log to stderr; -4: IPv4 only; -n 1: one worker thread is plenty.
@@ -142,6 +164,8 @@ export async function startBind(opts: StartBindOptions): Promise<RunningBind> {
     port,
     zone,
     tsig: { name: keyName, algorithm: 'hmac-sha256', secret },
+    tsigMd5: { name: `${keyName}-md5`, algorithm: 'hmac-md5', secret: md5Secret },
+    openZone,
     logFile,
     stop: () => stopChild(child),
   };

@@ -101,7 +101,7 @@ export async function startLocalEnv(opts: LocalEnvOptions): Promise<LocalEnv> {
       httpChallengePort: ca.httpChallengePort,
       dnsServer: ca.dnsServer,
     },
-    dns: { server: bind.server, zone: bind.zone, tsig: bind.tsig },
+    dns: { server: bind.server, zone: bind.zone, tsig: bind.tsig, tsigMd5: bind.tsigMd5, openZone: bind.openZone },
     eab,
     binDir: tools.binDir,
     kubernetesVersion: KUBERNETES_VERSION,

@@ -27,6 +27,10 @@ export interface DnsEnvInfo {
   zone: string;
   /** TSIG key allowed to add and delete TXT records anywhere in the zone (RFC 2136). */
   tsig: { name: string; algorithm: string; secret: string };
+  /** A second key, HMAC-MD5 (cert-manager's default algorithm), with the same rights for TXT records. */
+  tsigMd5: { name: string; algorithm: string; secret: string };
+  /** open.<zone>: a zone that accepts unsigned updates from 127.0.0.1. */
+  openZone: string;
 }
 
 export interface LocalEnvInfo {

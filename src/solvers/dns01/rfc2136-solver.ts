@@ -11,7 +11,8 @@ export async function createProvider(config: z.infer<typeof Rfc2136>, ctx: Provi
     nameserver: config.nameserver,
     tsigKeyName: config.tsigKeyName,
     tsigAlgorithm: config.tsigAlgorithm,
-    tsigSecret: await ctx.readSecret('rfc2136', config.tsigSecretSecretRef, 'secret'),
+    tsigSecret: config.tsigSecretSecretRef ? await ctx.readSecret('rfc2136', config.tsigSecretSecretRef, 'secret') : undefined,
+    protocol: config.protocol,
   });
   return {
     present: (fqdn, value) => provider.present(fqdn, value),

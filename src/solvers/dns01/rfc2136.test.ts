@@ -186,3 +186,55 @@ describe('parseTsigAlgorithm', () => {
     expect(() => parseTsigAlgorithm(name)).toThrow(/unsupported/);
   });
 });
+
+describe('Rfc2136Provider over UDP', () => {
+  /** A UDP server on a port where nothing listens on TCP (or the given TCP server's port); answers with answer(request). */
+  async function udpServer(answer: (r: Received) => Buffer, port = 0) {
+    const dgram = await import('node:dgram');
+    const received: Received[] = [];
+    const socket = dgram.createSocket('udp4');
+    socket.on('message', (wire, from) => {
+      const r = { message: decodeMessage(wire), wire };
+      received.push(r);
+      socket.send(answer(r), from.port, from.address);
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, '127.0.0.1', () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    servers.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+    return { port: socket.address().port, received };
+  }
+
+  it('sends the signed UPDATE as one datagram when protocol is UDP', async () => {
+    const udp = await udpServer((r) => reply(r));
+    await provider(`127.0.0.1:${udp.port}`, { protocol: 'UDP' }).present('_acme-challenge.www.example.com.', 'v');
+    expect(udp.received).toHaveLength(1);
+    expect(udp.received[0]!.message.opcode).toBe(OPCODE.UPDATE);
+    expect(verifyMessage(udp.received[0]!.wire, key)).toEqual({ ok: true });
+  });
+
+  it('asks again over TCP when the UDP answer is truncated', async () => {
+    const truncated = (r: Received) => encodeMessage(newMessage({ id: r.message.id, qr: true, tc: true, opcode: r.message.opcode, questions: r.message.questions }));
+    // A TCP server and a UDP one on the same port number (another TCP port if that UDP port is taken).
+    let pair: { tcp: Awaited<ReturnType<typeof scriptedServer>>; udp: Awaited<ReturnType<typeof udpServer>> } | undefined;
+    for (let attempt = 0; !pair && attempt < 10; attempt++) {
+      const tcp = await scriptedServer((r) => reply(r));
+      const udp = await udpServer(truncated, Number(tcp.nameserver.split(':')[1])).catch(() => undefined);
+      if (udp) pair = { tcp, udp };
+    }
+    const { tcp, udp } = pair!;
+    await provider(tcp.nameserver, { protocol: 'UDP' }).present('_acme-challenge.www.example.com.', 'v');
+    expect(udp.received).toHaveLength(1);
+    expect(tcp.received).toHaveLength(1);
+  });
+
+  it('sends unsigned updates without a key', async () => {
+    const udp = await udpServer((r) => reply(r, 0, false));
+    await provider(`127.0.0.1:${udp.port}`, { protocol: 'UDP', tsigKeyName: undefined, tsigSecret: undefined }).present('_acme-challenge.www.example.com.', 'v');
+    expect(udp.received[0]!.message.additionals).toEqual([]);
+  });
+});

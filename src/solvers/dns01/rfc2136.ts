@@ -2,10 +2,16 @@
 // BIND9, PowerDNS and Knot accept them: present adds one TXT record (TTL 60) to
 // the RRset at the challenge name, cleanUp deletes exactly that record (class
 // NONE, RFC 2136 §2.5.4), so other values at the same name stay. Messages go over
-// TCP (an UPDATE with TSIG is small, but TCP never truncates and needs no retry
-// logic). The response's RCODE must be NOERROR and its TSIG must verify.
+// TCP by default (an UPDATE with TSIG is small, but TCP never truncates and
+// needs no retry logic), over UDP when asked (cert-manager's `protocol`), with
+// TCP again for a truncated answer. The response's RCODE must be NOERROR and,
+// when signed, its TSIG must verify. Without a key the updates go unsigned (a
+// server that allows updates by address). Without an algorithm, HMAC-SHA256
+// (what BIND's tsig-keygen makes) is tried first, then HMAC-MD5 (cert-manager's
+// default) when the server does not know the key with SHA-256 (BADKEY).
 // Errors name the rcode, the zone and the server, never the TSIG secret.
 import { randomInt } from 'node:crypto';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { parseHostPort, type Dns01Provider } from './provider.ts';
 import {
@@ -18,11 +24,14 @@ export type { TsigAlgorithm } from './wire.ts';
 export interface Rfc2136Options {
   /** The zone's primary (authoritative) server, host:port; port 53 if omitted. */
   nameserver: string;
-  tsigKeyName: string;
-  /** hmac-sha256 (default), hmac-sha512, hmac-sha1, hmac-md5; the API's HMACSHA256 spelling works too. */
+  /** Without a key name (and secret) the updates are not signed. */
+  tsigKeyName?: string;
+  /** hmac-sha256, hmac-sha512, hmac-sha1, hmac-md5 (the API's HMACSHA256 spelling works too); absent: SHA-256, then MD5 on BADKEY. */
   tsigAlgorithm?: string;
   /** The TSIG secret, base64. */
-  tsigSecret: string;
+  tsigSecret?: string;
+  /** TCP (default) or UDP. */
+  protocol?: 'TCP' | 'UDP';
   /** The zone to update; found by an SOA query to the nameserver when absent. */
   zone?: string;
   /** TTL of the TXT records; default 60 s. */
@@ -69,7 +78,9 @@ export class Rfc2136Provider implements Dns01Provider {
   readonly nameserver: string;
   readonly #host: string;
   readonly #port: number;
-  readonly #key: TsigKey;
+  /** Keys to try in order (one algorithm each); empty: unsigned. Narrowed to the one that worked. */
+  #keys: TsigKey[];
+  readonly #udp: boolean;
   readonly #zone: string | undefined;
   readonly #ttl: number;
   readonly #timeoutMs: number;
@@ -79,9 +90,15 @@ export class Rfc2136Provider implements Dns01Provider {
     this.nameserver = opts.nameserver;
     this.#host = host;
     this.#port = port;
-    const secret = Buffer.from(opts.tsigSecret, 'base64');
-    if (secret.length === 0) throw new Error(`the TSIG secret of key ${opts.tsigKeyName} is empty or not base64`);
-    this.#key = { name: normalizeName(opts.tsigKeyName), algorithm: parseTsigAlgorithm(opts.tsigAlgorithm ?? 'hmac-sha256'), secret };
+    if (opts.tsigKeyName) {
+      const secret = Buffer.from(opts.tsigSecret ?? '', 'base64');
+      if (secret.length === 0) throw new Error(`the TSIG secret of key ${opts.tsigKeyName} is empty or not base64`);
+      const algorithms = opts.tsigAlgorithm ? [parseTsigAlgorithm(opts.tsigAlgorithm)] : ['hmac-sha256', 'hmac-md5'] as const;
+      this.#keys = algorithms.map((algorithm) => ({ name: normalizeName(opts.tsigKeyName!), algorithm, secret }));
+    } else {
+      this.#keys = [];
+    }
+    this.#udp = opts.protocol === 'UDP';
     this.#zone = opts.zone === undefined ? undefined : normalizeName(opts.zone);
     this.#ttl = opts.ttl ?? 60;
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
@@ -126,19 +143,30 @@ export class Rfc2136Provider implements Dns01Provider {
       questions: [{ name: zone, type: TYPE.SOA, class: CLASS.IN }], // the zone section
       authorities: [rr], // the update section
     });
-    const { wire, mac } = signMessage(encodeMessage(message), this.#key);
-    const { response, raw } = await this.#exchangeRaw(wire, what);
-    if (response.rcode !== 0) {
-      // A server that rejects the signature answers NOTAUTH with the reason in its (unsigned) TSIG record.
-      const tsig = response.additionals.at(-1);
-      const tsigError = tsig?.type === TYPE.TSIG ? decodeTsigRdata(tsig.rdata).error : 0;
-      const code = rcodeName(response.rcode);
-      const detail = tsigError !== 0 ? `${code}, TSIG error ${rcodeName(tsigError)}${hint(rcodeName(tsigError))}` : `${code}${hint(code)}`;
-      throw new Rfc2136Error(`${what} failed: ${detail}`, tsigError !== 0 ? rcodeName(tsigError) : code, zone);
-    }
-    const check = verifyMessage(raw, this.#key, { requestMac: mac });
-    if (!check.ok) {
-      throw new Rfc2136Error(`${what}: the server answered NOERROR but its TSIG signature did not verify (${check.error}); the answer cannot be trusted`, 'BADSIG', zone);
+    const keys: (TsigKey | undefined)[] = this.#keys.length > 0 ? this.#keys : [undefined];
+    for (const [i, key] of keys.entries()) {
+      const unsigned = encodeMessage(message);
+      const { wire, mac } = key ? signMessage(unsigned, key) : { wire: unsigned, mac: undefined };
+      const { response, raw } = await this.#exchangeRaw(wire, what);
+      if (response.rcode !== 0) {
+        // A server that rejects the signature answers NOTAUTH with the reason in its (unsigned) TSIG record.
+        const tsig = response.additionals.at(-1);
+        const tsigError = tsig?.type === TYPE.TSIG ? decodeTsigRdata(tsig.rdata).error : 0;
+        // The key under the next algorithm, when the server does not know it under this one.
+        if (rcodeName(tsigError) === 'BADKEY' && i + 1 < keys.length) continue;
+        const code = rcodeName(response.rcode);
+        const detail = tsigError !== 0 ? `${code}, TSIG error ${rcodeName(tsigError)}${hint(rcodeName(tsigError))}` : `${code}${hint(code)}`;
+        const tried = keys.length > 1 ? ` (tried ${keys.map((k) => k!.algorithm).join(' and ')}; set tsigAlgorithm)` : '';
+        throw new Rfc2136Error(`${what} failed: ${detail}${tried}`, tsigError !== 0 ? rcodeName(tsigError) : code, zone);
+      }
+      if (key && mac) {
+        const check = verifyMessage(raw, key, { requestMac: mac });
+        if (!check.ok) {
+          throw new Rfc2136Error(`${what}: the server answered NOERROR but its TSIG signature did not verify (${check.error}); the answer cannot be trusted`, 'BADSIG', zone);
+        }
+        this.#keys = [key];
+      }
+      return;
     }
   }
 
@@ -146,9 +174,48 @@ export class Rfc2136Provider implements Dns01Provider {
     return (await this.#exchangeRaw(wire, what)).response;
   }
 
-  // One request and its answer over TCP (2-byte length prefix, RFC 1035 §4.2.2).
+  // One request and its answer: over UDP when asked (TCP again if the answer is
+  // truncated), else over TCP.
   async #exchangeRaw(wire: Buffer, what: string): Promise<{ response: Message; raw: Buffer }> {
-    const raw = await new Promise<Buffer>((resolve, reject) => {
+    if (this.#udp) {
+      const raw = await this.#overUdp(wire, what);
+      const response = this.#check(raw, wire, what);
+      if (!response.tc) return { response, raw };
+    }
+    const raw = await this.#overTcp(wire, what);
+    return { response: this.#check(raw, wire, what), raw };
+  }
+
+  #check(raw: Buffer, wire: Buffer, what: string): Message {
+    const response = decodeMessage(raw);
+    if (!response.qr || response.id !== wire.readUInt16BE(0)) {
+      throw new Rfc2136Error(`${what}: ${this.nameserver} sent an answer that does not match the request`, 'FORMERR', this.#zone);
+    }
+    return response;
+  }
+
+  #overUdp(wire: Buffer, what: string): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      const socket = dgram.createSocket(net.isIPv6(this.#host) ? 'udp6' : 'udp4');
+      const done = (outcome: () => void) => {
+        clearTimeout(timer);
+        socket.close();
+        outcome();
+      };
+      const fail = (reason: string) => done(() => reject(new Rfc2136Error(`${what}: ${reason}`, 'NOANSWER', this.#zone)));
+      const timer = setTimeout(() => fail(`no answer from ${this.nameserver} (UDP) within ${this.#timeoutMs} ms`), this.#timeoutMs);
+      // Only the answer to this request (same ID) from the server counts.
+      socket.on('message', (message) => {
+        if (message.length >= 2 && message.readUInt16BE(0) === wire.readUInt16BE(0)) done(() => resolve(message));
+      });
+      socket.on('error', (error) => fail(`cannot reach ${this.nameserver}: ${(error as NodeJS.ErrnoException).code ?? error.message}`));
+      socket.send(wire, this.#port, this.#host);
+    });
+  }
+
+  // Over TCP: a 2-byte length prefix (RFC 1035 §4.2.2).
+  async #overTcp(wire: Buffer, what: string): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
       const socket = net.connect({ host: this.#host, port: this.#port });
       let received = Buffer.alloc(0);
       const fail = (reason: string) => {
@@ -171,11 +238,6 @@ export class Rfc2136Provider implements Dns01Provider {
       });
       socket.on('end', () => fail(`${this.nameserver} closed the connection without an answer`));
     });
-    const response = decodeMessage(raw);
-    if (!response.qr || response.id !== wire.readUInt16BE(0)) {
-      throw new Rfc2136Error(`${what}: ${this.nameserver} sent an answer that does not match the request`, 'FORMERR', this.#zone);
-    }
-    return { response, raw };
   }
 }
 
