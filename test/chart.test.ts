@@ -313,6 +313,27 @@ describe('the certkeeper Helm chart', () => {
     }
   });
 
+  it('passes scheduling, DNS and volume values through to the Pod, keeping its own /tmp', async () => {
+    const spread = [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'certkeeper' } } }];
+    const manifests = await template({
+      topologySpreadConstraints: spread,
+      podDnsPolicy: 'None',
+      podDnsConfig: { nameservers: ['8.8.8.8', '1.1.1.1'] },
+      volumes: [{ name: 'azure-identity-token', projected: { sources: [{ serviceAccountToken: { path: 'token', audience: 'api://AzureADTokenExchange' } }] } }],
+      volumeMounts: [{ name: 'azure-identity-token', mountPath: '/var/run/secrets/azure/tokens', readOnly: true }],
+    });
+    const pod = find(manifests, 'Deployment')!.spec.template.spec;
+    expect(pod.topologySpreadConstraints).toEqual(spread);
+    expect(pod.dnsPolicy).toBe('None');
+    expect(pod.dnsConfig).toEqual({ nameservers: ['8.8.8.8', '1.1.1.1'] });
+    expect(pod.volumes.map((v: { name: string }) => v.name)).toEqual(['tmp', 'azure-identity-token']);
+    expect(container(manifests).volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toEqual(['/tmp', '/var/run/secrets/azure/tokens']);
+    // Defaults: none of it.
+    const plain = find(await template({}), 'Deployment')!.spec.template.spec;
+    expect([plain.topologySpreadConstraints, plain.dnsPolicy, plain.dnsConfig]).toEqual([undefined, undefined, undefined]);
+    await expect(template({ podDnsPolicy: 'Sometimes' })).rejects.toThrow(/podDnsPolicy/);
+  });
+
   it('leaves out the metrics port, Service and flag when metrics are disabled', async () => {
     const manifests = await template({ metrics: { enabled: false } });
     const c = container(manifests);
