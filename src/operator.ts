@@ -75,6 +75,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
   const http01 = new Http01Responder();
   const certificates = new CertificateController({
     kube, log, clock, events, issuers, secrets, http01,
+    installation: `${config.leaderElectionNamespace}/${config.leaderElectionId}`,
     solverService: { namespace: config.http01ServiceNamespace, name: config.http01ServiceName, port: config.http01ServicePort },
     http01RouteSettleMs: config.http01RouteSettleSeconds * 1000,
     http01SelfCheck: config.http01SelfCheckTimeoutSeconds > 0

@@ -4,17 +4,21 @@
 // Issuer's account Secret; its send mark, written on the version the decision
 // was made from, lets exactly one of them send the EAB key. Witness: the
 // GTS-like CA's journal (before the mark, most rounds showed 201 then 403).
+// Likewise for Certificates: the next-key Secret names the installation that
+// stored the key, and the other one waits instead of ordering (the CA's order
+// list is the witness).
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configMaps, ledgerEntryName } from '../src/acme/eab-ledger.ts';
 import { API_VERSION } from '../src/api/meta.ts';
 import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
-import { getJournal, mintEabKey } from './env/ca-client.ts';
+import { getJournal, getOrders, mintEabKey } from './env/ca-client.ts';
 import { freePort } from './env/ports.ts';
 import { createNamespace, env, kubeClient, waitFor } from './helpers.ts';
 import { startOperatorProcess, type OperatorProcess } from './operator-process.ts';
 
 const issuers = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
+const certificates = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'certificates', namespaced: true };
 interface IssuerObject extends KubeObject {
   status?: { conditions?: { type: string; status: string; reason: string }[] };
 }
@@ -61,5 +65,39 @@ describe('two certkeeper installations watching the same Issuer', () => {
     expect(issuer?.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'AccountReady' });
     const sends = (await getJournal(env().acme.managementUrl)).filter((e) => e.kid === key.keyId).map((e) => e.status);
     expect(sends).toEqual([201]);
+  });
+});
+
+describe('two certkeeper installations watching the same Certificate', () => {
+  it.each([1, 2])('open one order between them (round %i)', async () => {
+    const ns = await createNamespace(kube, 'two-installs-cert');
+    const key = await mintEabKey(env().acme.managementUrl);
+    const dns = env().dns;
+    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace: ns }, stringData: { secret: key.hmacKey } } as KubeObject);
+    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tsig', namespace: ns }, stringData: { secret: dns.tsig.secret } } as KubeObject);
+    // DNS-01: both installations can answer (HTTP-01 would reach only the one on Pebble's port).
+    await kube.create(issuers, {
+      apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: 'gts', namespace: ns },
+      spec: { acme: {
+        server: env().acme.directoryUrl, email: 'ops@example.com', privateKeySecretRef: { name: 'account-key' },
+        externalAccountBinding: { keyID: key.keyId, keySecretRef: { name: 'eab' } },
+        caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
+        solvers: [{ dns01: { rfc2136: { nameserver: dns.server, tsigKeyName: dns.tsig.name, tsigAlgorithm: 'HMACSHA256', tsigSecretSecretRef: { name: 'tsig' } } } }],
+      } },
+    } as KubeObject);
+    await waitFor('the Issuer to be ready', async () => (await kube.get<IssuerObject>(issuers, ns, 'gts'))?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || undefined);
+    const host = `both-${process.pid}-${ns}.${dns.zone}`;
+    await kube.create(certificates, {
+      apiVersion: API_VERSION, kind: 'Certificate', metadata: { name: 'web', namespace: ns },
+      spec: { secretName: 'web-tls', issuerRef: { name: 'gts' }, dnsNames: [host] },
+    } as KubeObject);
+    await waitFor('the certificate', async () => (await kube.get<KubeObject & { data?: Record<string, string> }>(core.secrets, ns, 'web-tls'))?.data?.['tls.crt'] || undefined, { timeoutMs: 90_000 });
+    // Both installations have seen it done: each reports it Ready at revision 1.
+    await waitFor('revision 1, Ready', async () => {
+      const c = await kube.get<KubeObject & { status?: { revision?: number; conditions?: { type: string; status: string }[] } }>(certificates, ns, 'web');
+      return (c?.status?.revision === 1 && c.status.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')) || undefined;
+    });
+    const orders = (await getOrders(env().acme.managementUrl)).filter((o) => o.status === 201 && o.identifiers.some((i) => i.value === host));
+    expect(orders).toHaveLength(1);
   });
 });

@@ -806,12 +806,18 @@ async function storeAccountUrl(run: Run, accountUrl: string): Promise<void> {
   await recordRegistered(run, accountUrl);
 }
 
-/** The ledger follows the Secret: an entry of this account still "claimed" or "sent" becomes "registered". */
+/**
+ * The ledger follows the Secret: an entry of this account still "claimed" or
+ * "sent" becomes "registered". A claim this installation never sent may name
+ * a key it generated but lost the Secret's create with (another reconcile or
+ * installation won): it records the Secret's key, the one registered.
+ */
 async function recordRegistered(run: Run, accountUrl: string): Promise<void> {
   const entry = run.ledgerEntry;
   if (!entry || run.secret.kind !== 'present') return;
-  if (entry.outcome === 'registered' || entry.accountSecret !== run.secretRef || entry.thumbprint !== run.secret.thumbprint) return;
-  await writeLedger(run, { outcome: 'registered', accountURL: accountUrl }, `registered: account ${accountUrl}`);
+  if (entry.outcome === 'registered' || entry.accountSecret !== run.secretRef) return;
+  if (entry.thumbprint !== run.secret.thumbprint && entry.outcome !== 'claimed') return;
+  await writeLedger(run, { outcome: 'registered', accountURL: accountUrl, thumbprint: run.secret.thumbprint }, `registered: account ${accountUrl} (key ${run.secret.thumbprint})`);
 }
 
 async function use(run: Run, step: Extract<AccountStep, { step: 'use' }>): Promise<AccountOutcome> {

@@ -27,7 +27,7 @@ import {
   spreadFraction, unsolvableNames, type Claimant, type SecretFacts, certificateNotes, foreignIssuerGroup, outputsStale, RENEW_REQUEST_ANNOTATION, stillValidDuring,
 } from './checks.ts';
 import { CERT_MANAGER_SECRET_ANNOTATION, ownerMark, SECRET_ANNOTATION, secretFacts, type SecretObject } from './secret-facts.ts';
-import { clearedNextKeyPatch, NEXT_KEY_ANNOTATION, nextKeySecret, nextKeySecretName, readNextKey, storedKeyFor, type NextKey } from './next-key.ts';
+import { clearedNextKeyPatch, issuingElsewhere, NEXT_KEY_ANNOTATION, nextKeySecret, nextKeySecretName, readNextKey, storedKeyFor, type NextKey } from './next-key.ts';
 import { generatePrivateKeyPem } from '../../pki/keys.ts';
 import { isAlreadyExists, isConflict } from '../../kube/client.ts';
 import type { SecretCache } from '../secrets.ts';
@@ -49,6 +49,12 @@ export function issuanceBackoffMs(failures: number): number {
 }
 
 export interface CertificateControllerDeps {
+  /**
+   * This installation of certkeeper (its leader Lease, namespace/name): written
+   * with each stored next key, so another installation watching the same
+   * Certificates waits instead of ordering too. Default "certkeeper".
+   */
+  installation?: string;
   kube: KubeClient;
   log: Logger;
   clock: () => Date;
@@ -270,7 +276,10 @@ export class CertificateController {
    * replaces the version read (which fails if anyone wrote in between).
    */
   private async storeNextKey(ns: string, secretName: string, certificate: { name: string; uid: string }, key: { pem: string; revision: number; requestHash: string }, stored: NextKey | undefined): Promise<void> {
-    const body = nextKeySecret({ namespace: ns, secretName, certificate, key, resourceVersion: stored?.resourceVersion });
+    const body = nextKeySecret({
+      namespace: ns, secretName, certificate, key, resourceVersion: stored?.resourceVersion,
+      installation: this.deps.installation ?? 'certkeeper', storedAt: this.deps.clock(),
+    });
     try {
       const written = stored ? await this.deps.kube.replace(core.secrets, body) : await this.deps.kube.create(core.secrets, body);
       this.wrote(`Secret/${ns}/${body.metadata.name}`, written);
@@ -555,6 +564,15 @@ export class CertificateController {
     try {
       // The key is durable before any CSR carries it: the one stored for this
       // revision, else a new one (or, rotationPolicy Never, the Secret's) stored now.
+      // Another installation (another release watching this cluster) stored the key a moment ago: it is issuing.
+      const elsewhere = issuingElsewhere(nextKey, { uid: self.uid, revision, requestHash: hash, installation: this.deps.installation ?? 'certkeeper', now });
+      if (elsewhere) {
+        const message = `Revision ${revision} is being issued by another certkeeper installation (${elsewhere.installation}); this one opens no order and takes over only if it has not finished by ${elsewhere.until.toISOString()}`;
+        log.warn({ installation: elsewhere.installation }, message);
+        writer.issuing({ status: 'True', reason: verdict.reason, message });
+        await writer.flush();
+        return { requeueAfterMs: Math.min(elsewhere.until.getTime() - now.getTime(), 30_000) };
+      }
       let keyPem = storedKeyFor(nextKey, { uid: self.uid, revision, requestHash: hash });
       const keyWasStored = keyPem !== undefined;
       if (!keyPem) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clearedNextKeyPatch, nextKeySecret, nextKeySecretName, readNextKey, storedKeyFor } from './next-key.ts';
+import { clearedNextKeyPatch, issuingElsewhere, nextKeySecret, nextKeySecretName, readNextKey, storedKeyFor } from './next-key.ts';
 
 const certificate = { name: 'web', uid: 'u-web' };
 const key = { pem: '-----BEGIN PRIVATE KEY-----\nMIG...\n-----END PRIVATE KEY-----\n', revision: 3, requestHash: 'h-1' };
@@ -50,10 +50,34 @@ describe('the next-key Secret', () => {
 
   it('is cleared of its key and request, keeping the claim', () => {
     expect(clearedNextKeyPatch('9')).toEqual({
-      metadata: { resourceVersion: '9', annotations: { 'certkeeper.io/revision': null, 'certkeeper.io/request-hash': null } },
+      metadata: {
+        resourceVersion: '9',
+        annotations: { 'certkeeper.io/revision': null, 'certkeeper.io/request-hash': null, 'certkeeper.io/installation': null, 'certkeeper.io/key-stored-at': null },
+      },
       data: null,
     });
     expect(readNextKey({ metadata: { name: 'x', labels: { 'certkeeper.io/next-key': 'true' }, annotations: { 'certkeeper.io/certificate-uid': 'u-web' } }, type: 'Opaque' }))
       .toEqual({ foreign: false, owner: { uid: 'u-web' }, resourceVersion: undefined });
+  });
+});
+
+describe('issuingElsewhere', () => {
+  const storedAt = new Date('2026-11-30T10:00:00Z');
+  const minutes = (m: number) => new Date(storedAt.getTime() + m * 60_000);
+  const by = (installation: string | undefined) => readNextKey(nextKeySecret({ namespace: 'apps', secretName: 'web-tls', certificate, key, installation, storedAt }));
+  const want = (over: Partial<{ installation: string; now: Date; revision: number }> = {}) =>
+    ({ uid: 'u-web', revision: 3, requestHash: 'h-1', installation: 'release-a/certkeeper', now: minutes(2), ...over });
+
+  it('holds this installation back while another one issues the same revision', () => {
+    expect(issuingElsewhere(by('release-b/certkeeper'), want())).toEqual({ installation: 'release-b/certkeeper', until: minutes(10) });
+  });
+  it.each([
+    ['its own key (a restart of this installation resumes at once)', by('release-a/certkeeper'), want()],
+    ['a key stored before installations were recorded', by(undefined), want()],
+    ['another installation that has had 10 minutes (it may have died)', by('release-b/certkeeper'), want({ now: minutes(10) })],
+    ['a key for another revision', by('release-b/certkeeper'), want({ revision: 4 })],
+    ['no key at all', undefined, want()],
+  ])('does not for %s', (_name, nextKey, w) => {
+    expect(issuingElsewhere(nextKey, w)).toBeUndefined();
   });
 });

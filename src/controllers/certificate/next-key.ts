@@ -21,7 +21,17 @@ export const NEXT_KEY_ANNOTATION = {
   /** The Certificate revision and request the key is for (absent when no key is held). */
   revision: 'certkeeper.io/revision',
   requestHash: 'certkeeper.io/request-hash',
+  /**
+   * The certkeeper installation that stored the key, and when: a second
+   * installation watching the same Certificate (another release) waits for it
+   * instead of opening an order of its own.
+   */
+  installation: 'certkeeper.io/installation',
+  storedAt: 'certkeeper.io/key-stored-at',
 } as const;
+
+/** How long another installation's stored key holds this one back: longer than an issuance takes. */
+export const FOREIGN_CLAIM_WINDOW_MS = 10 * 60_000;
 const KEY = 'tls.key';
 const SUFFIX = '-next-key';
 
@@ -41,6 +51,8 @@ export interface NextKey {
   revision?: number;
   requestHash?: string;
   keyPem?: string;
+  installation?: string;
+  storedAt?: string;
   resourceVersion?: string;
 }
 
@@ -58,6 +70,8 @@ export function readNextKey(secret: SecretObject | undefined): NextKey | undefin
     ...(Number.isInteger(revision) && revision > 0 ? { revision } : {}),
     ...(annotations[NEXT_KEY_ANNOTATION.requestHash] ? { requestHash: annotations[NEXT_KEY_ANNOTATION.requestHash] } : {}),
     ...(secret.data?.[KEY] ? { keyPem: Buffer.from(secret.data[KEY], 'base64').toString('utf8') } : {}),
+    ...(annotations[NEXT_KEY_ANNOTATION.installation] ? { installation: annotations[NEXT_KEY_ANNOTATION.installation] } : {}),
+    ...(annotations[NEXT_KEY_ANNOTATION.storedAt] ? { storedAt: annotations[NEXT_KEY_ANNOTATION.storedAt] } : {}),
     resourceVersion: secret.metadata.resourceVersion,
   };
 }
@@ -68,6 +82,22 @@ export function storedKeyFor(nextKey: NextKey | undefined, want: { uid: string; 
   return nextKey.revision === want.revision && nextKey.requestHash === want.requestHash ? nextKey.keyPem : undefined;
 }
 
+/**
+ * Another installation stored the key for this very revision and request a
+ * moment ago: it is issuing it. Until the window has passed (it may have died),
+ * this installation opens no order. Pure.
+ */
+export function issuingElsewhere(
+  nextKey: NextKey | undefined,
+  want: { uid: string; revision: number; requestHash: string; installation: string; now: Date },
+): { installation: string; until: Date } | undefined {
+  if (storedKeyFor(nextKey, want) === undefined || !nextKey?.installation || nextKey.installation === want.installation) return undefined;
+  const storedAt = Date.parse(nextKey.storedAt ?? '');
+  if (Number.isNaN(storedAt)) return undefined;
+  const until = storedAt + FOREIGN_CLAIM_WINDOW_MS;
+  return until > want.now.getTime() ? { installation: nextKey.installation, until: new Date(until) } : undefined;
+}
+
 export interface NextKeyInput {
   namespace: string;
   secretName: string;
@@ -75,6 +105,9 @@ export interface NextKeyInput {
   key: { pem: string; revision: number; requestHash: string };
   /** The version read: the write fails (Conflict) if anyone wrote in between. */
   resourceVersion?: string;
+  /** Who stores it, and when (see issuingElsewhere). */
+  installation?: string;
+  storedAt?: Date;
 }
 
 /**
@@ -98,6 +131,8 @@ export function nextKeySecret(input: NextKeyInput): SecretObject {
         [SECRET_ANNOTATION.certificateUid]: input.certificate.uid,
         [NEXT_KEY_ANNOTATION.revision]: String(input.key.revision),
         [NEXT_KEY_ANNOTATION.requestHash]: input.key.requestHash,
+        ...(input.installation ? { [NEXT_KEY_ANNOTATION.installation]: input.installation } : {}),
+        ...(input.storedAt ? { [NEXT_KEY_ANNOTATION.storedAt]: input.storedAt.toISOString() } : {}),
       },
       // Deleted with its Certificate by the garbage collector (certkeeper itself never deletes Secrets).
       ownerReferences: [{ apiVersion: API_VERSION, kind: 'Certificate', name: input.certificate.name, uid: input.certificate.uid }],
@@ -111,7 +146,10 @@ export function clearedNextKeyPatch(resourceVersion: string | undefined): Record
   return {
     metadata: {
       ...(resourceVersion ? { resourceVersion } : {}),
-      annotations: { [NEXT_KEY_ANNOTATION.revision]: null, [NEXT_KEY_ANNOTATION.requestHash]: null },
+      annotations: {
+        [NEXT_KEY_ANNOTATION.revision]: null, [NEXT_KEY_ANNOTATION.requestHash]: null,
+        [NEXT_KEY_ANNOTATION.installation]: null, [NEXT_KEY_ANNOTATION.storedAt]: null,
+      },
     },
     data: null,
   };
