@@ -30,18 +30,20 @@ describe('challenge routes', () => {
 describe('ignoredSolverFields', () => {
   it('names every accepted cert-manager field that has no effect, with where it is', () => {
     expect(ignoredSolverFields([
-      { http01: { ingress: { podTemplate: {}, serviceType: 'NodePort', name: 'web' } } },
-      { waitInsteadOfSelfCheck: true, http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'gw' }], podTemplate: {} } } },
+      { http01: { ingress: { podTemplate: {}, serviceType: 'NodePort' } } },
+      { waitInsteadOfSelfCheck: true, http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'gw' }], podTemplate: {}, serviceType: 'NodePort' } } },
     ])).toEqual([
       'spec.acme.solvers[0].http01.ingress.podTemplate has no effect (certkeeper runs no solver pods)',
-      "spec.acme.solvers[0].http01.ingress.serviceType has no effect (challenges go to certkeeper's own Service)",
-      'spec.acme.solvers[0].http01.ingress.name is not supported yet: certkeeper routes the challenge with an Ingress of its own, not by editing Ingress web',
+      "spec.acme.solvers[0].http01.ingress.serviceType has no effect without ingress.name (or a Certificate's certkeeper.io/http01-ingress-name): challenges go to certkeeper's own Service",
       'spec.acme.solvers[1].http01.gatewayHTTPRoute.podTemplate has no effect (certkeeper runs no solver pods)',
+      "spec.acme.solvers[1].http01.gatewayHTTPRoute.serviceType has no effect (challenges go to certkeeper's own Service)",
       'spec.acme.solvers[1].waitInsteadOfSelfCheck has no effect (certkeeper does no HTTP-01 self-check)',
     ]);
   });
 
   it('says nothing for fields that work', () => {
     expect(ignoredSolverFields([{ http01: { ingress: { ingressClassName: 'nginx', ingressTemplate: { metadata: { labels: { a: 'b' } } } } } }])).toEqual([]);
+    // Edit in place (the GCE case): the name and the type of the Service certkeeper creates beside the Ingress.
+    expect(ignoredSolverFields([{ http01: { ingress: { name: 'web', serviceType: 'NodePort' } } }])).toEqual([]);
   });
 });

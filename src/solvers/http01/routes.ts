@@ -118,10 +118,26 @@ export function ignoredSolverFields(solvers: { http01?: z.infer<typeof Http01Sol
     const route = solver.http01?.gatewayHTTPRoute;
     for (const [where, fields] of [[`${at}.http01.ingress`, ingress], [`${at}.http01.gatewayHTTPRoute`, route]] as const) {
       if (fields?.podTemplate) notes.push(`${where}.podTemplate has no effect (certkeeper runs no solver pods)`);
-      if (fields?.serviceType) notes.push(`${where}.serviceType has no effect (challenges go to certkeeper's own Service)`);
     }
-    if (ingress?.name) notes.push(`${at}.http01.ingress.name is not supported yet: certkeeper routes the challenge with an Ingress of its own, not by editing Ingress ${ingress.name}`);
+    // serviceType is the type of the Service an edited Ingress points at; otherwise there is none.
+    if (ingress?.serviceType && !ingress.name) {
+      notes.push(`${at}.http01.ingress.serviceType has no effect without ingress.name (or a Certificate's certkeeper.io/http01-ingress-name): challenges go to certkeeper's own Service`);
+    }
+    if (route?.serviceType) notes.push(`${at}.http01.gatewayHTTPRoute.serviceType has no effect (challenges go to certkeeper's own Service)`);
     if (solver.waitInsteadOfSelfCheck !== undefined) notes.push(`${at}.waitInsteadOfSelfCheck has no effect (certkeeper does no HTTP-01 self-check)`);
   });
   return notes;
+}
+
+/**
+ * The solvers with a Certificate's edit-in-place Ingress (its
+ * certkeeper.io/http01-ingress-name annotation, set by the shim) put into
+ * every http01 solver that does not route through a Gateway, as cert-manager's
+ * override annotation does. Pure.
+ */
+export function withIngressOverride<S extends { http01?: z.infer<typeof Http01Solver> }>(solvers: S[], ingressName: string | undefined): S[] {
+  if (!ingressName) return solvers;
+  return solvers.map((solver) => solver.http01 && !solver.http01.gatewayHTTPRoute
+    ? { ...solver, http01: { ...solver.http01, ingress: { ...solver.http01.ingress, name: ingressName } } }
+    : solver);
 }
