@@ -92,7 +92,7 @@ describe('a cert-manager ACME Issuer with only the group changed', () => {
       return ready?.reason === 'AccountReady' ? ready : undefined;
     });
     expect(issuer.message).toContain('Note: spec.acme.solvers[0].http01.ingress.podTemplate has no effect (certkeeper runs no solver pods)');
-    expect(issuer.message).toContain("spec.acme.solvers[0].http01.ingress.serviceType has no effect (challenges go to certkeeper's own Service)");
+    expect(issuer.message).toContain("spec.acme.solvers[0].http01.ingress.serviceType has no effect without ingress.name (or a Certificate's certkeeper.io/http01-ingress-name): challenges go to certkeeper's own Service");
     expect(issuer.message).toContain('spec.acme.solvers[1].waitInsteadOfSelfCheck has no effect');
     expect((await getJournal(env().acme.managementUrl)).filter((e) => e.kid === eab.keyId).map((e) => e.status)).toEqual([201]);
   });
@@ -101,6 +101,14 @@ describe('a cert-manager ACME Issuer with only the group changed', () => {
     const ns = await createNamespace(kube, 'parity-bad');
     const manifest = certManagerStyleIssuer(ns, 'kid').replace('            class: nginx\n', '            class: nginx\n            ingressClassName: nginx\n');
     expect(await kubectlFails(['apply', '--dry-run=server', '-f', '-'], manifest)).toContain('ingress.class and ingress.ingressClassName are mutually exclusive');
+  });
+
+  it('refuses an edit-in-place ingress.name that names another namespace at apply time', async () => {
+    const ns = await createNamespace(kube, 'parity-bad');
+    const manifest = certManagerStyleIssuer(ns, 'kid').replace('            class: nginx\n', '            class: nginx\n            name: kube-system/web\n');
+    expect(await kubectlFails(['apply', '--dry-run=server', '-f', '-'], manifest)).toContain('ingress.name is the name of an Ingress, without a namespace');
+    // A plain name is accepted (the Ingress of that name in each Certificate's own namespace).
+    await kubectl(['apply', '--dry-run=server', '-f', '-'], manifest.replace('name: kube-system/web', 'name: web'));
   });
 
   it('builds challenge routes from those fields that the API server accepts', async () => {

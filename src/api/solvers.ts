@@ -24,13 +24,16 @@ export const Http01Solver = z.object({
   ingress: z.object({
     ingressClassName: z.string().optional().describe('IngressClass of the Ingress certkeeper creates to route the challenge path to itself.'),
     class: z.string().optional().describe('Legacy ingress class, set as the kubernetes.io/ingress.class annotation (for controllers that read only that). Exclusive with ingressClassName.'),
-    name: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'the name of an Ingress (no namespace: the one in each Certificate\'s own namespace is edited)').optional()
+    name: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'the name of an Ingress (no namespace: the one in each Certificate\'s own namespace is edited)').optional()
       .describe('Edit in place (the GCE case): add the challenge path to the existing Ingress of this name in the Certificate\'s namespace, routed to a Service certkeeper creates there, instead of creating an Ingress; only that path is removed after validation.'),
     ingressTemplate: z.object({ metadata: ObjectMetaTemplate.optional() }).optional().describe('Labels and annotations for the challenge Ingress (e.g. for your ingress controller).'),
     serviceType: z.string().optional().describe('With name: type of the Service certkeeper creates in the Certificate\'s namespace for the edited Ingress (NodePort for GCE; default ClusterIP). No effect otherwise.'),
     podTemplate: SolverPodFields.podTemplate,
   }).meta({
-    'x-kubernetes-validations': [{ rule: '!(has(self.ingressClassName) && has(self.class))', message: 'ingress.class and ingress.ingressClassName are mutually exclusive' }],
+    'x-kubernetes-validations': [
+      { rule: '!(has(self.ingressClassName) && has(self.class))', message: 'ingress.class and ingress.ingressClassName are mutually exclusive' },
+      { rule: '!has(self.name) || !self.name.contains(\'/\')', message: 'ingress.name is the name of an Ingress, without a namespace: the Ingress of that name in each Certificate\'s own namespace is edited' },
+    ],
   }).optional().describe('Route the challenge through an Ingress (created in certkeeper\'s namespace, removed after validation).'),
   gatewayHTTPRoute: z.object({
     parentRefs: z.array(z.object({
