@@ -126,7 +126,7 @@ beforeAll(async () => {
   } as KubeObject);
 
   const caBundle = readFileSync(env().acme.caRootFile).toString('base64');
-  // A ClusterIssuer that edits the Ingress "web" of each Certificate's namespace (the GCE case, NodePort).
+  // A ClusterIssuer that edits the Ingress "web" of each Certificate's namespace.
   clusterIssuer = `edit-in-place-${process.pid}`;
   const clusterEab = await mintEabKey(env().acme.managementUrl);
   await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace: systemNamespace }, stringData: { secret: clusterEab.hmacKey } } as KubeObject);
@@ -136,7 +136,7 @@ beforeAll(async () => {
       server: env().acme.directoryUrl, email: 'ops@example.com', caBundle,
       privateKeySecretRef: { name: `${clusterIssuer}-account` },
       externalAccountBinding: { keyID: clusterEab.keyId, keySecretRef: { name: 'eab' } },
-      solvers: [{ http01: { ingress: { name: 'web', serviceType: 'NodePort' } } }],
+      solvers: [{ http01: { ingress: { name: 'web', serviceType: 'ClusterIP' } } }],
     } },
   } as KubeObject);
   // An Issuer with a plain Ingress solver, for the shim's edit-in-place annotation.
@@ -196,7 +196,7 @@ describe('HTTP-01 edit in place', () => {
 
     const service = createdServices.find((s) => s.metadata.name === added!.service)!;
     expect(service.metadata.namespace).toBe(ns);
-    expect(service.spec.type).toBe('NodePort');
+    expect(service.spec.type).toBe('ClusterIP');
     expect(service.spec.selector).toBeUndefined();
     expect(service.spec.ports).toMatchObject([{ name: 'http01', port: 8089 }]);
     const slice = createdSlices.find((s) => s.metadata.labels?.['kubernetes.io/service-name'] === added!.service)!;
@@ -307,8 +307,9 @@ describe('HTTP-01 edit in place', () => {
     const edited = ingressVersions.filter((i) => i.metadata.name === 'shop' && challengePaths(i).length > 0);
     expect(edited.length).toBeGreaterThan(0);
     expect(challengePaths(edited[0]!)).toMatchObject([{ host, pathType: 'Exact', port: 8089 }]);
+    // No serviceType on the solver: NodePort, cert-manager's default (what GCE needs).
     const service = createdServices.find((s) => s.metadata.name === challengePaths(edited[0]!)[0]!.service)!;
-    expect(service.spec.type).toBe('ClusterIP');
+    expect(service.spec.type).toBe('NodePort');
     // No challenge Ingress of certkeeper's own was made for it.
     expect((await kube.list(ingresses, { namespace: systemNamespace })).items.length).toBe(challengeIngressesBefore);
     const after = (await kube.get<IngressObject>(ingresses, ns, 'shop'))!;

@@ -109,6 +109,9 @@ describe('a cert-manager ACME Issuer with only the group changed', () => {
     expect(await kubectlFails(['apply', '--dry-run=server', '-f', '-'], manifest)).toContain('ingress.name is the name of an Ingress, without a namespace');
     // A plain name is accepted (the Ingress of that name in each Certificate's own namespace).
     await kubectl(['apply', '--dry-run=server', '-f', '-'], manifest.replace('name: kube-system/web', 'name: web'));
+    // Beside an edited Ingress certkeeper creates only a NodePort or ClusterIP Service, never a LoadBalancer.
+    const loadBalancer = manifest.replace('name: kube-system/web', 'name: web').replace('serviceType: ClusterIP', 'serviceType: LoadBalancer');
+    expect(await kubectlFails(['apply', '--dry-run=server', '-f', '-'], loadBalancer)).toContain('with ingress.name, serviceType is NodePort or ClusterIP');
   });
 
   it('builds challenge routes from those fields that the API server accepts', async () => {

@@ -14,7 +14,7 @@
 import { isAlreadyExists, isNotFound, ApiError, type KubeClient, type KubeObject, type ResourceType } from '../../kube/client.ts';
 import type { Solver } from '../../api/solvers.ts';
 import { selectSolver } from '../select.ts';
-import { ingresses, routeName, type ChallengeRoute, type SolverService } from './routes.ts';
+import { certificateLabel, ingresses, routeName, type ChallengeRoute, type SolverService } from './routes.ts';
 
 export const services: ResourceType = { group: '', version: 'v1', plural: 'services', namespaced: true };
 export const endpointSlices: ResourceType = { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true };
@@ -179,7 +179,7 @@ function editLabels(route: ChallengeRoute): Record<string, string> {
   return {
     'app.kubernetes.io/managed-by': 'certkeeper',
     'certkeeper.io/solver': EDIT.solverLabel,
-    'certkeeper.io/certificate': route.certificate.replace('/', '.').slice(0, 63),
+    'certkeeper.io/certificate': certificateLabel(route.certificate),
   };
 }
 
@@ -190,6 +190,10 @@ export interface EditInPlace {
   serviceType?: string;
 }
 
+/** The Service types edit-in-place creates (cert-manager's two); NodePort by default, as in cert-manager. */
+export const SERVICE_TYPES = ['NodePort', 'ClusterIP'];
+export const DEFAULT_SERVICE_TYPE = 'NodePort';
+
 /** The Ingress named for edit-in-place does not exist (checked before an order is opened). */
 export class IngressNotFound extends Error {}
 
@@ -199,6 +203,9 @@ export class IngressNotFound extends Error {}
  * how to undo it.
  */
 export async function presentInPlace(kube: KubeClient, solver: SolverService, target: EditInPlace, route: ChallengeRoute): Promise<() => Promise<void>> {
+  const serviceType = target.serviceType ?? DEFAULT_SERVICE_TYPE;
+  // Never a LoadBalancer or ExternalName on a tenant's behalf.
+  if (!SERVICE_TYPES.includes(serviceType)) throw new Error(`http01.ingress.serviceType is "${serviceType}": editing an Ingress in place creates a NodePort or ClusterIP Service`);
   const serviceName = routeName(route);
   const path = `/.well-known/acme-challenge/${route.token}`;
   const mirrored = await solverEndpoints(kube, solver);
@@ -213,7 +220,7 @@ export async function presentInPlace(kube: KubeClient, solver: SolverService, ta
       annotations: { [EDIT.ingress]: target.ingressName, [EDIT.host]: route.host, [EDIT.path]: path },
     },
     // No selector: the EndpointSlice below says where traffic goes.
-    spec: { type: target.serviceType ?? 'ClusterIP', ports: [{ name: PORT_NAME, port: solver.port, protocol: 'TCP' }] },
+    spec: { type: serviceType, ports: [{ name: PORT_NAME, port: solver.port, protocol: 'TCP' }] },
   };
   await createOrKeep(kube, services, service as KubeObject);
   const slice = {
@@ -285,7 +292,7 @@ export async function undoEdit(kube: KubeClient, namespace: string, serviceName:
  * the ones a stopped process left behind are found here.
  */
 export async function undoEditsFor(kube: KubeClient, namespace: string, certificate: string): Promise<void> {
-  const label = `certkeeper.io/solver=${EDIT.solverLabel},certkeeper.io/certificate=${certificate.replace('/', '.').slice(0, 63)}`;
+  const label = `certkeeper.io/solver=${EDIT.solverLabel},certkeeper.io/certificate=${certificateLabel(certificate)}`;
   const records = await kube.list<ServiceObject>(services, { namespace, labelSelector: label });
   for (const record of records.items) await undoEdit(kube, namespace, record.metadata.name);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { httpRouteFor, ignoredSolverFields, ingressFor } from './routes.ts';
+import { certificateLabel, httpRouteFor, ignoredSolverFields, ingressFor } from './routes.ts';
 
 const service = { namespace: 'certkeeper', name: 'certkeeper-http01', port: 8089 };
 const route = { host: 'www.example.com', token: 'tok', certificate: 'app/web' };
@@ -45,5 +45,15 @@ describe('ignoredSolverFields', () => {
     expect(ignoredSolverFields([{ http01: { ingress: { ingressClassName: 'nginx', ingressTemplate: { metadata: { labels: { a: 'b' } } } } } }])).toEqual([]);
     // Edit in place (the GCE case): the name and the type of the Service certkeeper creates beside the Ingress.
     expect(ignoredSolverFields([{ http01: { ingress: { name: 'web', serviceType: 'NodePort' } } }])).toEqual([]);
+  });
+});
+
+describe('certificateLabel', () => {
+  it('is <namespace>.<name>, and a long one is cut to a valid, distinct label value', () => {
+    expect(certificateLabel('app/web')).toBe('app.web');
+    const long = certificateLabel(`${'n'.repeat(40)}/${'c'.repeat(40)}-`);
+    expect(long).toHaveLength(63);
+    expect(long).toMatch(/^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/);
+    expect(long).not.toBe(certificateLabel(`${'n'.repeat(40)}/${'c'.repeat(40)}-x`));
   });
 });

@@ -28,11 +28,22 @@ export function routeName(route: ChallengeRoute): string {
   return `certkeeper-http01-${createHash('sha256').update(`${route.host}/${route.token}`).digest('hex').slice(0, 16)}`;
 }
 
+/**
+ * The Certificate as a label value (<namespace>.<name>); a longer one is cut and
+ * ends in a hash of the whole, so it stays a valid label (63 characters, ending
+ * alphanumeric) and distinct.
+ */
+export function certificateLabel(certificate: string): string {
+  const value = certificate.replace('/', '.');
+  if (value.length <= 63) return value;
+  return `${value.slice(0, 46)}-${createHash('sha256').update(value).digest('hex').slice(0, 16)}`;
+}
+
 function labels(route: ChallengeRoute) {
   return {
     'app.kubernetes.io/managed-by': 'certkeeper',
     'certkeeper.io/solver': 'http01',
-    'certkeeper.io/certificate': route.certificate.replace('/', '.').slice(0, 63),
+    'certkeeper.io/certificate': certificateLabel(route.certificate),
   };
 }
 
