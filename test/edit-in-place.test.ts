@@ -16,7 +16,7 @@ import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
 import { certificates } from '../src/controllers/shim/controller.ts';
 import { endpointSlices, services, undoEditsFor, presentInPlace, type IngressObject } from '../src/solvers/http01/edit-in-place.ts';
-import { ingresses } from '../src/solvers/http01/routes.ts';
+import { ingresses, routeName } from '../src/solvers/http01/routes.ts';
 import { dropHeldChallenges, getHeldChallenges, getOrders, holdNextChallenge, mintEabKey } from './env/ca-client.ts';
 import { createNamespace, env, kubeClient, waitFor } from './helpers.ts';
 import { startOperatorProcess, type OperatorProcess } from './operator-process.ts';
@@ -330,5 +330,30 @@ describe('HTTP-01 edit in place', () => {
     await undoEditsFor(kube, ns, `${ns}/record`);
     expect((await kube.get<IngressObject>(ingresses, ns, 'record'))!.spec).toEqual(original.spec);
     expect((await kube.list(services, { namespace: ns, labelSelector: 'certkeeper.io/certificate=' + `${ns}.record` })).items).toEqual([]);
+  });
+
+  it('takes over no Service or EndpointSlice of the user\'s that happens to have the name it would use', async () => {
+    const host = testName('clash');
+    const original = await kube.create<IngressObject>(ingresses, userIngress(ns, 'clash', [host]));
+    const solver = { namespace: systemNamespace, name: 'certkeeper-http01', port: 8089 };
+    const target = { namespace: ns, ingressName: 'clash' };
+
+    const route = { host, token: 'B'.repeat(43), certificate: `${ns}/clash` };
+    const usersService = await kube.create(services, { apiVersion: 'v1', kind: 'Service', metadata: { name: routeName(route), namespace: ns }, spec: { ports: [{ port: 80 }] } } as KubeObject);
+    await expect(presentInPlace(kube, solver, target, route)).rejects.toThrow('is not certkeeper\'s record of this challenge');
+    await undoEditsFor(kube, ns, route.certificate);
+    expect((await kube.get(services, ns, routeName(route)))!.metadata.resourceVersion).toBe(usersService.metadata.resourceVersion);
+
+    const other = { ...route, token: 'C'.repeat(43) };
+    const usersSlice = await kube.create(endpointSlices, {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: routeName(other), namespace: ns },
+      addressType: 'IPv4', endpoints: [{ addresses: ['192.0.2.1'] }], ports: [{ port: 80 }],
+    } as KubeObject);
+    await expect(presentInPlace(kube, solver, target, other)).rejects.toThrow('is not certkeeper\'s record of this challenge');
+    // Its own Service goes; the user's EndpointSlice of the same name stays as it was.
+    await undoEditsFor(kube, ns, other.certificate);
+    expect(await kube.get(services, ns, routeName(other))).toBeUndefined();
+    expect((await kube.get(endpointSlices, ns, routeName(other)))!.metadata.resourceVersion).toBe(usersSlice.metadata.resourceVersion);
+    expect((await kube.get<IngressObject>(ingresses, ns, 'clash'))!.spec).toEqual(original.spec);
   });
 });

@@ -222,7 +222,7 @@ export async function presentInPlace(kube: KubeClient, solver: SolverService, ta
     // No selector: the EndpointSlice below says where traffic goes.
     spec: { type: serviceType, ports: [{ name: PORT_NAME, port: solver.port, protocol: 'TCP' }] },
   };
-  await createOrKeep(kube, services, service as KubeObject);
+  await createOrKeep(kube, services, service as KubeObject, (existing) => isRecordOf(existing, target.ingressName, route.host, path));
   const slice = {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
@@ -235,7 +235,7 @@ export async function presentInPlace(kube: KubeClient, solver: SolverService, ta
     endpoints: mirrored.endpoints,
     ports: [{ name: PORT_NAME, port: mirrored.port, protocol: 'TCP' }],
   };
-  if (!await createOrKeep(kube, endpointSlices, slice as KubeObject)) {
+  if (!await createOrKeep(kube, endpointSlices, slice as KubeObject, (existing) => isSliceOf(existing, serviceName))) {
     // From an earlier attempt: certkeeper's Pods may have moved since.
     await kube.mergePatch(endpointSlices, target.namespace, serviceName, { endpoints: slice.endpoints, ports: slice.ports });
   }
@@ -253,20 +253,40 @@ export function ingressMissingMessage(target: { namespace: string; ingressName: 
     + ` (or the Certificate's ${INGRESS_NAME_ANNOTATION} annotation)`;
 }
 
-async function createOrKeep(kube: KubeClient, type: ResourceType, object: KubeObject): Promise<boolean> {
+/** Whether a Service is certkeeper's record of this very edit. */
+function isRecordOf(service: KubeObject, ingressName: string, host: string, path: string): boolean {
+  const notes = service.metadata.annotations ?? {};
+  return service.metadata.labels?.['certkeeper.io/solver'] === EDIT.solverLabel
+    && notes[EDIT.ingress] === ingressName && notes[EDIT.host] === host && notes[EDIT.path] === path;
+}
+
+/**
+ * Creates the object; false when it exists already as certkeeper's (a retry of
+ * this challenge). One of the same name that is not certkeeper's is left alone
+ * and the challenge fails, so nothing of the user's is taken over.
+ */
+async function createOrKeep(kube: KubeClient, type: ResourceType, object: KubeObject, isOurs: (existing: KubeObject) => boolean): Promise<boolean> {
   try {
     await kube.create(type, object);
     return true;
   } catch (error) {
-    // The same host and token: a retry of this challenge.
     if (!isAlreadyExists(error)) throw error;
-    return false;
+    const existing = await kube.get(type, object.metadata.namespace, object.metadata.name);
+    if (existing && isOurs(existing)) return false;
+    throw new Error(`${type.plural === 'services' ? 'Service' : 'EndpointSlice'} ${object.metadata.namespace}/${object.metadata.name} exists and is not certkeeper's record of this challenge; certkeeper leaves it alone (delete or rename it to let the challenge use the name)`);
   }
 }
 
+/** Deletes the edit's EndpointSlice and Service, each only if it is certkeeper's (and still the object that was checked). */
 async function removeRecord(kube: KubeClient, namespace: string, serviceName: string): Promise<void> {
-  await kube.delete(endpointSlices, namespace, serviceName);
-  await kube.delete(services, namespace, serviceName);
+  const slice = await kube.get(endpointSlices, namespace, serviceName);
+  if (slice && isSliceOf(slice, serviceName)) await kube.delete(endpointSlices, namespace, serviceName, { uid: slice.metadata.uid });
+  const service = await kube.get(services, namespace, serviceName);
+  if (service?.metadata.labels?.['certkeeper.io/solver'] === EDIT.solverLabel) await kube.delete(services, namespace, serviceName, { uid: service.metadata.uid });
+}
+
+function isSliceOf(slice: KubeObject, serviceName: string): boolean {
+  return slice.metadata.labels?.['endpointslice.kubernetes.io/managed-by'] === 'certkeeper.io' && slice.metadata.labels['kubernetes.io/service-name'] === serviceName;
 }
 
 /**
