@@ -92,7 +92,7 @@ describe('a cert-manager ACME Issuer with only the group changed', () => {
       return ready?.reason === 'AccountReady' ? ready : undefined;
     });
     expect(issuer.message).toContain('Note: spec.acme.solvers[0].http01.ingress.podTemplate has no effect (certkeeper runs no solver pods)');
-    expect(issuer.message).toContain("spec.acme.solvers[0].http01.ingress.serviceType has no effect (challenges go to certkeeper's own Service)");
+    expect(issuer.message).toContain("spec.acme.solvers[0].http01.ingress.serviceType has no effect without ingress.name (or a Certificate's certkeeper.io/http01-ingress-name): challenges go to certkeeper's own Service");
     // waitInsteadOfSelfCheck (a duration, as in cert-manager 1.21) works here: not in the notes.
     expect(issuer.message).not.toContain('waitInsteadOfSelfCheck');
     expect((await getJournal(env().acme.managementUrl)).filter((e) => e.kid === eab.keyId).map((e) => e.status)).toEqual([201]);
@@ -112,6 +112,17 @@ describe('a cert-manager ACME Issuer with only the group changed', () => {
     expect(await kubectlFails(['apply', '--dry-run=server', '-f', '-'], flag)).toContain('waitInsteadOfSelfCheck');
     const zero = certManagerStyleIssuer(ns, 'kid').replace('waitInsteadOfSelfCheck: 30s', 'waitInsteadOfSelfCheck: "0"');
     await kubectl(['apply', '--dry-run=server', '-f', '-'], zero);
+  });
+
+  it('refuses an edit-in-place ingress.name that names another namespace at apply time', async () => {
+    const ns = await createNamespace(kube, 'parity-bad');
+    const manifest = certManagerStyleIssuer(ns, 'kid').replace('            class: nginx\n', '            class: nginx\n            name: kube-system/web\n');
+    expect(await kubectlFails(['apply', '--dry-run=server', '-f', '-'], manifest)).toContain('ingress.name is the name of an Ingress, without a namespace');
+    // A plain name is accepted (the Ingress of that name in each Certificate's own namespace).
+    await kubectl(['apply', '--dry-run=server', '-f', '-'], manifest.replace('name: kube-system/web', 'name: web'));
+    // Beside an edited Ingress certkeeper creates only a NodePort or ClusterIP Service, never a LoadBalancer.
+    const loadBalancer = manifest.replace('name: kube-system/web', 'name: web').replace('serviceType: ClusterIP', 'serviceType: LoadBalancer');
+    expect(await kubectlFails(['apply', '--dry-run=server', '-f', '-'], loadBalancer)).toContain('with ingress.name, serviceType is NodePort or ClusterIP');
   });
 
   it('builds challenge routes from those fields that the API server accepts', async () => {

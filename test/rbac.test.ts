@@ -3,7 +3,8 @@
 // shows certkeeper can do what it needs (its resources, their status, Secrets,
 // Events, its Lease, HTTP-01 Ingresses/HTTPRoutes and the EAB ledger's ConfigMaps
 // in its namespace; for the Ingress/Gateway shim, reading Ingresses and Gateways
-// and writing Certificates) and nothing more: no deleting Secrets or ledger entries, no
+// and writing Certificates; for HTTP-01 edit-in-place, patching Ingresses and
+// creating/deleting Services and EndpointSlices) and nothing more: no deleting Secrets or ledger entries, no
 // Pods, ConfigMaps elsewhere, Namespaces or wildcards.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -82,6 +83,17 @@ describe('the chart\'s RBAC', () => {
     return Object.fromEntries(answers);
   }
 
+  it('grants no edit-in-place rights with http01.editInPlace=false', async () => {
+    const { stdout } = await run(path.join(env().binDir, 'helm'), [
+      'template', release, chartDir, '--namespace', namespace, '--kube-version', env().kubernetesVersion,
+      '--show-only', 'templates/rbac.yaml', '--set', 'http01.editInPlace=false',
+    ]);
+    expect(stdout).not.toContain('endpointslices');
+    expect(stdout).not.toContain('"services"');
+    expect(stdout).not.toContain('verbs: ["get", "patch"]');
+    expect(stdout).toContain('resources: ["ingresses"]');
+  });
+
   it('grants exactly the rules certkeeper needs', async () => {
     const clusterRole = JSON.parse((await kubectl(['get', 'clusterrole', release, '-o', 'json'])).stdout);
     expect(clusterRole.rules).toEqual([
@@ -91,6 +103,10 @@ describe('the chart\'s RBAC', () => {
       { apiGroups: ['certkeeper.io'], resources: ['certificates'], verbs: ['create', 'patch', 'update', 'delete'] },
       { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['get', 'list', 'watch'] },
+      // HTTP-01 edit-in-place: the named Ingress is patched, a Service and EndpointSlice sit beside it.
+      { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'create', 'delete'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'create', 'patch', 'delete'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ]);
@@ -121,6 +137,10 @@ describe('the chart\'s RBAC', () => {
     // The shim: read Ingresses and Gateways everywhere, write the Certificates it owns.
     for (const verb of ['get', 'list', 'watch']) checks.push([verb, 'ingresses.networking.k8s.io'], [verb, 'gateways.gateway.networking.k8s.io']);
     for (const verb of ['create', 'patch', 'update', 'delete']) checks.push([verb, 'certificates.certkeeper.io']);
+    // HTTP-01 edit-in-place, in any Certificate's namespace (and the solver Service's EndpointSlices in its own).
+    checks.push(['patch', 'ingresses.networking.k8s.io'], ['get', 'services', namespace]);
+    for (const verb of ['get', 'list', 'create', 'delete']) checks.push([verb, 'services']);
+    for (const verb of ['list', 'create', 'patch', 'delete']) checks.push([verb, 'endpointslices.discovery.k8s.io'], [verb, 'endpointslices.discovery.k8s.io', namespace]);
     const answers = await table(checks);
     expect(Object.entries(answers).filter(([, yes]) => !yes).map(([what]) => what)).toEqual([]);
   });
@@ -136,14 +156,18 @@ describe('the chart\'s RBAC', () => {
       // Its own resources: read-only apart from status (and the Certificates the shim owns).
       ['create', 'issuers.certkeeper.io'], ['update', 'issuers.certkeeper.io'], ['delete', 'issuers.certkeeper.io'],
       ['patch', 'clusterissuers.certkeeper.io'], ['deletecollection', 'certificates.certkeeper.io'], ['update', 'certificates.certkeeper.io', otherNamespace, 'finalizers'],
-      // Ingresses and Gateways of users: read only.
-      ['update', 'ingresses.networking.k8s.io'], ['patch', 'gateways.gateway.networking.k8s.io'], ['delete', 'gateways.gateway.networking.k8s.io'],
+      // Ingresses of users: patched for edit-in-place (JSON patches that pin what they change), never replaced or deleted; Gateways read only.
+      ['update', 'ingresses.networking.k8s.io'], ['delete', 'ingresses.networking.k8s.io'],
+      ['patch', 'gateways.gateway.networking.k8s.io'], ['delete', 'gateways.gateway.networking.k8s.io'],
+      // The edit's Service and EndpointSlice are created and deleted, never changed otherwise.
+      ['update', 'services'], ['patch', 'services'], ['deletecollection', 'services'], ['watch', 'services'],
+      ['update', 'endpointslices.discovery.k8s.io'], ['deletecollection', 'endpointslices.discovery.k8s.io'], ['create', 'endpoints'],
       // Leases and HTTP-01 routes only in its own namespace, and only what it uses.
       ['get', 'leases.coordination.k8s.io'], ['delete', 'leases.coordination.k8s.io', namespace], ['list', 'leases.coordination.k8s.io', namespace],
       ['create', 'ingresses.networking.k8s.io'], ['update', 'ingresses.networking.k8s.io', namespace],
       ['create', 'httproutes.gateway.networking.k8s.io'], ['patch', 'httproutes.gateway.networking.k8s.io', namespace],
       // Nothing that would let it widen its own rights or reach workloads.
-      ['create', 'services', namespace], ['create', 'deployments.apps', namespace], ['create', 'serviceaccounts/token', namespace],
+      ['create', 'deployments.apps', namespace], ['create', 'serviceaccounts/token', namespace],
       ['create', 'clusterrolebindings.rbac.authorization.k8s.io'], ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
       ['bind', 'clusterroles.rbac.authorization.k8s.io'], ['impersonate', 'users'], ['get', 'nodes'],
       ['create', 'validatingadmissionpolicies.admissionregistration.k8s.io'], ['delete', 'validatingadmissionpolicybindings.admissionregistration.k8s.io'],

@@ -25,11 +25,17 @@ export const Http01Solver = z.object({
   ingress: z.object({
     ingressClassName: z.string().optional().describe('IngressClass of the Ingress certkeeper creates to route the challenge path to itself.'),
     class: z.string().optional().describe('Legacy ingress class, set as the kubernetes.io/ingress.class annotation (for controllers that read only that). Exclusive with ingressClassName.'),
-    name: z.string().optional().describe('cert-manager: add the challenge path to this existing Ingress instead of creating one. Not supported yet: certkeeper creates its own Ingress (the Issuer says so).'),
+    name: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'the name of an Ingress (no namespace: the one in each Certificate\'s own namespace is edited)').optional()
+      .describe('Edit in place (the GCE case): add the challenge path to the existing Ingress of this name in the Certificate\'s namespace, routed to a Service certkeeper creates there, instead of creating an Ingress; only that path is removed after validation.'),
     ingressTemplate: z.object({ metadata: ObjectMetaTemplate.optional() }).optional().describe('Labels and annotations for the challenge Ingress (e.g. for your ingress controller).'),
-    ...SolverPodFields,
+    serviceType: z.string().max(63).optional().describe('With name: type of the Service certkeeper creates beside the edited Ingress in the Certificate\'s namespace, NodePort (the default, as in cert-manager; what GCE needs) or ClusterIP. No effect otherwise.'),
+    podTemplate: SolverPodFields.podTemplate,
   }).meta({
-    'x-kubernetes-validations': [{ rule: '!(has(self.ingressClassName) && has(self.class))', message: 'ingress.class and ingress.ingressClassName are mutually exclusive' }],
+    'x-kubernetes-validations': [
+      { rule: '!(has(self.ingressClassName) && has(self.class))', message: 'ingress.class and ingress.ingressClassName are mutually exclusive' },
+      { rule: '!has(self.name) || !self.name.contains(\'/\')', message: 'ingress.name is the name of an Ingress, without a namespace: the Ingress of that name in each Certificate\'s own namespace is edited' },
+      { rule: '!has(self.name) || !has(self.serviceType) || self.serviceType in [\'NodePort\', \'ClusterIP\']', message: 'with ingress.name, serviceType is NodePort or ClusterIP (the Service certkeeper creates beside your Ingress)' },
+    ],
   }).optional().describe('Route the challenge through an Ingress (created in certkeeper\'s namespace, removed after validation).'),
   gatewayHTTPRoute: z.object({
     parentRefs: z.array(z.object({

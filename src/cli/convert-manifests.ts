@@ -62,7 +62,6 @@ class Notes {
 }
 
 const REASONS = {
-  ingressName: 'editing an existing Ingress (edit-in-place, e.g. GCE) is not supported yet; certkeeper creates its own challenge Ingress',
   dnsProvider: 'certkeeper\'s DNS-01 supports rfc2136, route53, cloudDNS, cloudflare, azureDNS, digitalocean, acmeDNS and webhook; this solver was dropped',
 };
 
@@ -76,9 +75,8 @@ function convertSolver(solver: Obj, prefix: string, notes: Notes): Obj | undefin
     if (isObject(http01.ingress)) {
       const ingress = http01.ingress;
       const to: Obj = {};
-      // Same names and meaning in certkeeper (podTemplate and serviceType are accepted; the Issuer says they have no effect).
-      Object.assign(to, pick(ingress, ['ingressClassName', 'class', 'ingressTemplate', 'podTemplate', 'serviceType']));
-      if (ingress.name !== undefined) notes.add(`${prefix}.http01.ingress.name`, REASONS.ingressName);
+      // Same names and meaning in certkeeper, edit-in-place (name, serviceType) included; podTemplate is accepted and has no effect (the Issuer says so).
+      Object.assign(to, pick(ingress, ['ingressClassName', 'class', 'name', 'ingressTemplate', 'podTemplate', 'serviceType']));
       notes.rest(ingress, ['ingressClassName', 'class', 'name', 'podTemplate', 'serviceType', 'ingressTemplate'], `${prefix}.http01.ingress`);
       converted.ingress = to;
     }

@@ -3,7 +3,9 @@
 // Gateway API. Pebble validates through Traefik: Pebble -> (a forwarder on
 // this machine standing in for the load balancer) -> Traefik's Service ->
 // Traefik -> certkeeper's solver Service -> the operator's Pod, once for a
-// challenge routed by an Ingress, once by an HTTPRoute. Then the user's story:
+// challenge routed by an Ingress, once by an HTTPRoute, once through the
+// user's own Ingress edited in place (a Service certkeeper puts beside it,
+// whose EndpointSlice mirrors the solver Service's). Then the user's story:
 // an Ingress that asks for a certificate (certkeeper.io/issuer annotation, the
 // ingress shim), Traefik serving the issued certificate, and the renewed one
 // after renewal.
@@ -58,6 +60,21 @@ async function secretLeaf(name: string): Promise<{ leaf: X509Certificate; chain:
   return { leaf: new X509Certificate(pem), chain: pem.match(/BEGIN CERTIFICATE/g)!.length };
 }
 
+/** An Issuer in the apps namespace with one http01 solver, and its EAB Secret. */
+async function issuer(name: string, solver: object) {
+  const eab = await mintEabKey(info.acme.managementUrl);
+  const caBundle = fs.readFileSync(info.acme.caRootFile).toString('base64');
+  return [
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-eab`, namespace: APPS_NS }, stringData: { secret: eab.hmacKey } },
+    {
+      apiVersion: 'certkeeper.io/v1alpha1',
+      kind: 'Issuer',
+      metadata: { name, namespace: APPS_NS },
+      spec: { acme: { server: info.node!.directoryUrl, email: 'ops@example.com', privateKeySecretRef: { name: `${name}-account` }, externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: `${name}-eab` } }, caBundle, solvers: [{ http01: solver }] } },
+    },
+  ];
+}
+
 beforeAll(async () => {
   image = ensureOperatorImage();
   const traefik = ensureTraefik();
@@ -79,19 +96,6 @@ beforeAll(async () => {
   forwarder = await startTcpForwarder({ listenHost: '127.0.0.1', listenPort: info.acme.httpChallengePort, targetHost: traefikIp, targetPort: 80 });
 
   await kubectl(['create', 'namespace', APPS_NS]);
-  const caBundle = fs.readFileSync(info.acme.caRootFile).toString('base64');
-  const issuer = async (name: string, solver: object) => {
-    const eab = await mintEabKey(info.acme.managementUrl);
-    return [
-      { apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-eab`, namespace: APPS_NS }, stringData: { secret: eab.hmacKey } },
-      {
-        apiVersion: 'certkeeper.io/v1alpha1',
-        kind: 'Issuer',
-        metadata: { name, namespace: APPS_NS },
-        spec: { acme: { server: info.node!.directoryUrl, email: 'ops@example.com', privateKeySecretRef: { name: `${name}-account` }, externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: `${name}-eab` } }, caBundle, solvers: [{ http01: solver }] } },
-      },
-    ];
-  };
   // A plain HTTP backend for the user's Ingress (node from the operator's image).
   const web = { 'app.kubernetes.io/name': 'web' };
   await kubectl(['apply', '-f', '-'], JSON.stringify({
@@ -145,6 +149,34 @@ describe('HTTP-01 through Traefik', () => {
   it('validates a challenge routed by an HTTPRoute on Traefik\'s Gateway', async () => {
     await kubectl(['apply', '-f', '-'], certificateManifest('api', ['api.certkeeper.test'], 'via-gateway'));
     await certificateReady('api');
+  });
+
+  it('validates a challenge routed through the user\'s own Ingress, edited in place, and gives the Ingress back as it was', async () => {
+    // Pebble -> Traefik -> the Service certkeeper puts beside the Ingress -> its EndpointSlice -> certkeeper's Pod.
+    const host = 'blog.certkeeper.test';
+    await kubectl(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        ...await issuer('edit-in-place', { ingress: { name: 'blog' } }),
+        {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'Ingress',
+          metadata: { name: 'blog', namespace: APPS_NS },
+          spec: {
+            ingressClassName: 'traefik',
+            rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }],
+          },
+        },
+      ],
+    }));
+    const before = await getJson<{ spec: unknown }>(['get', 'ingress', 'blog', '-n', APPS_NS]);
+    await kubectl(['apply', '-f', '-'], certificateManifest('blog', [host], 'edit-in-place'));
+    await certificateReady('blog');
+    const after = await getJson<{ spec: unknown }>(['get', 'ingress', 'blog', '-n', APPS_NS]);
+    expect(after.spec).toEqual(before.spec);
+    const leftovers = await getJson<{ items: unknown[] }>(['get', 'services,endpointslices', '-n', APPS_NS, '-l', 'certkeeper.io/solver=http01-edit-in-place']);
+    expect(leftovers.items).toEqual([]);
   });
 });
 

@@ -20,7 +20,8 @@ import { Informer, keyOf, resourceVersionAtLeast, splitKey } from '../../kube/in
 import { parseCertificateChain, type CsrSubject } from '../../pki/certificate.ts';
 import { keystorePasswords, tlsSecretData } from './outputs.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
-import type { SolverService } from '../../solvers/http01/routes.ts';
+import { ingresses, withIngressOverride, type SolverService } from '../../solvers/http01/routes.ts';
+import { editedIngresses, INGRESS_NAME, INGRESS_NAME_ANNOTATION, INGRESS_RECHECK_MS, ingressMissingMessage } from '../../solvers/http01/edit-in-place.ts';
 import type { IssuerController } from '../issuer/controller.ts';
 import {
   ARI_START_SPREAD_MS, deferredRenewal, invalidNames, needsIssuance, Reason, Refusal, renewalTime, requestedNames, secretOwnership,
@@ -543,11 +544,24 @@ export class CertificateController {
 
     const names = requestedNames(spec);
     const acme = issuer.data.spec.acme;
-    const unsolvable = unsolvableNames(names, acme.solvers ?? [], object.metadata.labels ?? {}, issuerRef);
+    const ingressOverride = object.metadata.annotations?.[INGRESS_NAME_ANNOTATION];
+    if (ingressOverride !== undefined && !INGRESS_NAME.test(ingressOverride)) {
+      return notReady('InvalidIngressName', `annotation ${INGRESS_NAME_ANNOTATION} is "${ingressOverride}": the name of an Ingress in namespace ${ns} (DNS subdomain, no namespace)`);
+    }
+    const solvers = withIngressOverride(acme.solvers ?? [], ingressOverride);
+    const unsolvable = unsolvableNames(names, solvers, object.metadata.labels ?? {}, issuerRef);
     if (unsolvable) {
       writer.clearOrder();
       writer.clearFailures();
       return notReady(unsolvable.reason, unsolvable.message);
+    }
+    // An Ingress to edit in place must exist (in this namespace: the only one ever edited) before an order is opened.
+    for (const ingressName of editedIngresses(names.dnsNames, solvers, object.metadata.labels ?? {})) {
+      if (!await this.deps.kube.get(ingresses, ns, ingressName)) {
+        await notReady('IngressNotFound', ingressMissingMessage({ namespace: ns, ingressName }));
+        // Ingresses are not watched: look again a little later.
+        return { requeueAfterMs: INGRESS_RECHECK_MS };
+      }
     }
     // Keystore passwords are read now: a missing one must not cost an order.
     const passwords = await keystorePasswords(this.deps.kube, ns, spec);
@@ -607,7 +621,7 @@ export class CertificateController {
         directoryUrl: acme.server,
         accountKeyPem: account.keyPem,
         accountUrl: account.accountUrl,
-        solvers: acme.solvers ?? [],
+        solvers,
         secretNamespace: issuerKind === 'Issuer' ? ns : this.deps.clusterResourceNamespace,
         names,
         profile,

@@ -17,6 +17,7 @@ import { installTransport, type AcmeTransportOptions } from '../../acme/transpor
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import { presentRoute, type SolverService } from '../../solvers/http01/routes.ts';
 import { selfCheckHttp01, type SelfCheckConfig } from '../../solvers/http01/self-check.ts';
+import { presentInPlace, undoEditsFor } from '../../solvers/http01/edit-in-place.ts';
 import { selectSolver } from '../../solvers/select.ts';
 import { challengeRecordName, type Dns01Handle } from '../../solvers/dns01/provider.ts';
 
@@ -99,7 +100,21 @@ interface AcmeAuthorization {
   challenges: { type: string; url: string; token: string; status: string; error?: { detail?: string } }[];
 }
 
+const namespaceOf = (request: IssueRequest) => request.certificateKey.split('/')[0]!;
+
 export async function issue(deps: IssueDeps, request: IssueRequest): Promise<IssueResult> {
+  if (!request.solvers.some((s) => s.http01?.ingress?.name)) return issueOrder(deps, request);
+  try {
+    return await issueOrder(deps, request);
+  } finally {
+    // Edits of the user's Ingress that a stopped process left (their record is a
+    // Service in the namespace), including ones for authorizations valid meanwhile.
+    await undoEditsFor(deps.kube, namespaceOf(request), request.certificateKey)
+      .catch((error: Error) => deps.log.warn({ err: error.message }, 'undoing Ingress edits failed; retried at the next issuance'));
+  }
+}
+
+async function issueOrder(deps: IssueDeps, request: IssueRequest): Promise<IssueResult> {
   // Loaded on first use: a fleet at rest never needs the ACME client in memory.
   const { default: acmeClient } = await import('acme-client');
   const client = new acmeClient.Client({
@@ -244,7 +259,12 @@ async function solve(deps: IssueDeps, client: acme.Client, request: IssueRequest
     if (solver.http01) {
       deps.http01.present(challenge.token, keyAuthorization);
       cleanups.push(async () => deps.http01.cleanUp(challenge.token));
-      cleanups.push(await presentRoute(deps.kube, solver.http01, deps.solverService, { host: authz.identifier.value, token: challenge.token, certificate: request.certificateKey }));
+      const route = { host: authz.identifier.value, token: challenge.token, certificate: request.certificateKey };
+      const editedIngress = solver.http01.ingress?.name;
+      cleanups.push(editedIngress
+        // Only ever the Ingress of that name in the Certificate's own namespace.
+        ? await presentInPlace(deps.kube, deps.solverService, { namespace: namespaceOf(request), ingressName: editedIngress, serviceType: solver.http01.ingress?.serviceType }, route)
+        : await presentRoute(deps.kube, solver.http01, deps.solverService, route));
       if (challenge.status === 'pending') {
         if (waitInstead !== undefined) {
           await sleep(waitInstead);

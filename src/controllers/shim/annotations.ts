@@ -38,7 +38,6 @@ export const NO_EFFECT: Record<string, string> = {
   'ip-sans': 'IP addresses are not taken from annotations',
   'http01-ingress-class': 'the HTTP-01 solver is chosen by the Issuer\'s solvers; there is no per-Certificate override yet',
   'http01-ingress-ingressclassname': 'the HTTP-01 solver is chosen by the Issuer\'s solvers; there is no per-Certificate override yet',
-  'http01-edit-in-place': 'certkeeper routes challenges with its own Ingress or HTTPRoute; editing yours is not supported yet',
 };
 
 /** The suffixes cert-manager keeps under acme.cert-manager.io/. */
@@ -60,6 +59,8 @@ export type ShimRequest =
     fields: Pick<CertificateSpec, 'commonName' | 'duration' | 'renewBefore' | 'usages' | 'privateKey' | 'renewBeforePercentage' | 'subject'>;
     /** Annotations present that have no effect yet, with the reason. */
     noEffect: { annotation: string; reason: string }[];
+    /** http01-edit-in-place is "true": the Certificates' HTTP-01 challenges edit the annotated Ingress itself. */
+    editInPlace: boolean;
   };
 
 /** Reads one annotation by suffix: certkeeper.io/ first, then (when allowed) cert-manager's prefix. */
@@ -178,5 +179,7 @@ export function readAnnotations(annotations: Record<string, string> | undefined,
     const present = read(suffix);
     return present ? [{ annotation: present.name, reason }] : [];
   });
-  return { kind: 'certificates', issuerRef: { name: chosen.value, kind }, fields, noEffect };
+  // As in cert-manager, only the exact value "true" turns it on.
+  const editInPlace = read('http01-edit-in-place')?.value === 'true';
+  return { kind: 'certificates', issuerRef: { name: chosen.value, kind }, fields, noEffect, editInPlace };
 }

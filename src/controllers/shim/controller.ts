@@ -19,6 +19,7 @@ import { Controller, type ControllerHooks } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { Informer } from '../../kube/informer.ts';
 import { ingresses } from '../../solvers/http01/routes.ts';
+import { INGRESS_NAME_ANNOTATION } from '../../solvers/http01/edit-in-place.ts';
 import { canonicalJson } from '../../util/canonical.ts';
 import { isAnnotated, readAnnotations, type ShimOptions } from './annotations.ts';
 import { desiredForGateway, desiredForIngress, type DesiredCertificate, type GatewayObject, type IngressObject } from './desired.ts';
@@ -196,12 +197,14 @@ export class ShimController {
           name: want.name,
           namespace,
           ownerReferences: [{ apiVersion: source.apiVersion, kind, name, uid: live.metadata.uid, controller: true }],
+          ...(want.editedIngress ? { annotations: { [INGRESS_NAME_ANNOTATION]: want.editedIngress } } : {}),
         },
         spec: want.spec,
       };
       const cached = owned.find((c) => c.metadata.name === want.name && shimOwner(c)!.uid === live.metadata.uid);
       if (cached) {
         if (normalSpec(cached.spec) !== normalSpec(want.spec)) await this.rewriteSpec(namespace, cached, want, log);
+        await this.syncEditedIngress(namespace, cached, want, log);
         continue;
       }
       try {
@@ -215,6 +218,7 @@ export class ShimController {
         if (existing && owner?.kind === kind && owner.name === name && owner.uid === live.metadata.uid) {
           // Ours, and the cache had not shown it yet.
           if (normalSpec(existing.spec) !== normalSpec(want.spec)) await this.rewriteSpec(namespace, existing, want, log);
+          await this.syncEditedIngress(namespace, existing, want, log);
           continue;
         }
         this.warnOnce(`${key}/${want.name}`, involved!, 'CertificateConflict',
@@ -233,6 +237,21 @@ export class ShimController {
       log.info({ certificate: want.name }, 'updated a Certificate to match');
     } catch (error) {
       // Deleted meanwhile: its DELETED event queues this object again.
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /** Sets or removes the edit-in-place annotation (the only annotation the shim manages), if it differs. */
+  private async syncEditedIngress(namespace: string, certificate: CertificateObject, want: DesiredCertificate, log: Logger): Promise<void> {
+    const current = certificate.metadata.annotations?.[INGRESS_NAME_ANNOTATION];
+    if (current === want.editedIngress) return;
+    try {
+      // The uid in the patch is a precondition (it is immutable): a Certificate re-created meanwhile is not changed.
+      await this.deps.kube.mergePatch(certificates, namespace, certificate.metadata.name, {
+        metadata: { uid: certificate.metadata.uid, annotations: { [INGRESS_NAME_ANNOTATION]: want.editedIngress ?? null } },
+      });
+      log.info({ certificate: want.name, ingress: want.editedIngress }, 'updated the Certificate\'s edit-in-place annotation');
+    } catch (error) {
       if (!isNotFound(error)) throw error;
     }
   }

@@ -29,6 +29,8 @@ export interface GatewayObject extends KubeObject {
 export interface DesiredCertificate {
   name: string;
   spec: CertificateSpec;
+  /** The Ingress its HTTP-01 challenges edit in place (the certkeeper.io/http01-ingress-name annotation), if asked. */
+  editedIngress?: string;
 }
 
 export interface Desired {
@@ -74,13 +76,16 @@ export function desiredForIngress(ingress: IngressObject, request: Request): Des
     }
     hosts.add(tls.secretName, tls.hosts);
   }
-  return { certificates: hosts.certificates(request), skipped };
+  const wanted = hosts.certificates(request);
+  // cert-manager's edit-in-place: the challenges of this Ingress's Certificates go through this very Ingress.
+  return { certificates: request.editInPlace ? wanted.map((c) => ({ ...c, editedIngress: ingress.metadata.name })) : wanted, skipped };
 }
 
 export function desiredForGateway(gateway: GatewayObject, request: Request): Desired {
   const hosts = new HostsBySecret();
   const skipped: string[] = [];
   const namespace = gateway.metadata.namespace;
+  if (request.editInPlace) skipped.push('http01-edit-in-place has no effect on a Gateway (it edits an Ingress)');
   for (const [index, listener] of (gateway.spec?.listeners ?? []).entries()) {
     const label = `listener ${listener.name ?? index}`;
     if (listener.protocol !== 'HTTPS' && listener.protocol !== 'TLS') continue;

@@ -60,11 +60,11 @@ describe('readAnnotations', () => {
     const request = certs(readAnnotations({
       'certkeeper.io/issuer': 'gts',
       'certkeeper.io/revision-history-limit': '3',
-      'certkeeper.io/http01-edit-in-place': 'true',
+      'certkeeper.io/http01-ingress-class': 'nginx',
       'certkeeper.io/uri-sans': 'spiffe://a/b',
     }, own));
     expect(request.noEffect.map((n) => n.annotation).sort()).toEqual([
-      'certkeeper.io/http01-edit-in-place', 'certkeeper.io/revision-history-limit', 'certkeeper.io/uri-sans',
+      'certkeeper.io/http01-ingress-class', 'certkeeper.io/revision-history-limit', 'certkeeper.io/uri-sans',
     ]);
     expect(request.noEffect.every((n) => n.reason.length > 0)).toBe(true);
   });
@@ -98,6 +98,16 @@ describe('readAnnotations', () => {
     expect(request.fields.duration).toBe('2160h');
     // cert-manager's own spelling is acme.cert-manager.io/http01-edit-in-place; the other one is not read.
     expect(request.noEffect.map((n) => n.annotation)).toEqual(['acme.cert-manager.io/http01-ingress-class']);
+    expect(request.editInPlace).toBe(false);
+  });
+
+  it('turns edit-in-place on for exactly "true", in certkeeper\'s spelling or (with the flag) cert-manager\'s', () => {
+    const editInPlace = (annotations: Record<string, string>, options = own) => certs(readAnnotations({ 'certkeeper.io/issuer': 'gts', ...annotations }, options)).editInPlace;
+    expect(editInPlace({ 'certkeeper.io/http01-edit-in-place': 'true' })).toBe(true);
+    expect(editInPlace({ 'certkeeper.io/http01-edit-in-place': 'yes' })).toBe(false);
+    expect(editInPlace({ 'acme.cert-manager.io/http01-edit-in-place': 'true' })).toBe(false);
+    expect(editInPlace({ 'acme.cert-manager.io/http01-edit-in-place': 'true' }, compat)).toBe(true);
+    expect(editInPlace({ 'certkeeper.io/http01-edit-in-place': 'false', 'acme.cert-manager.io/http01-edit-in-place': 'true' }, compat)).toBe(false);
   });
 
   it('ignores cert-manager annotations without the flag even next to certkeeper ones', () => {
@@ -137,6 +147,18 @@ describe('desiredForIngress', () => {
     }, request);
     expect(desired.certificates).toEqual([]);
     expect(desired.skipped).toEqual(['spec.tls[0] has no secretName', 'spec.tls[1] (empty-tls) has no hosts']);
+  });
+
+  it('names the Ingress itself for edit-in-place on every Certificate it asks for', () => {
+    const editing = { ...request, editInPlace: true };
+    const desired = desiredForIngress({
+      metadata: { name: 'web', namespace: 'shop' },
+      spec: { tls: [{ hosts: ['a.example.com'], secretName: 'a-tls' }, { hosts: ['b.example.com'], secretName: 'b-tls' }] },
+    }, editing);
+    expect(desired.certificates.map((c) => [c.name, c.editedIngress])).toEqual([['a-tls', 'web'], ['b-tls', 'web']]);
+    expect(desiredForIngress({ metadata: { name: 'web' }, spec: { tls: [{ hosts: ['a.example.com'], secretName: 'a-tls' }] } }, request).certificates[0]).not.toHaveProperty('editedIngress');
+    // A Gateway has no Ingress to edit: said, not ignored.
+    expect(desiredForGateway({ metadata: { name: 'gw' }, spec: {} }, editing).skipped).toEqual(['http01-edit-in-place has no effect on a Gateway (it edits an Ingress)']);
   });
 
   it('asks for nothing when the Ingress has no TLS section', () => {

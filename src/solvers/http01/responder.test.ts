@@ -41,4 +41,22 @@ describe('Http01Responder', () => {
     expect(asked).toBe(before + 1);
     await first;
   });
+
+  it('answers a load balancer\'s health check on / with 200, and nothing else but tokens', async () => {
+    const responder = new Http01Responder({ unknownTokenWaitMs: 0 });
+    responder.present(token, `${token}.thumbprint`);
+    const port = await responder.listen('127.0.0.1', 0);
+    try {
+      const get = async (path: string) => {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`);
+        return [res.status, await res.text()];
+      };
+      expect(await get('/')).toEqual([200, 'ok\n']);
+      expect(await get(`/.well-known/acme-challenge/${token}`)).toEqual([200, `${token}.thumbprint`]);
+      expect((await get('/index.html'))[0]).toBe(404);
+      expect((await get('/.well-known/acme-challenge/'))[0]).toBe(404);
+    } finally {
+      await responder.close();
+    }
+  });
 });

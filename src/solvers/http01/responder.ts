@@ -75,6 +75,11 @@ export class Http01Responder {
       res.writeHead(405).end();
       return;
     }
+    if (path === '/') {
+      // A load balancer's health check of the backend (GCE's asks for 200 on "/" before it routes the challenge path).
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
     void this.answer(token).then((answer) => {
       if (answer === undefined) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('unknown challenge\n');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { httpRouteFor, ignoredSolverFields, ingressFor } from './routes.ts';
+import { certificateLabel, httpRouteFor, ignoredSolverFields, ingressFor } from './routes.ts';
 
 const service = { namespace: 'certkeeper', name: 'certkeeper-http01', port: 8089 };
 const route = { host: 'www.example.com', token: 'tok', certificate: 'app/web' };
@@ -30,17 +30,29 @@ describe('challenge routes', () => {
 describe('ignoredSolverFields', () => {
   it('names every accepted cert-manager field that has no effect, with where it is', () => {
     expect(ignoredSolverFields([
-      { http01: { ingress: { podTemplate: {}, serviceType: 'NodePort', name: 'web' } } },
-      { waitInsteadOfSelfCheck: '30s', http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'gw' }], podTemplate: {} } } },
+      { http01: { ingress: { podTemplate: {}, serviceType: 'NodePort' } } },
+      { waitInsteadOfSelfCheck: '30s', http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'gw' }], podTemplate: {}, serviceType: 'NodePort' } } },
     ])).toEqual([
       'spec.acme.solvers[0].http01.ingress.podTemplate has no effect (certkeeper runs no solver pods)',
-      "spec.acme.solvers[0].http01.ingress.serviceType has no effect (challenges go to certkeeper's own Service)",
-      'spec.acme.solvers[0].http01.ingress.name is not supported yet: certkeeper routes the challenge with an Ingress of its own, not by editing Ingress web',
+      "spec.acme.solvers[0].http01.ingress.serviceType has no effect without ingress.name (or a Certificate's certkeeper.io/http01-ingress-name): challenges go to certkeeper's own Service",
       'spec.acme.solvers[1].http01.gatewayHTTPRoute.podTemplate has no effect (certkeeper runs no solver pods)',
+      "spec.acme.solvers[1].http01.gatewayHTTPRoute.serviceType has no effect (challenges go to certkeeper's own Service)",
     ]);
   });
 
   it('says nothing for fields that work', () => {
     expect(ignoredSolverFields([{ http01: { ingress: { ingressClassName: 'nginx', ingressTemplate: { metadata: { labels: { a: 'b' } } } } } }])).toEqual([]);
+    // Edit in place (the GCE case): the name and the type of the Service certkeeper creates beside the Ingress.
+    expect(ignoredSolverFields([{ http01: { ingress: { name: 'web', serviceType: 'NodePort' } } }])).toEqual([]);
+  });
+});
+
+describe('certificateLabel', () => {
+  it('is <namespace>.<name>, and a long one is cut to a valid, distinct label value', () => {
+    expect(certificateLabel('app/web')).toBe('app.web');
+    const long = certificateLabel(`${'n'.repeat(40)}/${'c'.repeat(40)}-`);
+    expect(long).toHaveLength(63);
+    expect(long).toMatch(/^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/);
+    expect(long).not.toBe(certificateLabel(`${'n'.repeat(40)}/${'c'.repeat(40)}-x`));
   });
 });

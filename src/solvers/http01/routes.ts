@@ -28,11 +28,22 @@ export function routeName(route: ChallengeRoute): string {
   return `certkeeper-http01-${createHash('sha256').update(`${route.host}/${route.token}`).digest('hex').slice(0, 16)}`;
 }
 
+/**
+ * The Certificate as a label value (<namespace>.<name>); a longer one is cut and
+ * ends in a hash of the whole, so it stays a valid label (63 characters, ending
+ * alphanumeric) and distinct.
+ */
+export function certificateLabel(certificate: string): string {
+  const value = certificate.replace('/', '.');
+  if (value.length <= 63) return value;
+  return `${value.slice(0, 46)}-${createHash('sha256').update(value).digest('hex').slice(0, 16)}`;
+}
+
 function labels(route: ChallengeRoute) {
   return {
     'app.kubernetes.io/managed-by': 'certkeeper',
     'certkeeper.io/solver': 'http01',
-    'certkeeper.io/certificate': route.certificate.replace('/', '.').slice(0, 63),
+    'certkeeper.io/certificate': certificateLabel(route.certificate),
   };
 }
 
@@ -118,9 +129,25 @@ export function ignoredSolverFields(solvers: { http01?: z.infer<typeof Http01Sol
     const route = solver.http01?.gatewayHTTPRoute;
     for (const [where, fields] of [[`${at}.http01.ingress`, ingress], [`${at}.http01.gatewayHTTPRoute`, route]] as const) {
       if (fields?.podTemplate) notes.push(`${where}.podTemplate has no effect (certkeeper runs no solver pods)`);
-      if (fields?.serviceType) notes.push(`${where}.serviceType has no effect (challenges go to certkeeper's own Service)`);
     }
-    if (ingress?.name) notes.push(`${at}.http01.ingress.name is not supported yet: certkeeper routes the challenge with an Ingress of its own, not by editing Ingress ${ingress.name}`);
+    // serviceType is the type of the Service an edited Ingress points at; otherwise there is none.
+    if (ingress?.serviceType && !ingress.name) {
+      notes.push(`${at}.http01.ingress.serviceType has no effect without ingress.name (or a Certificate's certkeeper.io/http01-ingress-name): challenges go to certkeeper's own Service`);
+    }
+    if (route?.serviceType) notes.push(`${at}.http01.gatewayHTTPRoute.serviceType has no effect (challenges go to certkeeper's own Service)`);
   });
   return notes;
+}
+
+/**
+ * The solvers with a Certificate's edit-in-place Ingress (its
+ * certkeeper.io/http01-ingress-name annotation, set by the shim) put into
+ * every http01 solver that does not route through a Gateway, as cert-manager's
+ * override annotation does. Pure.
+ */
+export function withIngressOverride<S extends { http01?: z.infer<typeof Http01Solver> }>(solvers: S[], ingressName: string | undefined): S[] {
+  if (!ingressName) return solvers;
+  return solvers.map((solver) => solver.http01 && !solver.http01.gatewayHTTPRoute
+    ? { ...solver, http01: { ...solver.http01, ingress: { ...solver.http01.ingress, name: ingressName } } }
+    : solver);
 }
