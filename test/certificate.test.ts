@@ -170,6 +170,22 @@ describe('issuance over HTTP-01', () => {
     expect(value('certkeeper_process_resident_memory_bytes')).toBeGreaterThan(0);
   });
 
+  it('routes the challenge with the ingress class a Certificate\'s annotation asks for (as the shim sets it)', async () => {
+    seenIngresses = [];
+    const name = testName('classed');
+    await kube.create(certificates, {
+      apiVersion: API_VERSION, kind: 'Certificate',
+      metadata: { name: 'classed', namespace: ns, annotations: { 'certkeeper.io/http01-ingress-class': 'traefik' } },
+      spec: { secretName: 'classed-tls', issuerRef: { name: 'gts' }, dnsNames: [name] },
+    } as KubeObject);
+    await waitForCertificate('classed', readyAtRevision(1), 'Ready at revision 1');
+    const added = seenIngresses.filter((e) => e.type === 'ADDED' && JSON.stringify(e.object.spec).includes(name));
+    expect(added).toHaveLength(1);
+    // The legacy class annotation in place of the Issuer's ingressClassName (nginx).
+    expect(added[0]!.object.metadata.annotations).toMatchObject({ 'kubernetes.io/ingress.class': 'traefik' });
+    expect((added[0]!.object.spec as { ingressClassName?: string }).ingressClassName).toBeUndefined();
+  });
+
   it('repairs a deleted Secret and a Secret whose key was replaced', async () => {
     await createCertificate('repair', { secretName: 'repair-tls', issuerRef: { name: 'gts' }, dnsNames: [testName('repair')] });
     await waitForCertificate('repair', readyAtRevision(1), 'revision 1');

@@ -174,8 +174,10 @@ describe('the Ingress shim', () => {
       return found.length > 0 ? found : undefined;
     });
     expect(warning!.message).toContain('certkeeper.io/revision-history-limit has no effect');
-    expect(warning!.message).toContain('certkeeper.io/http01-ingress-class has no effect');
+    expect(warning!.message).not.toContain('http01-ingress-class');
     const cert = await waitFor('the Certificate', () => getCertificate('noted-tls'));
+    // The ingress class annotation works: it reaches the Certificate, whose challenge Ingresses take that class.
+    expect(cert.metadata.annotations).toMatchObject({ 'certkeeper.io/http01-ingress-class': 'traefik' });
 
     await kube.mergePatch(ingresses, ns, 'noted', { metadata: { annotations: { 'certkeeper.io/duration': 'ninety days' } } });
     const [bad] = await waitFor('a BadAnnotation event', async () => {
@@ -250,6 +252,12 @@ describe('with --ingress-shim-cert-manager-annotations', () => {
     await waitFor('the edit-in-place annotation to leave the Certificate', async () => {
       const c = await getCertificate('cm-on-tls');
       return c !== undefined && c.metadata.uid === mapped.metadata.uid && c.metadata.annotations?.['certkeeper.io/http01-ingress-name'] === undefined;
+    });
+    // cert-manager's ingress class annotation reaches the Certificate (the challenge Ingress's class: test/certificate.test.ts).
+    await kube.mergePatch(ingresses, ns, 'cm-on', { metadata: { annotations: { 'acme.cert-manager.io/http01-ingress-class': 'traefik' } } });
+    await waitFor('the ingress class annotation on the Certificate', async () => {
+      const c = await getCertificate('cm-on-tls');
+      return c?.metadata.annotations?.['certkeeper.io/http01-ingress-class'] === 'traefik' || undefined;
     });
   });
 });

@@ -20,7 +20,7 @@ import { Informer, keyOf, resourceVersionAtLeast, splitKey } from '../../kube/in
 import { parseCertificateChain, type CsrSubject } from '../../pki/certificate.ts';
 import { keystorePasswords, tlsSecretData } from './outputs.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
-import { ingresses, withIngressOverride, type SolverService } from '../../solvers/http01/routes.ts';
+import { INGRESS_CLASS_ANNOTATION, INGRESS_CLASS_NAME_ANNOTATION, ingresses, withIngressClassOverride, withIngressOverride, type SolverService } from '../../solvers/http01/routes.ts';
 import { editedIngresses, INGRESS_NAME, INGRESS_NAME_ANNOTATION, INGRESS_RECHECK_MS, ingressMissingMessage } from '../../solvers/http01/edit-in-place.ts';
 import type { IssuerController } from '../issuer/controller.ts';
 import {
@@ -548,7 +548,11 @@ export class CertificateController {
     if (ingressOverride !== undefined && !INGRESS_NAME.test(ingressOverride)) {
       return notReady('InvalidIngressName', `annotation ${INGRESS_NAME_ANNOTATION} is "${ingressOverride}": the name of an Ingress in namespace ${ns} (DNS subdomain, no namespace)`);
     }
-    const solvers = withIngressOverride(acme.solvers ?? [], ingressOverride);
+    const annotations = object.metadata.annotations ?? {};
+    const solvers = withIngressOverride(withIngressClassOverride(acme.solvers ?? [], {
+      class: annotations[INGRESS_CLASS_ANNOTATION] || undefined,
+      ingressClassName: annotations[INGRESS_CLASS_NAME_ANNOTATION] || undefined,
+    }), ingressOverride);
     const unsolvable = unsolvableNames(names, solvers, object.metadata.labels ?? {}, issuerRef);
     if (unsolvable) {
       writer.clearOrder();

@@ -36,8 +36,6 @@ export const NO_EFFECT: Record<string, string> = {
   'email-sans': 'ACME CAs issue certificates for DNS names and IP addresses only',
   'uri-sans': 'ACME CAs issue certificates for DNS names and IP addresses only',
   'ip-sans': 'IP addresses are not taken from annotations',
-  'http01-ingress-class': 'the HTTP-01 solver is chosen by the Issuer\'s solvers; there is no per-Certificate override yet',
-  'http01-ingress-ingressclassname': 'the HTTP-01 solver is chosen by the Issuer\'s solvers; there is no per-Certificate override yet',
 };
 
 /** The suffixes cert-manager keeps under acme.cert-manager.io/. */
@@ -61,6 +59,9 @@ export type ShimRequest =
     noEffect: { annotation: string; reason: string }[];
     /** http01-edit-in-place is "true": the Certificates' HTTP-01 challenges edit the annotated Ingress itself. */
     editInPlace: boolean;
+    /** http01-ingress-class / http01-ingress-ingressclassname: the class of the Certificates' challenge Ingresses. */
+    ingressClass?: string;
+    ingressClassName?: string;
   };
 
 /** Reads one annotation by suffix: certkeeper.io/ first, then (when allowed) cert-manager's prefix. */
@@ -181,5 +182,10 @@ export function readAnnotations(annotations: Record<string, string> | undefined,
   });
   // As in cert-manager, only the exact value "true" turns it on.
   const editInPlace = read('http01-edit-in-place')?.value === 'true';
-  return { kind: 'certificates', issuerRef: { name: chosen.value, kind }, fields, noEffect, editInPlace };
+  const ingressClass = read('http01-ingress-class')?.value || undefined;
+  const ingressClassName = read('http01-ingress-ingressclassname')?.value || undefined;
+  return {
+    kind: 'certificates', issuerRef: { name: chosen.value, kind }, fields, noEffect, editInPlace,
+    ...(ingressClass ? { ingressClass } : {}), ...(ingressClassName ? { ingressClassName } : {}),
+  };
 }

@@ -20,6 +20,7 @@ import type { EventRecorder } from '../../kube/events.ts';
 import { Informer } from '../../kube/informer.ts';
 import { ingresses } from '../../solvers/http01/routes.ts';
 import { INGRESS_NAME_ANNOTATION } from '../../solvers/http01/edit-in-place.ts';
+import { INGRESS_CLASS_ANNOTATION, INGRESS_CLASS_NAME_ANNOTATION } from '../../solvers/http01/routes.ts';
 import { canonicalJson } from '../../util/canonical.ts';
 import { isAnnotated, readAnnotations, type ShimOptions } from './annotations.ts';
 import { desiredForGateway, desiredForIngress, type DesiredCertificate, type GatewayObject, type IngressObject } from './desired.ts';
@@ -197,7 +198,7 @@ export class ShimController {
           name: want.name,
           namespace,
           ownerReferences: [{ apiVersion: source.apiVersion, kind, name, uid: live.metadata.uid, controller: true }],
-          ...(want.editedIngress ? { annotations: { [INGRESS_NAME_ANNOTATION]: want.editedIngress } } : {}),
+          ...(Object.keys(solverAnnotations(want)).length > 0 ? { annotations: solverAnnotations(want) } : {}),
         },
         spec: want.spec,
       };
@@ -241,16 +242,19 @@ export class ShimController {
     }
   }
 
-  /** Sets or removes the edit-in-place annotation (the only annotation the shim manages), if it differs. */
+  /** Sets or removes the HTTP-01 annotations (edit-in-place, ingress class: the only annotations the shim manages), where they differ. */
   private async syncEditedIngress(namespace: string, certificate: CertificateObject, want: DesiredCertificate, log: Logger): Promise<void> {
-    const current = certificate.metadata.annotations?.[INGRESS_NAME_ANNOTATION];
-    if (current === want.editedIngress) return;
+    const wanted = solverAnnotations(want);
+    const changes = Object.fromEntries(SHIM_ANNOTATIONS
+      .filter((key) => certificate.metadata.annotations?.[key] !== wanted[key])
+      .map((key) => [key, wanted[key] ?? null]));
+    if (Object.keys(changes).length === 0) return;
     try {
       // The uid in the patch is a precondition (it is immutable): a Certificate re-created meanwhile is not changed.
       await this.deps.kube.mergePatch(certificates, namespace, certificate.metadata.name, {
-        metadata: { uid: certificate.metadata.uid, annotations: { [INGRESS_NAME_ANNOTATION]: want.editedIngress ?? null } },
+        metadata: { uid: certificate.metadata.uid, annotations: changes },
       });
-      log.info({ certificate: want.name, ingress: want.editedIngress }, 'updated the Certificate\'s edit-in-place annotation');
+      log.info({ certificate: want.name, annotations: changes }, 'updated the Certificate\'s HTTP-01 annotations');
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -272,4 +276,15 @@ export async function gatewayApiServed(kube: KubeClient): Promise<boolean> {
     if (isNotFound(error)) return false;
     throw error;
   }
+}
+
+/** The Certificate annotations the shim manages: how its HTTP-01 challenges are routed. */
+const SHIM_ANNOTATIONS = [INGRESS_NAME_ANNOTATION, INGRESS_CLASS_ANNOTATION, INGRESS_CLASS_NAME_ANNOTATION];
+
+function solverAnnotations(want: DesiredCertificate): Record<string, string> {
+  return {
+    ...(want.editedIngress ? { [INGRESS_NAME_ANNOTATION]: want.editedIngress } : {}),
+    ...(want.ingressClass ? { [INGRESS_CLASS_ANNOTATION]: want.ingressClass } : {}),
+    ...(want.ingressClassName ? { [INGRESS_CLASS_NAME_ANNOTATION]: want.ingressClassName } : {}),
+  };
 }

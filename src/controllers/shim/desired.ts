@@ -31,6 +31,9 @@ export interface DesiredCertificate {
   spec: CertificateSpec;
   /** The Ingress its HTTP-01 challenges edit in place (the certkeeper.io/http01-ingress-name annotation), if asked. */
   editedIngress?: string;
+  /** The class of its challenge Ingresses (certkeeper.io/http01-ingress-class / -ingressclassname), if asked. */
+  ingressClass?: string;
+  ingressClassName?: string;
 }
 
 export interface Desired {
@@ -78,7 +81,15 @@ export function desiredForIngress(ingress: IngressObject, request: Request): Des
   }
   const wanted = hosts.certificates(request);
   // cert-manager's edit-in-place: the challenges of this Ingress's Certificates go through this very Ingress.
-  return { certificates: request.editInPlace ? wanted.map((c) => ({ ...c, editedIngress: ingress.metadata.name })) : wanted, skipped };
+  return {
+    certificates: wanted.map((c) => ({
+      ...c,
+      ...(request.editInPlace ? { editedIngress: ingress.metadata.name } : {}),
+      ...(request.ingressClass ? { ingressClass: request.ingressClass } : {}),
+      ...(request.ingressClassName ? { ingressClassName: request.ingressClassName } : {}),
+    })),
+    skipped,
+  };
 }
 
 export function desiredForGateway(gateway: GatewayObject, request: Request): Desired {
@@ -86,6 +97,7 @@ export function desiredForGateway(gateway: GatewayObject, request: Request): Des
   const skipped: string[] = [];
   const namespace = gateway.metadata.namespace;
   if (request.editInPlace) skipped.push('http01-edit-in-place has no effect on a Gateway (it edits an Ingress)');
+  if (request.ingressClass || request.ingressClassName) skipped.push('http01-ingress-class and http01-ingress-ingressclassname have no effect on a Gateway (challenges follow the Issuer\'s solvers)');
   for (const [index, listener] of (gateway.spec?.listeners ?? []).entries()) {
     const label = `listener ${listener.name ?? index}`;
     if (listener.protocol !== 'HTTPS' && listener.protocol !== 'TLS') continue;

@@ -63,10 +63,10 @@ describe('readAnnotations', () => {
       'certkeeper.io/http01-ingress-class': 'nginx',
       'certkeeper.io/uri-sans': 'spiffe://a/b',
     }, own));
-    expect(request.noEffect.map((n) => n.annotation).sort()).toEqual([
-      'certkeeper.io/http01-ingress-class', 'certkeeper.io/revision-history-limit', 'certkeeper.io/uri-sans',
-    ]);
+    expect(request.noEffect.map((n) => n.annotation).sort()).toEqual(['certkeeper.io/revision-history-limit', 'certkeeper.io/uri-sans']);
     expect(request.noEffect.every((n) => n.reason.length > 0)).toBe(true);
+    // The ingress class annotations work: they reach the Certificates.
+    expect(request.ingressClass).toBe('nginx');
   });
 
   it('maps the subject, the key encoding and renew-before-percentage', () => {
@@ -97,7 +97,8 @@ describe('readAnnotations', () => {
     expect(request.issuerRef.name).toBe('new');
     expect(request.fields.duration).toBe('2160h');
     // cert-manager's own spelling is acme.cert-manager.io/http01-edit-in-place; the other one is not read.
-    expect(request.noEffect.map((n) => n.annotation)).toEqual(['acme.cert-manager.io/http01-ingress-class']);
+    expect(request.noEffect).toEqual([]);
+    expect(request.ingressClass).toBe('nginx');
     expect(request.editInPlace).toBe(false);
   });
 
@@ -209,5 +210,16 @@ describe('shimOwner', () => {
     ['no references (made by hand)', [], undefined],
   ] as const)('%s → %s', (_name, refs, kind) => {
     expect(shimOwner(cert([...refs]))?.kind).toBe(kind);
+  });
+});
+
+describe('ingress class annotations', () => {
+  it('reach every Certificate of an Ingress, and are named as without effect on a Gateway', async () => {
+    const { desiredForIngress, desiredForGateway } = await import('./desired.ts');
+    const request = certs(readAnnotations({ 'certkeeper.io/issuer': 'gts', 'certkeeper.io/http01-ingress-ingressclassname': 'traefik' }, own));
+    const ingress = { metadata: { name: 'web', namespace: 'apps' }, spec: { tls: [{ hosts: ['a.example.com'], secretName: 'a-tls' }, { hosts: ['b.example.com'], secretName: 'b-tls' }] } };
+    expect(desiredForIngress(ingress as never, request).certificates.map((c) => c.ingressClassName)).toEqual(['traefik', 'traefik']);
+    const gateway = { metadata: { name: 'gw', namespace: 'apps' }, spec: { listeners: [] } };
+    expect(desiredForGateway(gateway as never, request).skipped).toEqual([expect.stringContaining('http01-ingress-class and http01-ingress-ingressclassname have no effect on a Gateway')]);
   });
 });

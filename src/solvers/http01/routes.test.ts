@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { certificateLabel, httpRouteFor, ignoredSolverFields, ingressFor } from './routes.ts';
+import { certificateLabel, httpRouteFor, ignoredSolverFields, ingressFor, withIngressClassOverride } from './routes.ts';
 
 const service = { namespace: 'certkeeper', name: 'certkeeper-http01', port: 8089 };
 const route = { host: 'www.example.com', token: 'tok', certificate: 'app/web' };
@@ -54,5 +54,26 @@ describe('certificateLabel', () => {
     expect(long).toHaveLength(63);
     expect(long).toMatch(/^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/);
     expect(long).not.toBe(certificateLabel(`${'n'.repeat(40)}/${'c'.repeat(40)}-x`));
+  });
+});
+
+describe('withIngressClassOverride', () => {
+  const solvers = [
+    { http01: { ingress: { ingressClassName: 'nginx', ingressTemplate: { metadata: { labels: { a: 'b' } } } } } },
+    { http01: { gatewayHTTPRoute: { parentRefs: [{ name: 'gw' }] } } },
+    { dns01: { rfc2136: { nameserver: 'ns' } } },
+    { http01: {} },
+  ];
+  it('puts the legacy class in place of both of an http01 solver\'s, leaving Gateway and DNS-01 solvers alone', () => {
+    const out = withIngressClassOverride(solvers as never[], { class: 'traefik' }) as typeof solvers;
+    expect(out[0]).toEqual({ http01: { ingress: { class: 'traefik', ingressTemplate: { metadata: { labels: { a: 'b' } } } } } });
+    expect(out[1]).toBe(solvers[1]);
+    expect(out[2]).toBe(solvers[2]);
+    expect(out[3]).toEqual({ http01: { ingress: { class: 'traefik' } } });
+  });
+  it('prefers ingressClassName when both are given, and changes nothing without either', () => {
+    const out = withIngressClassOverride(solvers as never[], { class: 'x', ingressClassName: 'haproxy' }) as typeof solvers;
+    expect(out[0]!.http01!.ingress).toEqual({ ingressClassName: 'haproxy', ingressTemplate: { metadata: { labels: { a: 'b' } } } });
+    expect(withIngressClassOverride(solvers as never[], {})).toBe(solvers);
   });
 });

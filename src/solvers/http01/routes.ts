@@ -151,3 +151,25 @@ export function withIngressOverride<S extends { http01?: z.infer<typeof Http01So
     ? { ...solver, http01: { ...solver.http01, ingress: { ...solver.http01.ingress, name: ingressName } } }
     : solver);
 }
+
+/** Per-Certificate ingress class overrides (set by the shim from its Ingress's annotations, or by hand). */
+export const INGRESS_CLASS_ANNOTATION = 'certkeeper.io/http01-ingress-class';
+export const INGRESS_CLASS_NAME_ANNOTATION = 'certkeeper.io/http01-ingress-ingressclassname';
+
+/**
+ * The solvers with a Certificate's ingress class override put into every http01
+ * solver that does not route through a Gateway: `class` (the legacy annotation)
+ * or `ingressClassName`, each replacing both of the solver's (ingressClassName
+ * wins when both are given). Pure.
+ */
+export function withIngressClassOverride<S extends { http01?: z.infer<typeof Http01Solver> }>(solvers: S[], override: { class?: string; ingressClassName?: string }): S[] {
+  if (!override.class && !override.ingressClassName) return solvers;
+  const chosen = override.ingressClassName ? { ingressClassName: override.ingressClassName } : { class: override.class! };
+  return solvers.map((solver) => {
+    if (!solver.http01 || solver.http01.gatewayHTTPRoute) return solver;
+    const ingress = { ...solver.http01.ingress };
+    delete ingress.class;
+    delete ingress.ingressClassName;
+    return { ...solver, http01: { ...solver.http01, ingress: { ...ingress, ...chosen } } };
+  });
+}
