@@ -194,6 +194,23 @@ describe('a cert-manager Certificate with only the group changed', () => {
     expect(stdout.trim()).not.toBe('');
   });
 
+  it('rewrites the keystore with a new password when its Secret changes, without a new order', async () => {
+    const ordersBefore = await ordersForNamespace();
+    const before = (await kube.get<SecretObject>(core.secrets, ns, 'web-tls'))!;
+    await kube.mergePatch(core.secrets, ns, 'keystore-password', { stringData: { password: 'keystore-pass-2' } });
+    const secret = await waitFor('the keystore rewritten with the new password', async () => {
+      const s = await kube.get<SecretObject>(core.secrets, ns, 'web-tls');
+      return s && s.data!['keystore.p12'] !== before.data!['keystore.p12'] ? s : undefined;
+    });
+    const target = path.join(workDir, 'web-rotated.p12');
+    writeFileSync(target, Buffer.from(secret.data!['keystore.p12']!, 'base64'));
+    expect((await run('openssl', ['pkcs12', '-in', target, '-passin', 'pass:keystore-pass-2', '-nokeys'])).stdout).toContain('BEGIN CERTIFICATE');
+    await expect(run('openssl', ['pkcs12', '-in', target, '-passin', `pass:${PASSWORD}`, '-nokeys'])).rejects.toThrow();
+    expect(secret.data!['tls.crt']).toBe(before.data!['tls.crt']);
+    expect(await ordersForNamespace()).toBe(ordersBefore);
+    expect(allOperatorOutput.join('\n')).not.toContain('keystore-pass-2');
+  });
+
   it('orders nothing while a keystore password is missing, and issues once it appears', async () => {
     const ordersBefore = await ordersForNamespace();
     await kubectl(['apply', '-f', '-'], certManagerStyle('nopass', host('nopass')).replaceAll('keystore-password', 'later-password'));

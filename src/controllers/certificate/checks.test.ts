@@ -255,6 +255,29 @@ describe('cert-manager parity checks', () => {
     expect(outputsStale(base as never, { exists: true, key, keyEncoding: 'PKCS1' })).toBe('tls.key is PKCS1, the spec asks for PKCS8');
   });
 
+  it('rewrites keystores whose password source changed, and only then', () => {
+    const spec = { ...base, keystores: { pkcs12: { create: true, passwordSecretRef: { name: 'pw', key: 'password' } } } };
+    const key = { algorithm: 'ECDSA' as const, size: 256, matchesCertificate: true };
+    const written = { exists: true as const, key, outputs: 'keystore.p12', keystorePasswordSource: 'pkcs12=secret:pw/password@10' };
+    expect(outputsStale(spec as never, written, 'pkcs12=secret:pw/password@10')).toBeUndefined();
+    expect(outputsStale(spec as never, written, 'pkcs12=secret:pw/password@11')).toBe('the keystore password changed (or was not recorded yet)');
+    // Unknown (the password Secret not in the caches yet): nothing to compare.
+    expect(outputsStale(spec as never, written, undefined)).toBeUndefined();
+    // A keystore missing is reported as such, not as a password change.
+    expect(outputsStale(spec as never, { ...written, outputs: '' }, 'pkcs12=secret:pw/password@11')).toBe('keystore.p12 missing');
+  });
+
+  it('records where keystore passwords come from without the password', async () => {
+    const { keystorePasswordSource } = await import('./outputs.ts');
+    const spec = { ...base, keystores: { pkcs12: { create: true, password: 'hunter2' }, jks: { create: true, passwordSecretRef: { name: 'pw', key: 'password' } } } };
+    const source = keystorePasswordSource(spec as never, (name) => (name === 'pw' ? '42' : undefined))!;
+    expect(source).toMatch(/^pkcs12=literal:[0-9a-f]{16};jks=secret:pw\/password@42$/);
+    expect(source).not.toContain('hunter2');
+    expect(keystorePasswordSource({ ...spec, keystores: { pkcs12: { create: true, password: 'other' } } } as never, () => undefined)).not.toBe(source.split(';')[0]);
+    expect(keystorePasswordSource(spec as never, () => undefined)).toBeUndefined();
+    expect(keystorePasswordSource(base as never, () => '1')).toBeUndefined();
+  });
+
   it('names what has no effect, and the usages the CA did not grant', () => {
     const facts = { chainLength: 2, notBefore: new Date(), notAfter: new Date(), dnsNames: [], ipAddresses: [], commonName: undefined, serialNumber: '1', extendedKeyUsage: 1 };
     const notes = certificateNotes({

@@ -46,6 +46,8 @@ export interface SecretFacts {
   renewRequest?: string;
   /** tls.key is PKCS#1/SEC1 ("BEGIN RSA/EC PRIVATE KEY"); absent: PKCS#8 (or no key). */
   keyEncoding?: 'PKCS1';
+  /** Where the keystores' passwords came from when written (a Secret's version, or a literal's digest). */
+  keystorePasswordSource?: string;
 }
 
 export interface CheckInput {
@@ -373,7 +375,7 @@ export function expectedOutputs(spec: CertificateSpec): string {
 }
 
 /** The Secret holds a valid certificate, but not in the files and encoding the spec asks for: rewrite them, no new order. */
-export function outputsStale(spec: CertificateSpec, secret: SecretFacts): string | undefined {
+export function outputsStale(spec: CertificateSpec, secret: SecretFacts, passwordSource?: string): string | undefined {
   const expected = expectedOutputs(spec);
   // Other keys (a user's own, or cert-manager's ca.crt) are left alone; only what certkeeper writes is compared.
   const present = new Set((secret.outputs ?? '').split(',').filter(Boolean));
@@ -385,6 +387,8 @@ export function outputsStale(spec: CertificateSpec, secret: SecretFacts): string
     ...(missing.length ? [`${missing.join(', ')} missing`] : []),
     ...(extra.length ? [`${extra.join(', ')} no longer asked for`] : []),
     ...(secret.key && (secret.keyEncoding ?? 'PKCS8') !== encoding ? [`tls.key is ${secret.keyEncoding ?? 'PKCS8'}, the spec asks for ${encoding}`] : []),
+    // The password Secret was edited (or the literal changed) since the keystores were written.
+    ...(passwordSource !== undefined && missing.length === 0 && secret.keystorePasswordSource !== passwordSource ? ['the keystore password changed (or was not recorded yet)'] : []),
   ];
   return problems.length ? problems.join('; ') : undefined;
 }

@@ -18,7 +18,7 @@ import { Controller, errorMessage, type ControllerHooks } from '../../kube/contr
 import type { EventRecorder } from '../../kube/events.ts';
 import { Informer, keyOf, resourceVersionAtLeast, splitKey } from '../../kube/informer.ts';
 import { parseCertificateChain, type CsrSubject } from '../../pki/certificate.ts';
-import { keystorePasswords, tlsSecretData } from './outputs.ts';
+import { keystorePasswords, keystorePasswordSource, tlsSecretData, type KeystorePasswords } from './outputs.ts';
 import type { Http01Responder } from '../../solvers/http01/responder.ts';
 import { INGRESS_CLASS_ANNOTATION, INGRESS_CLASS_NAME_ANNOTATION, ingresses, withIngressClassOverride, withIngressOverride, type SolverService } from '../../solvers/http01/routes.ts';
 import { editedIngresses, INGRESS_NAME, INGRESS_NAME_ANNOTATION, INGRESS_RECHECK_MS, ingressMissingMessage } from '../../solvers/http01/edit-in-place.ts';
@@ -136,6 +136,11 @@ export class CertificateController {
       requeueDependents(`Secret/${key}`);
     });
     deps.secrets.addReferences((key) => this.index.has(`Secret/${key}`));
+  }
+
+  /** A Secret's resourceVersion as the caches know it (labelled or referenced), undefined when unknown. */
+  private secretVersion(key: string): string | undefined {
+    return (this.deps.secrets.managed.get(key) ?? this.deps.secrets.others.get(key))?.metadata.resourceVersion;
   }
 
   private observed(ref: string, current: KubeObject | undefined): void {
@@ -317,7 +322,7 @@ export class CertificateController {
   }
 
   /** Writes the TLS Secret (server-side apply): the data given, and certkeeper's labels, marks and owner reference. */
-  private async applyTlsSecret(object: KubeObject, spec: Certificate['spec'], data: Record<string, string>, renewRequest?: string): Promise<SecretObject> {
+  private async applyTlsSecret(object: KubeObject, spec: Certificate['spec'], data: Record<string, string>, passwords: KeystorePasswords, renewRequest?: string): Promise<SecretObject> {
     const name = object.metadata.name;
     const names = requestedNames(spec);
     return this.deps.kube.apply(core.secrets, {
@@ -339,6 +344,7 @@ export class CertificateController {
           [SECRET_ANNOTATION.altNames]: names.dnsNames.join(','),
           [SECRET_ANNOTATION.ipSans]: names.ipAddresses.join(','),
           ...(renewRequest ? { [SECRET_ANNOTATION.renewRequest]: renewRequest } : {}),
+          ...(passwords.source ? { [SECRET_ANNOTATION.keystorePasswordSource]: passwords.source } : {}),
           ...(this.deps.certManagerSecretAnnotations ? {
             [CERT_MANAGER_SECRET_ANNOTATION.certificateName]: name,
             [CERT_MANAGER_SECRET_ANNOTATION.issuerName]: spec.issuerRef.name,
@@ -371,7 +377,7 @@ export class CertificateController {
     const crt = secret?.data?.['tls.crt'];
     const keyData = secret?.data?.['tls.key'];
     if (!crt || !keyData) return undefined; // gone meanwhile: the next sync issues
-    const written = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, Buffer.from(crt, 'base64').toString('utf8'), Buffer.from(keyData, 'base64').toString('utf8'), passwords), secret?.metadata.annotations?.[SECRET_ANNOTATION.renewRequest]);
+    const written = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, Buffer.from(crt, 'base64').toString('utf8'), Buffer.from(keyData, 'base64').toString('utf8'), passwords), passwords, secret?.metadata.annotations?.[SECRET_ANNOTATION.renewRequest]);
     this.wrote(`Secret/${ns}/${spec.secretName}`, written);
     log.info({ why }, 'rewrote the Secret\'s outputs without a new order');
     this.deps.events.record(involved(object), 'Normal', 'OutputsUpdated', `Rewrote Secret ${spec.secretName} from its certificate and key, without a new order: ${why}`);
@@ -481,7 +487,9 @@ export class CertificateController {
       }
       // Valid, but not in the files or encoding the spec asks for (a keystore added, say): rewrite them from
       // the certificate and key already there, without a new order. Confirmed live first, like an issuance.
-      const stale = outputsStale(spec, facts);
+      // The password Secrets' versions as the caches know them (referenced Secrets are watched).
+      const passwordSource = keystorePasswordSource(spec, (secretName) => this.secretVersion(`${ns}/${secretName}`));
+      const stale = outputsStale(spec, facts, passwordSource);
       if (stale) {
         if (!live) return this.sync(key, true);
         const rewritten = await this.rewriteOutputs(object, spec, stale, log);
@@ -664,7 +672,7 @@ export class CertificateController {
     let writtenSecret: SecretObject;
     try {
       // The renew request outstanding now is answered by this certificate (the Secret records it).
-      writtenSecret = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, result.certificatePem, result.keyPem, passwords), requestedAt);
+      writtenSecret = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, result.certificatePem, result.keyPem, passwords), passwords, requestedAt);
     } catch (error) {
       // The certificate is issued and its key stored: keep both, and write them at the next attempt (no new order).
       const attempts = failures + 1;
@@ -715,7 +723,12 @@ export interface CachedCertificate extends KubeObject {
   body: string;
 }
 
-type CertificateObject = KubeObject & { apiVersion: string; kind: string; spec?: { secretName?: string; issuerRef?: { name?: string; kind?: string } }; status?: CertificateStatus };
+type PasswordRef = { create?: boolean; passwordSecretRef?: { name: string } };
+type CertificateObject = KubeObject & {
+  apiVersion: string; kind: string;
+  spec?: { secretName?: string; issuerRef?: { name?: string; kind?: string }; keystores?: { pkcs12?: PasswordRef; jks?: PasswordRef } };
+  status?: CertificateStatus;
+};
 
 /** The whole object again (a fresh copy of spec and status; metadata is shared, so never modify it). */
 export function expand(cached: CachedCertificate): CertificateObject {
@@ -745,7 +758,12 @@ function referencesOf(object: CertificateObject | undefined): string[] {
   const spec = object.spec;
   const ns = object.metadata.namespace!;
   const issuer = spec?.issuerRef?.kind === 'ClusterIssuer' ? `ClusterIssuer/${spec.issuerRef.name}` : `Issuer/${ns}/${spec?.issuerRef?.name}`;
-  return [`Secret/${ns}/${spec?.secretName}`, issuer];
+  // Keystore password Secrets too: an edited password rewrites the keystores.
+  const passwords = (['pkcs12', 'jks'] as const).flatMap((kind) => {
+    const ref = spec?.keystores?.[kind]?.create ? spec.keystores[kind]!.passwordSecretRef : undefined;
+    return ref ? [`Secret/${ns}/${ref.name}`] : [];
+  });
+  return [...new Set([`Secret/${ns}/${spec?.secretName}`, issuer, ...passwords])];
 }
 
 /** RFC 3339 to the second, as Kubernetes prints times. */

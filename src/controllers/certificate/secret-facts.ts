@@ -19,6 +19,8 @@ export const SECRET_ANNOTATION = {
   issuerGroup: 'certkeeper.io/issuer-group',
   /** The renew request (certkeeper renew) the certificate in this Secret answered. */
   renewRequest: 'certkeeper.io/renew-request',
+  /** Where the keystores' passwords came from when they were written (outputs.ts keystorePasswordSource). */
+  keystorePasswordSource: 'certkeeper.io/keystore-password-source',
 } as const;
 
 /**
@@ -76,6 +78,7 @@ export function secretFacts(secret: SecretObject | undefined): SecretFacts {
   }
   const owner = ownerMark(annotations);
   const renewRequest = annotations[SECRET_ANNOTATION.renewRequest] || undefined;
+  const keystorePasswordSource = annotations[SECRET_ANNOTATION.keystorePasswordSource] || undefined;
   // The extra outputs certkeeper writes that are present, as one short string: compared, never parsed.
   const outputs = Object.keys(secret.data ?? {}).filter((k) => OUTPUT_KEYS.has(k)).sort().join(',');
   // Only the non-default encoding is kept (most Secrets carry nothing extra in the cache).
@@ -85,6 +88,7 @@ export function secretFacts(secret: SecretObject | undefined): SecretFacts {
     ...(owner ? { owner } : {}),
     ...(renewRequest ? { renewRequest } : {}),
     ...(outputs ? { outputs } : {}),
+    ...(keystorePasswordSource ? { keystorePasswordSource } : {}),
     ...(keyEncoding ? { keyEncoding } : {}),
     ...(certificate ? { certificate } : {}),
     ...(key && (key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa')
