@@ -72,7 +72,8 @@ async function resolveAddresses(host: string, nameservers: string[]): Promise<st
   if (net.isIP(host)) return [host];
   if (nameservers.length === 0) {
     const found = await dns.promises.lookup(host, { all: true }).catch(() => []);
-    return found.map((a) => a.address);
+    // IPv4 first, as CAs commonly fall back to it; one address is enough for a look.
+    return [...found.filter((a) => a.family === 4), ...found.filter((a) => a.family === 6)].map((a) => a.address);
   }
   const resolver = new dns.promises.Resolver({ timeout: 2000, tries: 2 });
   resolver.setServers(nameservers);
