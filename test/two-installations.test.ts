@@ -55,11 +55,15 @@ describe('two certkeeper installations watching the same Issuer', () => {
       } },
     } as KubeObject);
     // Each installation's ledger ends at "registered" for this key: both have settled on the account.
-    for (const { namespace } of installations) {
+    for (const { namespace, operator } of installations) {
       await waitFor(`the ledger in ${namespace} to record the registration`, async () => {
         const entry = await kube.get<KubeObject & { data?: Record<string, string> }>(configMaps, namespace, ledgerEntryName(key.keyId));
         return entry?.data?.outcome === 'registered' || undefined;
-      }, { timeoutMs: 90_000 });
+      }, { timeoutMs: 90_000 }).catch(async (error: Error) => {
+        const entry = await kube.get<KubeObject & { data?: Record<string, string> }>(configMaps, namespace, ledgerEntryName(key.keyId));
+        const lines = operator.lines.filter((l) => l.includes(ns)).slice(-30);
+        throw new Error(`${error.message}\nledger: ${JSON.stringify(entry?.data)}\noperator:\n${lines.join('\n')}`);
+      });
     }
     const issuer = await kube.get<IssuerObject>(issuers, ns, 'gts');
     expect(issuer?.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'AccountReady' });
