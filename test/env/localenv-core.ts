@@ -89,6 +89,10 @@ export async function startLocalEnv(opts: LocalEnvOptions): Promise<LocalEnv> {
     await stop();
     throw error;
   }
+  // Another cluster runs its own release: report that one (our control plane and node run KUBERNETES_VERSION).
+  const kubernetesVersion = external
+    ? (JSON.parse((await run(tools.kubectl, ['--kubeconfig', kubeconfig, 'version', '-o', 'json'])).stdout) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion
+    : KUBERNETES_VERSION;
   const eab = await ca.mintEabKey();
   const info: LocalEnvInfo = {
     kubeconfig,
@@ -104,7 +108,7 @@ export async function startLocalEnv(opts: LocalEnvOptions): Promise<LocalEnv> {
     dns: { server: bind.server, zone: bind.zone, tsig: bind.tsig },
     eab,
     binDir: tools.binDir,
-    kubernetesVersion: KUBERNETES_VERSION,
+    kubernetesVersion,
     ...(nodeCluster && caForPods
       ? {
         node: {
