@@ -3,6 +3,7 @@
 // local CA instead of GTS), waits for the certificate, shows it and the account,
 // then shows a second Issuer and Certificate reusing the account without a new
 // registration. Stops everything it started; exits 0 on success.
+// `npm run demo -- --node` shows the deployed story instead (scripts/demo-node.ts).
 import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,6 +15,11 @@ import { getJournal } from '../test/env/ca-client.ts';
 import { startLocalEnv } from '../test/env/localenv-core.ts';
 import { freePort } from '../test/env/ports.ts';
 import { repoRoot } from '../test/env/tools.ts';
+
+if (process.argv.includes('--node')) {
+  const { runNodeDemo } = await import('./demo-node.ts');
+  process.exit(await runNodeDemo());
+}
 
 const run = promisify(execFile);
 const started = Date.now();

@@ -11,7 +11,7 @@ import { startBind } from './bind.ts';
 import { startCa } from './ca.ts';
 import { startControlPlane } from './controlplane.ts';
 import { startTcpForwarder, type TcpForwarder } from './forward.ts';
-import { startNodeCluster, type NodeCluster } from './node.ts';
+import { startNodeCluster, type NodeCluster, type NodeClusterOptions } from './node.ts';
 import { ensureTools, repoRoot } from './tools.ts';
 import type { LocalEnvInfo } from './types.ts';
 
@@ -34,6 +34,8 @@ export interface LocalEnvOptions {
   auditLogPath?: string;
   /** A node cluster (kubelet, containerd, kube-proxy, ...: test/env/node.ts) instead of the API server alone. */
   node?: boolean;
+  /** With `node`: called while the machine's node-cluster lock is held (test/env/node.ts). */
+  nodeWhileLocked?: NodeClusterOptions['whileLocked'];
   /** Lifetime of the certificates the CA issues; default 90 days. */
   caValiditySeconds?: number;
 }
@@ -43,7 +45,7 @@ export async function startLocalEnv(opts: LocalEnvOptions): Promise<LocalEnv> {
   mkdirSync(opts.workDir, { recursive: true });
   const external = process.env.CERTKEEPER_TEST_KUBECONFIG;
   let nodeCluster: NodeCluster | undefined;
-  if (opts.node && !external) nodeCluster = await startNodeCluster({ tools, workDir: path.join(opts.workDir, 'node') });
+  if (opts.node && !external) nodeCluster = await startNodeCluster({ tools, workDir: path.join(opts.workDir, 'node'), whileLocked: opts.nodeWhileLocked });
   const controlPlane = external || nodeCluster
     ? undefined
     : await startControlPlane({
@@ -89,6 +91,10 @@ export async function startLocalEnv(opts: LocalEnvOptions): Promise<LocalEnv> {
     await stop();
     throw error;
   }
+  // Another cluster runs its own release: report that one (our control plane and node run KUBERNETES_VERSION).
+  const kubernetesVersion = external
+    ? (JSON.parse((await run(tools.kubectl, ['--kubeconfig', kubeconfig, 'version', '-o', 'json'])).stdout) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion
+    : KUBERNETES_VERSION;
   const eab = await ca.mintEabKey();
   const info: LocalEnvInfo = {
     kubeconfig,
@@ -104,7 +110,7 @@ export async function startLocalEnv(opts: LocalEnvOptions): Promise<LocalEnv> {
     dns: { server: bind.server, zone: bind.zone, tsig: bind.tsig, tsigMd5: bind.tsigMd5, openZone: bind.openZone },
     eab,
     binDir: tools.binDir,
-    kubernetesVersion: KUBERNETES_VERSION,
+    kubernetesVersion,
     ...(nodeCluster && caForPods
       ? {
         node: {

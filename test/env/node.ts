@@ -84,6 +84,12 @@ export interface NodeClusterOptions {
   tools: Tools;
   nodeTools?: NodeTools;
   workDir: string;
+  /**
+   * Called while this process holds the machine's lock: right after taking it
+   * (nothing touched yet) and right before a clean stop releases it. Where the
+   * machine's state is compared, so that another run's cluster is never in it.
+   */
+  whileLocked?: { acquired(): void; releasing(): void };
 }
 
 /** The interface of the default route: where packets would leave the machine. */
@@ -296,6 +302,7 @@ export async function startNodeCluster(opts: NodeClusterOptions): Promise<NodeCl
   if (process.getuid?.() !== 0) throw new Error('the node cluster needs root (kubelet, containerd, iptables)');
   const releaseLock = await acquireMachineLock();
   try {
+    opts.whileLocked?.acquired();
     return await startLocked(opts, releaseLock);
   } catch (error) {
     releaseLock();
@@ -432,6 +439,7 @@ async function startLocked(opts: NodeClusterOptions, releaseLock: () => void): P
     await attempt('iptables tables', () => removeNewEmptyTables(tablesBefore));
     await controlPlane?.stop();
     if (problems.length > 0) throw new Error(`node cluster stop left problems:\n${problems.join('\n')}`);
+    opts.whileLocked?.releasing();
     releaseLock();
   };
 

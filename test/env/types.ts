@@ -41,7 +41,7 @@ export interface LocalEnvInfo {
   eab: { keyId: string; hmacKey: string };
   /** Directory holding the cached binaries (helm, pebble, ...). */
   binDir: string;
-  /** Kubernetes release the control plane runs, e.g. v1.35.4. */
+  /** Kubernetes release the cluster runs, e.g. v1.35.4 (the pinned one, unless CERTKEEPER_TEST_KUBECONFIG names another cluster). */
   kubernetesVersion: string;
   /** Only in a node cluster (`npm run localenv -- --node`): what Pods use. */
   node?: NodeEnvInfo;
