@@ -54,7 +54,8 @@ describe('two certkeeper installations watching the same Issuer', () => {
         caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
       } },
     } as KubeObject);
-    // Each installation's ledger ends at "registered" for this key: both have settled on the account.
+    // Each installation's ledger ends at "registered" for this key: both have settled on the account
+    // (the one that did not send records the account it found registered).
     for (const { namespace, operator } of installations) {
       await waitFor(`the ledger in ${namespace} to record the registration`, async () => {
         const entry = await kube.get<KubeObject & { data?: Record<string, string> }>(configMaps, namespace, ledgerEntryName(key.keyId));
@@ -69,6 +70,30 @@ describe('two certkeeper installations watching the same Issuer', () => {
     expect(issuer?.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'AccountReady' });
     const sends = (await getJournal(env().acme.managementUrl)).filter((e) => e.kid === key.keyId).map((e) => e.status);
     expect(sends).toEqual([201]);
+  });
+});
+
+describe('an installation that finds an account registered by another', () => {
+  it('records the key ID in its own ledger, without a CA request carrying the key', async () => {
+    const late = installations[1]!;
+    await late.operator.stop();
+    const ns = await createNamespace(kube, 'joins-later');
+    const key = await mintEabKey(env().acme.managementUrl);
+    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace: ns }, stringData: { secret: key.hmacKey } } as KubeObject);
+    await kube.create(issuers, {
+      apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: 'gts', namespace: ns },
+      spec: { acme: {
+        server: env().acme.directoryUrl, email: 'ops@example.com', privateKeySecretRef: { name: 'account-key' },
+        externalAccountBinding: { keyID: key.keyId, keySecretRef: { name: 'eab' } },
+        caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
+      } },
+    } as KubeObject);
+    const ledgerOutcome = async (namespace: string) => (await kube.get<KubeObject & { data?: Record<string, string> }>(configMaps, namespace, ledgerEntryName(key.keyId)))?.data?.outcome;
+    await waitFor('the first installation to register', async () => (await ledgerOutcome(installations[0]!.namespace)) === 'registered' || undefined);
+    expect(await ledgerOutcome(late.namespace)).toBeUndefined();
+    late.operator = await startOperatorProcess({ clusterResourceNamespace: late.namespace, http01Port: await freePort() });
+    await waitFor('the late installation to record it', async () => (await ledgerOutcome(late.namespace)) === 'registered' || undefined);
+    expect((await getJournal(env().acme.managementUrl)).filter((e) => e.kid === key.keyId).map((e) => e.status)).toEqual([201]);
   });
 });
 

@@ -814,7 +814,21 @@ async function storeAccountUrl(run: Run, accountUrl: string): Promise<void> {
  */
 async function recordRegistered(run: Run, accountUrl: string): Promise<void> {
   const entry = run.ledgerEntry;
-  if (!entry || run.secret.kind !== 'present') return;
+  if (run.secret.kind !== 'present') return;
+  if (!entry) {
+    // A registered account whose key ID this ledger has never seen (registered by another
+    // installation, or before the ledger existed): recorded, so the key is never sent again
+    // from here even if the Secret and the Issuer's status are lost. Best effort: a ledger
+    // that cannot be written must not stop a registered account.
+    if (run.eab.kind !== 'ok' || run.secret.eabKeyId !== run.eab.eab.keyId) return;
+    try {
+      await writeLedger(run, { outcome: 'registered', accountURL: accountUrl, thumbprint: run.secret.thumbprint, accountSecret: run.secretRef },
+        `seen registered: account ${accountUrl} (key ${run.secret.thumbprint})`);
+    } catch (error) {
+      run.deps.log.warn({ err: (error as Error).message }, 'cannot record the registered account in the EAB ledger');
+    }
+    return;
+  }
   if (entry.outcome === 'registered' || entry.accountSecret !== run.secretRef) return;
   if (entry.thumbprint !== run.secret.thumbprint && entry.outcome !== 'claimed') return;
   await writeLedger(run, { outcome: 'registered', accountURL: accountUrl, thumbprint: run.secret.thumbprint }, `registered: account ${accountUrl} (key ${run.secret.thumbprint})`);

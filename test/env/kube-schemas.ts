@@ -14,17 +14,34 @@ interface KubeconfigJson {
   users: { user: { token?: string } }[];
 }
 
-async function getJson<T>(url: string, token: string, ca: Buffer): Promise<T> {
+function getJsonOnce<T>(url: string, token: string, ca: Buffer): Promise<T> {
   return new Promise((resolve, reject) => {
     https.get(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, ca }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
       res.on('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`GET ${url}: ${res.statusCode}`));
-        else resolve(JSON.parse(Buffer.concat(chunks).toString()) as T);
+        if (res.statusCode !== 200) return reject(new Error(`GET ${url}: ${res.statusCode}`));
+        // A response cut short (the API server busy or restarting) is an error to retry, never a crash.
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString()) as T);
+        } catch (error) {
+          reject(new Error(`GET ${url}: ${(error as Error).message}`));
+        }
       });
     }).on('error', reject);
   });
+}
+
+async function getJson<T>(url: string, token: string, ca: Buffer): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await getJsonOnce<T>(url, token, ca);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
 }
 
 type Schema = Record<string, unknown>;

@@ -594,9 +594,9 @@ export class CertificateController {
       const elsewhere = issuingElsewhere(nextKey, { uid: self.uid, revision, requestHash: hash, installation: this.deps.installation ?? 'certkeeper', now });
       if (elsewhere) {
         const message = `Revision ${revision} is being issued by another certkeeper installation (${elsewhere.installation}); this one opens no order and takes over only if it has not finished by ${elsewhere.until.toISOString()}`;
+        // Nothing written: the status is the other installation's to write while it issues (a write
+        // from here, made from an older copy, could take back what it wrote).
         log.warn({ installation: elsewhere.installation }, message);
-        writer.issuing({ status: 'True', reason: verdict.reason, message });
-        await writer.flush();
         return { requeueAfterMs: Math.min(elsewhere.until.getTime() - now.getTime(), 30_000) };
       }
       let keyPem = storedKeyFor(nextKey, { uid: self.uid, revision, requestHash: hash });
