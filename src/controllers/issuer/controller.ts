@@ -88,7 +88,10 @@ export class IssuerController {
     const log = deps.log.child({ controller: 'issuer' });
     this.issuers = new Informer({ kube: deps.kube, type: issuerTypes.Issuer, log });
     this.clusterIssuers = new Informer({ kube: deps.kube, type: issuerTypes.ClusterIssuer, log });
-    this.controller = new Controller({ name: 'issuer', reconcile: (key) => this.sync(key), log, hooks: deps.hooks });
+    // Account syncs wait on CAs: one that never answers holds a slot until --acme-request-timeout.
+    // Issuers are few and their syncs cheap, so many run side by side, and a tenant's Issuers
+    // pointing at such a CA do not hold up everyone else's.
+    this.controller = new Controller({ name: 'issuer', reconcile: (key) => this.sync(key), log, hooks: deps.hooks, workers: 16 });
 
     this.issuers.onChange((key, current, previous) => this.observe(`Issuer/${key}`, current, previous, current?.metadata.namespace ?? ''));
     this.clusterIssuers.onChange((key, current, previous) => this.observe(`ClusterIssuer/${key}`, current, previous, deps.clusterResourceNamespace));
