@@ -83,9 +83,16 @@ podman_ build "${build_flags[@]}" \
   -t "$tag" -f "$root/Dockerfile" "$root" >&2
 podman_ save --format docker-archive -o "$archive.tmp" "$tag" >&2
 mv "$archive.tmp" "$archive"
-# Older images and archives are superseded (the build stages' layers stay cached in podman).
-podman_ images --format '{{.Repository}}:{{.Tag}}' | grep -E '^certkeeper\.local/(certkeeper|node-base|node-build-base):' \
-  | grep -v -e ":$image_key\$" -e "-$base_key\$" | xargs -r podman --runtime runc --cgroup-manager cgroupfs --events-backend file rmi >/dev/null 2>&1 || true
-find "$cache/images" -name 'certkeeper-*.tar' ! -name "certkeeper-$image_key.tar" -delete
+# Older archives are superseded, but another run (another work tree, a test
+# waiting for the node cluster) may still be about to import one it built a
+# moment ago: keep the three newest and drop only older ones (and their images;
+# the build stages' layers stay cached in podman).
+podman_ images --format '{{.Repository}}:{{.Tag}}' | grep -E '^certkeeper\.local/(node-base|node-build-base):' \
+  | grep -v -e "-$base_key\$" | xargs -r podman --runtime runc --cgroup-manager cgroupfs --events-backend file rmi >/dev/null 2>&1 || true
+ls -1t "$cache/images"/certkeeper-*.tar 2>/dev/null | tail -n +4 | while read -r old; do
+  old_key=$(basename "$old" .tar); old_key=${old_key#certkeeper-}
+  rm -f "$old"
+  podman_ rmi "certkeeper.local/certkeeper:$old_key" >/dev/null 2>&1 || true
+done
 log "built $tag in $(( $(date +%s) - start ))s"
 echo "$archive"
