@@ -17,11 +17,12 @@ import { defaultConfig, quickConfig, runBenchmark, type BenchConfig, type BenchR
 import { describeEnvironment, evaluateTargets, formatReport, timeToReadySvg, type Environment } from './bench/report.ts';
 
 const USAGE = `npm run bench -- [flags]
+  --only scale             only the scale scenario (no bare loop, no issuance, no rest window)
   --quick                  N=20, 500 Certificates + 500 unrelated Secrets, idle 10 s, rest 10 s
   --sizes 100,1000         issuance sizes (Certificates created at once)
   --concurrency 8          orders in flight in the bare acme-client loop (the operator's certificate workers)
   --scale-certs 10000      Certificates with valid Secrets for the memory/start-up scenario (0 skips it)
-  --unrelated 50000        unrelated Secrets added for the second start-up
+  --unrelated 50000        unrelated Secrets added for the second start-up (0 skips it)
   --idle 120               idle seconds per start-up run (RSS, CPU)
   --rest 60                seconds to count writes at rest after issuance
   --create-concurrency 32  requests in flight when creating objects
@@ -34,6 +35,7 @@ const USAGE = `npm run bench -- [flags]
 
 const { values } = parseArgs({
   options: {
+    only: { type: 'string' },
     quick: { type: 'boolean' },
     sizes: { type: 'string' },
     concurrency: { type: 'string' },
@@ -77,15 +79,20 @@ function int(name: string, value: string | undefined, fallback: number): number 
   return n;
 }
 
+if (values.only !== undefined && values.only !== 'scale') {
+  console.error(`--only takes "scale", got "${values.only}"\n\n${USAGE}`);
+  process.exit(2);
+}
+const onlyScale = values.only === 'scale';
 const base = values.quick ? quickConfig : defaultConfig;
 const outDir = path.resolve(values.out ?? path.join(repoRoot, 'bench'));
 const config: BenchConfig = {
-  sizes: values.sizes ? values.sizes.split(',').map((s) => int('sizes', s.trim(), 0)).filter((n) => n > 0) : base.sizes,
+  sizes: onlyScale ? [] : values.sizes ? values.sizes.split(',').map((s) => int('sizes', s.trim(), 0)).filter((n) => n > 0) : base.sizes,
   concurrency: int('concurrency', values.concurrency, base.concurrency),
   scaleCerts: int('scale-certs', values['scale-certs'], base.scaleCerts),
   unrelated: int('unrelated', values.unrelated, base.unrelated),
   idleSeconds: int('idle', values.idle, base.idleSeconds),
-  restSeconds: int('rest', values.rest, base.restSeconds),
+  restSeconds: onlyScale ? 0 : int('rest', values.rest, base.restSeconds),
   createConcurrency: int('create-concurrency', values['create-concurrency'], base.createConcurrency),
   ...(values.profile || values['heap-snapshots'] ? { profileDir: path.join(outDir, 'profiles') } : {}),
   ...(values.profile ? { cpuProfiles: true } : {}),

@@ -722,12 +722,15 @@ export class Bench {
     const runs: StartupRun[] = [];
     this.log(`  restart with ${scaleCerts} Ready Certificates, idle ${this.config.idleSeconds} s...`);
     runs.push(await this.startupRun('without-unrelated', 0, totalCertificates, scaleDomain));
-    this.log(`  creating ${unrelated} unrelated Secrets...`);
-    started = performance.now();
-    await this.createUnrelatedSecrets(unrelated);
-    const unrelatedCreateSeconds = (performance.now() - started) / 1000;
-    this.log(`  restart with ${unrelated} unrelated Secrets added, idle ${this.config.idleSeconds} s...`);
-    runs.push(await this.startupRun('with-unrelated', unrelated, totalCertificates, scaleDomain));
+    let unrelatedCreateSeconds = 0;
+    if (unrelated > 0) {
+      this.log(`  creating ${unrelated} unrelated Secrets...`);
+      started = performance.now();
+      await this.createUnrelatedSecrets(unrelated);
+      unrelatedCreateSeconds = (performance.now() - started) / 1000;
+      this.log(`  restart with ${unrelated} unrelated Secrets added, idle ${this.config.idleSeconds} s...`);
+      runs.push(await this.startupRun('with-unrelated', unrelated, totalCertificates, scaleDomain));
+    }
 
     const settled = (r: StartupRun) => Math.max(r.rssAfterSyncMiB, r.rssAfterIdleMiB);
     return {
@@ -739,7 +742,7 @@ export class Bench {
       firstStart,
       runs,
       caOrdersForScaleNames: (await this.ordersFor(scaleDomain)) - ordersBefore,
-      rssIncreasePercent: round(((settled(runs[1]!) - settled(runs[0]!)) / settled(runs[0]!)) * 100, 1),
+      rssIncreasePercent: runs[1] ? round(((settled(runs[1]) - settled(runs[0]!)) / settled(runs[0]!)) * 100, 1) : 0,
     };
   }
 
@@ -793,15 +796,17 @@ export async function runBenchmark(env: BenchEnv, config: BenchConfig): Promise<
       results.bareLoop.push(loop);
       log(`  ${loop.issued}/${n} in ${loop.totalSeconds} s (${loop.certsPerSecond}/s)`);
     }
-    log('operator: issuance...');
-    await bench.startOperator('issuance');
+    if (config.sizes.length > 0) {
+      log('operator: issuance...');
+      await bench.startOperator('issuance');
+    }
     for (const n of config.sizes) {
       log(`  ${n} Certificates created at once...`);
       const result = await bench.issuance(n);
       results.issuance.push(result);
       log(`  ${result.ready}/${n} Ready in ${result.allReadySeconds} s (${result.certsPerSecond}/s); p50 ${result.timeToReadySeconds.p50} s; ${result.perCertificate.writes} writes/certificate`);
     }
-    if (config.restSeconds > 0) {
+    if (config.restSeconds > 0 && config.sizes.length > 0) {
       log(`  at rest for ${config.restSeconds} s...`);
       results.rest = await bench.rest(config.restSeconds);
       log(`  ${results.rest.writes} writes at rest`);
@@ -809,6 +814,8 @@ export async function runBenchmark(env: BenchEnv, config: BenchConfig): Promise<
     if (config.scaleCerts > 0) {
       log('scale:');
       const namespace = await bench.createNamespace(`bench-scale-${bench.run}`);
+      // The Issuer becomes Ready only with an operator running (with --only scale, none has started yet).
+      if (!bench.operator) await bench.startOperator('issuer');
       await bench.createIssuer(namespace);
       await bench.stopOperator();
       await bench.removeIssuanceCertificates();

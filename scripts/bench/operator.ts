@@ -45,6 +45,10 @@ export interface StartOperatorOptions {
   heapSnapshotDir?: string;
   /** Extra node/V8 flags after the image's (e.g. "--max-old-space-size=128"). */
   nodeOptions?: string;
+  /** The script node runs: bin/certkeeper.js (dist/, tsc output) by default, or the image's bundle (dist-bundle/main.js). */
+  entry?: string;
+  /** Extra environment variables (e.g. the image's ENV lines). */
+  env?: Record<string, string>;
   readyTimeoutMs?: number;
   logLevel?: string;
 }
@@ -77,7 +81,7 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [
     ...nodeOptions,
-    path.join(repoRoot, 'bin/certkeeper.js'),
+    opts.entry ?? path.join(repoRoot, 'bin/certkeeper.js'),
     'controller',
     '--kubeconfig', opts.kubeconfig,
     '--health-address', `127.0.0.1:${healthPort}`,
@@ -87,7 +91,7 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
     '--log-level', opts.logLevel ?? 'info',
   ], {
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, NODE_OPTIONS: '' },
+    env: { ...process.env, ...opts.env, NODE_OPTIONS: '' },
   });
   closeSync(fd);
   living.add(child);
