@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classify, countAuditLine, describeRequest, emptyCounts } from '../scripts/bench/api-count.ts';
 import { runBenchmark, type BenchConfig } from '../scripts/bench/harness.ts';
-import { imageNodeFlags } from '../scripts/bench/operator.ts';
+import { imageEnv, imageNodeFlags } from '../scripts/bench/operator.ts';
 import { describeEnvironment, evaluateTargets, formatReport, timeToReadySvg } from '../scripts/bench/report.ts';
 import { env } from './helpers.ts';
 
@@ -102,5 +102,10 @@ describe('benchmark harness', () => {
     expect(imageNodeFlags()).toContain('--max-semi-space-size=1');
     expect(imageNodeFlags('ENTRYPOINT ["node", "--a=1", "--b", "bin/certkeeper.js"]\n')).toEqual(['--a=1', '--b']);
     expect(() => imageNodeFlags('ENTRYPOINT ["/bin/sh", "-c", "node bin/certkeeper.js"]\n')).toThrow(/ENTRYPOINT/);
+  });
+
+  it('starts the operator with the environment of the image\'s runtime stage, not of its build stage', () => {
+    expect(imageEnv()).toMatchObject({ NODE_ENV: 'production', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' });
+    expect(imageEnv('FROM a AS build\nENV BUILD_ONLY=1\nFROM b\nENV A=1 B=two\nRUN x\nENV C=3\n')).toEqual({ A: '1', B: 'two', C: '3' });
   });
 });

@@ -62,12 +62,22 @@ export function imageNodeFlags(dockerfile = readFileSync(path.join(repoRoot, 'Do
   return entrypoint.slice(1, script);
 }
 
+/** The runtime stage's ENV variables (after the Dockerfile's last FROM): the operator runs with these in the image. */
+export function imageEnv(dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8')): Record<string, string> {
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const env: Record<string, string> = {};
+  for (const [, assignments] of runtime.matchAll(/^ENV\s+(.*)$/gm)) {
+    for (const [, name, value] of assignments!.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(\S*)/g)) env[name!] = value!;
+  }
+  return env;
+}
+
 export async function startBenchOperator(opts: StartOperatorOptions): Promise<BenchOperator> {
   const healthPort = await freePort();
   const metricsPort = await freePort();
   mkdirSync(opts.workDir, { recursive: true });
   const logFile = path.join(opts.workDir, `operator-${opts.label}.log`);
-  // Started as the image starts it: the same node flags as the Dockerfile's ENTRYPOINT.
+  // Started as the image starts it: the same node flags as the Dockerfile's ENTRYPOINT, and its ENV.
   const nodeOptions: string[] = [...imageNodeFlags(), ...(opts.nodeOptions ? opts.nodeOptions.split(/\s+/).filter(Boolean) : [])];
   if (opts.cpuProfileDir) {
     mkdirSync(opts.cpuProfileDir, { recursive: true });
@@ -91,7 +101,7 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
     '--log-level', opts.logLevel ?? 'info',
   ], {
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, ...opts.env, NODE_OPTIONS: '' },
+    env: { ...process.env, ...imageEnv(), ...opts.env, NODE_OPTIONS: '' },
   });
   closeSync(fd);
   living.add(child);
