@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../test/env/ports.ts';
 import { repoRoot } from '../../test/env/tools.ts';
-import { cpuSeconds, parseMetrics, rssBytes, sleep } from './util.ts';
+import { cpuSeconds, parseMetrics, peakRssBytes, rssBytes, sleep } from './util.ts';
 
 export interface BenchOperator {
   pid: number;
@@ -19,10 +19,14 @@ export interface BenchOperator {
   /** Milliseconds from spawn to the first /readyz 200. */
   readyMs: number;
   rss(): number | undefined;
+  /** The highest resident set size so far (VmHWM). */
+  peakRss(): number | undefined;
   cpuSeconds(): number | undefined;
   metrics(): Promise<Map<string, number>>;
   /** Raw /metrics text (to measure a scrape). */
   scrape(): Promise<string>;
+  /** The first log line (JSON) whose msg matches, waiting for it up to timeoutMs. */
+  waitForLog(msg: RegExp, timeoutMs: number): Promise<Record<string, unknown>>;
   /** SIGTERM (graceful: writes the CPU profile when profiling), SIGKILL after 30 s; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -133,6 +137,20 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
   }
 
   const scrape = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  // Read from the log rather than /metrics, whose scrape costs seconds of CPU with 100,000 Certificates.
+  const waitForLog = async (msg: RegExp, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const record = JSON.parse(line) as Record<string, unknown>;
+        if (typeof record.msg === 'string' && msg.test(record.msg)) return record;
+      }
+      if (child.exitCode !== null) throw new Error(`the operator (${opts.label}) exited with ${child.exitCode} before logging ${msg}; see ${logFile}`);
+      if (Date.now() > deadline) throw new Error(`the operator (${opts.label}) did not log ${msg} within ${Math.round(timeoutMs / 1000)} s; see ${logFile}`);
+      await sleep(200);
+    }
+  };
   return {
     pid: child.pid!,
     healthPort,
@@ -141,9 +159,11 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
     spawnedAt,
     readyMs,
     rss: () => rssBytes(child.pid!),
+    peakRss: () => peakRssBytes(child.pid!),
     cpuSeconds: () => cpuSeconds(child.pid!),
     metrics: async () => parseMetrics(await scrape()),
     scrape,
+    waitForLog,
     stop,
   };
 }

@@ -70,6 +70,11 @@ export class Informer<T extends KubeObject> {
     return this.cache.get(key);
   }
 
+  /** Objects in the cache. */
+  get size(): number {
+    return this.cache.size;
+  }
+
   list(): T[] {
     return [...this.cache.values()];
   }
