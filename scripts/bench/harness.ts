@@ -23,6 +23,7 @@ import { runAcmeLoopProcess, type LoopOutput } from './acme-loop.ts';
 import { auditLogCounter, countingProxy, diffCounts, type ApiCounter, type ApiCounts } from './api-count.ts';
 import { createLocalCa, type LocalCa } from './local-ca.ts';
 import { startBenchOperator, type BenchOperator } from './operator.ts';
+import { repoRoot } from '../../test/env/tools.ts';
 import { cpuByProcess, cpuDelta, findProcesses, linearFit, machineBusySeconds, metricSum, MiB, percentile, pool, range, round, SERVER_PROCESSES, sleep, waitUntil, waitWithProgress } from './util.ts';
 
 export const certificates: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'certificates', namespaced: true };
@@ -52,6 +53,8 @@ export interface BenchConfig {
   cpuProfiles?: boolean;
   /** Take a heap snapshot (SIGUSR2) at the end of each scale run's idle period into profileDir. */
   heapSnapshots?: boolean;
+  /** The script the operator runs: the image's bundle (dist-bundle/main.js, `npm run bundle`) or tsc's dist/ (bin/certkeeper.js, the default). */
+  operatorEntry?: 'bundle' | 'dist';
   /** Extra NODE_OPTIONS for the operator process (e.g. V8 heap flags), to try their effect. */
   operatorNodeOptions?: string;
   /** The memory-by-Certificates series (--scale): sizes, each a start-up on that many Ready Certificates. */
@@ -384,6 +387,7 @@ export class Bench {
       cpuProfileDir: this.config.cpuProfiles ? this.config.profileDir : undefined,
       heapSnapshotDir: this.config.heapSnapshots ? this.config.profileDir : undefined,
       nodeOptions: this.config.operatorNodeOptions,
+      ...(this.config.operatorEntry === 'bundle' ? { entry: path.join(repoRoot, 'dist-bundle/main.js') } : {}),
     });
     this.operator = operator;
     this.log(`  operator ${label}: pid ${operator.pid}, /readyz after ${(operator.readyMs / 1000).toFixed(2)} s (log ${operator.logFile})`);

@@ -1,5 +1,6 @@
-// The operator as the benchmark runs it: `bin/certkeeper.js controller` (the
-// built dist/) in its own process, as users run it, with its log in a file.
+// The operator as the benchmark runs it: `controller` from the image's bundle
+// (dist-bundle/main.js) or tsc's dist/ (bin/certkeeper.js), with the image's
+// node flags and ENV, in its own process, with its log in a file.
 // Measures the time from spawn to the first /readyz 200, reads its memory and
 // CPU time from /proc, scrapes /metrics, and can run it under --cpu-prof.
 import { spawn, type ChildProcess } from 'node:child_process';
