@@ -6,6 +6,7 @@
 //
 //   npm run bench                       # N = 100 and 1000; 10,000 Certificates + 50,000 unrelated Secrets; idle 2 min
 //   npm run bench -- --quick            # a few minutes: N = 20, 500 + 500, idle 10 s
+//   npm run bench -- --scale 1000,10000,30000,100000   # also memory by number of Certificates (bench/memory-by-certificates.svg)
 //   npm run bench -- --sizes 20,100 --scale-certs 2000 --unrelated 10000 --idle 30 --rest 20 --profile
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,19 +15,23 @@ import { parseArgs } from 'node:util';
 import { startLocalEnv, type LocalEnv } from '../test/env/localenv-core.ts';
 import { repoRoot } from '../test/env/tools.ts';
 import { defaultConfig, quickConfig, runBenchmark, type BenchConfig, type BenchResults } from './bench/harness.ts';
-import { describeEnvironment, evaluateTargets, formatReport, timeToReadySvg, type Environment } from './bench/report.ts';
+import { describeEnvironment, evaluateTargets, formatReport, memoryByCertificatesSvg, timeToReadySvg, type Environment } from './bench/report.ts';
 
 const USAGE = `npm run bench -- [flags]
+  --only scale             only the scale scenario (no bare loop, no issuance, no rest window)
   --quick                  N=20, 500 Certificates + 500 unrelated Secrets, idle 10 s, rest 10 s
   --sizes 100,1000         issuance sizes (Certificates created at once)
   --concurrency 8          orders in flight in the bare acme-client loop (the operator's certificate workers)
   --scale-certs 10000      Certificates with valid Secrets for the memory/start-up scenario (0 skips it)
-  --unrelated 50000        unrelated Secrets added for the second start-up
+  --scale 1000,10000,...    memory by number of Certificates: a start-up on each many Ready Certificates (long: 100,000 takes ~20 min)
+  --series-idle 60         idle seconds per point of --scale (settled RSS)
+  --unrelated 50000        unrelated Secrets added for the second start-up (0 skips it)
   --idle 120               idle seconds per start-up run (RSS, CPU)
   --rest 60                seconds to count writes at rest after issuance
   --create-concurrency 32  requests in flight when creating objects
   --profile                CPU profiles of every operator run (bench/profiles/*.cpuprofile)
   --heap-snapshots         heap snapshot at the end of each idle period (bench/profiles/)
+  --dist                   run the operator from tsc's dist/ (bin/certkeeper.js) instead of the image's bundle (dist-bundle/, built by npm run bench)
   --operator-node-options  extra node/V8 flags for the operator, after the Dockerfile ENTRYPOINT's, e.g. "--max-old-space-size=128"
   --out bench              where results.json and time-to-ready.svg go
   --keep                   keep the work directory (logs, audit log)
@@ -34,6 +39,9 @@ const USAGE = `npm run bench -- [flags]
 
 const { values } = parseArgs({
   options: {
+    only: { type: 'string' },
+    scale: { type: 'string' },
+    'series-idle': { type: 'string' },
     quick: { type: 'boolean' },
     sizes: { type: 'string' },
     concurrency: { type: 'string' },
@@ -45,6 +53,7 @@ const { values } = parseArgs({
     profile: { type: 'boolean' },
     'heap-snapshots': { type: 'boolean' },
     'operator-node-options': { type: 'string' },
+    dist: { type: 'boolean' },
     out: { type: 'string' },
     keep: { type: 'boolean' },
     report: { type: 'string' },
@@ -63,6 +72,7 @@ if (values.report) {
   // The measurements stay as they are; the targets' wording and the plot are regenerated.
   writeFileSync(values.report, JSON.stringify({ ...saved, targets }, null, 2) + '\n');
   writeFileSync(path.join(path.dirname(values.report), 'time-to-ready.svg'), timeToReadySvg(saved));
+  if (saved.scaleSeries) writeFileSync(path.join(path.dirname(values.report), 'memory-by-certificates.svg'), memoryByCertificatesSvg(saved.scaleSeries));
   console.log(formatReport(saved, saved, targets, saved.durationSeconds));
   process.exit(0);
 }
@@ -77,19 +87,28 @@ function int(name: string, value: string | undefined, fallback: number): number 
   return n;
 }
 
+if (values.only !== undefined && values.only !== 'scale') {
+  console.error(`--only takes "scale", got "${values.only}"\n\n${USAGE}`);
+  process.exit(2);
+}
+const onlyScale = values.only === 'scale';
 const base = values.quick ? quickConfig : defaultConfig;
 const outDir = path.resolve(values.out ?? path.join(repoRoot, 'bench'));
 const config: BenchConfig = {
-  sizes: values.sizes ? values.sizes.split(',').map((s) => int('sizes', s.trim(), 0)).filter((n) => n > 0) : base.sizes,
+  sizes: onlyScale ? [] : values.sizes ? values.sizes.split(',').map((s) => int('sizes', s.trim(), 0)).filter((n) => n > 0) : base.sizes,
   concurrency: int('concurrency', values.concurrency, base.concurrency),
   scaleCerts: int('scale-certs', values['scale-certs'], base.scaleCerts),
   unrelated: int('unrelated', values.unrelated, base.unrelated),
   idleSeconds: int('idle', values.idle, base.idleSeconds),
-  restSeconds: int('rest', values.rest, base.restSeconds),
+  restSeconds: onlyScale ? 0 : int('rest', values.rest, base.restSeconds),
   createConcurrency: int('create-concurrency', values['create-concurrency'], base.createConcurrency),
+  ...(values.scale ? { scaleSeries: values.scale.split(',').map((s) => int('scale', s.trim(), 0)).filter((n) => n > 0) } : {}),
+  ...(values['series-idle'] ? { seriesIdleSeconds: int('series-idle', values['series-idle'], 60) } : {}),
   ...(values.profile || values['heap-snapshots'] ? { profileDir: path.join(outDir, 'profiles') } : {}),
   ...(values.profile ? { cpuProfiles: true } : {}),
   ...(values['heap-snapshots'] ? { heapSnapshots: true } : {}),
+  // What the image runs (one esbuild bundle), unless --dist.
+  operatorEntry: values.dist ? 'dist' : 'bundle',
   ...(values['operator-node-options'] ? { operatorNodeOptions: values['operator-node-options'] } : {}),
 };
 
@@ -136,6 +155,7 @@ try {
     targets,
   }, null, 2) + '\n');
   writeFileSync(svgFile, timeToReadySvg(results));
+  if (results.scaleSeries) writeFileSync(path.join(outDir, 'memory-by-certificates.svg'), memoryByCertificatesSvg(results.scaleSeries));
   console.log('\n' + formatReport(results, environment, targets, durationSeconds));
   console.log(`\nwrote ${path.relative(process.cwd(), jsonFile)} and ${path.relative(process.cwd(), svgFile)}`);
   exitCode = 0;

@@ -30,7 +30,7 @@ describe('Metrics', () => {
     metrics.onAcmeResponse('newOrder', 201);
     metrics.onRegistration(true, 'registered');
     metrics.onReconcile('certificate', 'error', 0.2);
-    const text = await metrics.registry.metrics();
+    const text = await metrics.text();
     expect(text).toContain('certkeeper_certificate_expiration_timestamp_seconds{namespace="ns",name="web"} 1798761600');
     expect(text).toContain('certkeeper_certificate_ready{namespace="ns",name="web"} 1');
     expect(text).toContain('certkeeper_issuer_ready{kind="Issuer",namespace="ns",name="gts"} 0');
@@ -39,12 +39,57 @@ describe('Metrics', () => {
     expect(text).toContain('certkeeper_reconcile_total{controller="certificate",result="error"} 1');
     expect(text).toContain('# TYPE certkeeper_certificate_ready gauge');
     metrics.onCertificate('ns', 'web', undefined);
-    expect(await metrics.registry.metrics()).not.toContain('name="web"');
+    expect(await metrics.text()).not.toContain('name="web"');
     // Not Ready and never issued: a readiness series, no expiry or renewal series.
     metrics.onCertificate('ns', 'new', { ready: false });
-    const later = await metrics.registry.metrics();
+    const later = await metrics.text();
     expect(later).toContain('certkeeper_certificate_ready{namespace="ns",name="new"} 0');
     expect(later).not.toMatch(/certkeeper_certificate_(expiration|renewal)_timestamp_seconds\{namespace="ns",name="new"\}/);
+  });
+});
+
+describe('the per-Certificate series at scale', () => {
+  it('are rendered in bounded chunks, each ending at a line end, together every series once', async () => {
+    const metrics = new Metrics();
+    for (let i = 0; i < 5000; i++) metrics.onCertificate('apps', `c${i}`, { ready: i % 2 === 0, notAfter: new Date(1_800_000_000_000 + i * 1000) });
+    const chunks: string[] = [];
+    for await (const chunk of metrics.exposition()) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(3);
+    for (const chunk of chunks.slice(1)) {
+      expect(chunk.length).toBeLessThan(64 * 1024 + 200);
+      expect(chunk.endsWith('\n')).toBe(true);
+    }
+    const text = chunks.join('');
+    expect(text.match(/^certkeeper_certificate_ready\{/gm)).toHaveLength(5000);
+    expect(text.match(/^certkeeper_certificate_expiration_timestamp_seconds\{/gm)).toHaveLength(5000);
+    expect(text).toContain('certkeeper_certificate_ready{namespace="apps",name="c1"} 0');
+    expect(text).toContain('certkeeper_certificate_expiration_timestamp_seconds{namespace="apps",name="c4999"} 1800004999');
+    expect(text.match(/^# TYPE certkeeper_certificate_ready gauge$/gm)).toHaveLength(1);
+    // Not Ready and never issued: no renewal series for any of them.
+    expect(text).not.toContain('certkeeper_certificate_renewal_timestamp_seconds{');
+  });
+
+  it('escapes label values as Prometheus requires', async () => {
+    const metrics = new Metrics();
+    metrics.onCertificate('ns', 'a"b\\c\nd', { ready: true });
+    expect(await metrics.text()).toContain('certkeeper_certificate_ready{namespace="ns",name="a\\"b\\\\c\\nd"} 1');
+  });
+
+  it('serves the same text over HTTP on /metrics, streamed, and 404 elsewhere', async () => {
+    const metrics = new Metrics();
+    for (let i = 0; i < 3000; i++) metrics.onCertificate('apps', `c${i}`, { ready: true });
+    const server = await metrics.listen('127.0.0.1', 0);
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/plain');
+      const served = await res.text();
+      expect(served.match(/^certkeeper_certificate_ready\{/gm)).toHaveLength(3000);
+      expect(served).toContain('# TYPE certkeeper_reconcile_total counter');
+      expect((await fetch(`http://127.0.0.1:${server.port}/other`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
   });
 });
 
@@ -61,8 +106,8 @@ describe('the Grafana dashboard (charts/certkeeper/dashboards/certkeeper.json)',
     metrics.onRegistration(true, 'registered');
     metrics.onReconcile('certificate', 'success', 0.1);
     metrics.watchQueue('certificate', () => 0);
-    const exposed = new Set((await metrics.registry.getMetricsAsJSON()).flatMap((m) =>
-      String(m.type) === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
+    const types = [...(await metrics.text()).matchAll(/^# TYPE (\S+) (\S+)$/gm)];
+    const exposed = new Set(types.flatMap(([, name, type]) => (type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name!])));
     const queried = dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/certkeeper_[a-z_]+/g) ?? []));
     expect(queried.length).toBeGreaterThan(10);
     for (const name of queried) expect(exposed, `${name} is queried but not exposed`).toContain(name);

@@ -23,7 +23,8 @@ import { runAcmeLoopProcess, type LoopOutput } from './acme-loop.ts';
 import { auditLogCounter, countingProxy, diffCounts, type ApiCounter, type ApiCounts } from './api-count.ts';
 import { createLocalCa, type LocalCa } from './local-ca.ts';
 import { startBenchOperator, type BenchOperator } from './operator.ts';
-import { cpuByProcess, cpuDelta, findProcesses, machineBusySeconds, metricSum, MiB, percentile, pool, range, round, SERVER_PROCESSES, sleep, waitUntil, waitWithProgress } from './util.ts';
+import { repoRoot } from '../../test/env/tools.ts';
+import { cpuByProcess, cpuDelta, findProcesses, linearFit, machineBusySeconds, metricSum, MiB, percentile, pool, range, round, SERVER_PROCESSES, sleep, waitUntil, waitWithProgress } from './util.ts';
 
 export const certificates: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'certificates', namespaced: true };
 export const issuers: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
@@ -52,8 +53,14 @@ export interface BenchConfig {
   cpuProfiles?: boolean;
   /** Take a heap snapshot (SIGUSR2) at the end of each scale run's idle period into profileDir. */
   heapSnapshots?: boolean;
+  /** The script the operator runs: the image's bundle (dist-bundle/main.js, `npm run bundle`) or tsc's dist/ (bin/certkeeper.js, the default). */
+  operatorEntry?: 'bundle' | 'dist';
   /** Extra NODE_OPTIONS for the operator process (e.g. V8 heap flags), to try their effect. */
   operatorNodeOptions?: string;
+  /** The memory-by-Certificates series (--scale): sizes, each a start-up on that many Ready Certificates. */
+  scaleSeries?: number[];
+  /** Idle seconds per point of the series (settled RSS). */
+  seriesIdleSeconds?: number;
   /** Delete what the benchmark created (for a shared environment). */
   cleanup?: boolean;
 }
@@ -157,6 +164,8 @@ export interface StartupRun {
   rssAfterSyncMiB: number;
   rssAfterIdleMiB: number;
   rssMaxMiB: number;
+  /** Highest RSS from spawn to the end of the idle period (VmHWM, taken before the /metrics scrape). */
+  rssPeakMiB: number;
   /** [seconds since idle start, MiB]. */
   rssSamples: [number, number][];
   heapUsedMiB: number;
@@ -186,6 +195,37 @@ export interface ScaleResult {
   /** Orders the CA saw for the scale names, over the whole scenario (must be 0). */
   caOrdersForScaleNames: number;
   rssIncreasePercent: number;
+  /** One new Certificate created while all the others are at rest: time to Ready against the CA's own time for one order. */
+  firstIssuanceAtRest?: FirstIssuanceAtRest;
+}
+
+export interface FirstIssuanceAtRest {
+  /** Ready Certificates at rest besides the new one. */
+  atRest: number;
+  /** Create request to Ready seen by a watch. */
+  timeToReadySeconds: number;
+  /** One order by the bare acme-client loop on the same CA (first request to chain downloaded): the CA's own time. */
+  caOrderSeconds: number;
+  /** timeToReadySeconds - caOrderSeconds: what the operator adds. */
+  operatorSeconds: number;
+}
+
+export interface ScaleSeriesPoint {
+  certificates: number;
+  /** Creating the Certificates and Secrets added for this point (the series grows one set of objects). */
+  createSeconds: number;
+  /** The first start that wrote the new Certificates' status (every Certificate reconciled once). */
+  firstStartSyncSeconds: number;
+  run: StartupRun;
+}
+
+export interface ScaleSeries {
+  namespace: string;
+  points: ScaleSeriesPoint[];
+  /** Least-squares line through (Certificates, settled RSS MiB): KiB per Certificate and MiB at 0. */
+  settledFit: { kibPerCertificate: number; interceptMiB: number; r2: number };
+  peakFit: { kibPerCertificate: number; interceptMiB: number; r2: number };
+  caOrdersForSeriesNames: number;
 }
 
 export interface BenchResults {
@@ -199,6 +239,7 @@ export interface BenchResults {
   issuance: IssuanceResult[];
   rest?: RestResult;
   scale?: ScaleResult;
+  scaleSeries?: ScaleSeries;
 }
 
 interface Condition {
@@ -346,6 +387,7 @@ export class Bench {
       cpuProfileDir: this.config.cpuProfiles ? this.config.profileDir : undefined,
       heapSnapshotDir: this.config.heapSnapshots ? this.config.profileDir : undefined,
       nodeOptions: this.config.operatorNodeOptions,
+      ...(this.config.operatorEntry === 'bundle' ? { entry: path.join(repoRoot, 'dist-bundle/main.js') } : {}),
     });
     this.operator = operator;
     this.log(`  operator ${label}: pid ${operator.pid}, /readyz after ${(operator.readyMs / 1000).toFixed(2)} s (log ${operator.logFile})`);
@@ -549,13 +591,14 @@ export class Bench {
     const startupBefore = await this.counter.snapshot();
     const operator = await this.startOperator(label);
     const rssAtReadyz = operator.rss() ?? 0;
-    await waitUntil(`the operator (${label}) to reconcile all ${totalCertificates} Certificates once`, async () => {
-      const m = await operator.metrics();
-      return metricSum(m, 'certkeeper_reconcile_total', { controller: 'certificate' }) >= totalCertificates
-        && metricSum(m, 'certkeeper_workqueue_depth', { controller: 'certificate' }) === 0;
-    }, { timeoutMs: 120_000 + totalCertificates * 100, intervalMs: 1_000 });
-    const initialSyncSeconds = (performance.now() - operator.spawnedAt) / 1000;
-    const ariAtSync = metricSum(await operator.metrics(), 'certkeeper_acme_requests_total', { endpoint: 'renewalInfo' });
+    // The operator logs when its start-up burst is over (queues empty); checked against its reconcile count.
+    const done = await operator.waitForLog(/^start-up sync done/, 120_000 + totalCertificates * 100);
+    const initialSyncSeconds = Number(done.secondsSinceProcessStart);
+    const rssAtSyncDone = operator.rss() ?? 0;
+    const atSync = await operator.metrics();
+    const reconciled = metricSum(atSync, 'certkeeper_reconcile_total', { controller: 'certificate' });
+    if (reconciled < totalCertificates) throw new Error(`the operator (${label}) logged the end of its start-up sync after ${reconciled} of ${totalCertificates} reconciles`);
+    const ariAtSync = metricSum(atSync, 'certkeeper_acme_requests_total', { endpoint: 'renewalInfo' });
     await this.quiesce(2_000, 120_000);
     const startupApi = diffCounts(await this.counter.snapshot(), startupBefore);
     const rssAfterSync = operator.rss() ?? 0;
@@ -574,6 +617,7 @@ export class Bench {
     const idleCpu = (operator.cpuSeconds() ?? 0) - cpuBefore;
     const idleApi = diffCounts(await this.counter.snapshot(), idleBefore);
     const rssAfterIdle = operator.rss() ?? 0;
+    const rssPeak = operator.peakRss() ?? 0;
 
     // One scrape, as Prometheus would do every 15-60 s.
     const cpuScrape = operator.cpuSeconds() ?? 0;
@@ -585,7 +629,7 @@ export class Bench {
       await sleep(5_000 + totalCertificates);
     }
     await this.stopOperator();
-    const rss = [rssAtReadyz, rssAfterSync, ...samples.map(([, mib]) => mib * MiB)];
+    const rss = [rssAtReadyz, rssAtSyncDone, rssAfterSync, ...samples.map(([, mib]) => mib * MiB)];
     return {
       label,
       unrelatedSecrets,
@@ -595,6 +639,7 @@ export class Bench {
       rssAfterSyncMiB: round(rssAfterSync / MiB, 1),
       rssAfterIdleMiB: round(rssAfterIdle / MiB, 1),
       rssMaxMiB: round(Math.max(...rss) / MiB, 1),
+      rssPeakMiB: round(rssPeak / MiB, 1),
       rssSamples: samples,
       heapUsedMiB: round(metricSum(metrics, 'certkeeper_nodejs_heap_size_used_bytes') / MiB, 1),
       heapTotalMiB: round(metricSum(metrics, 'certkeeper_nodejs_heap_size_total_bytes') / MiB, 1),
@@ -615,9 +660,10 @@ export class Bench {
    * local CA, with the annotations the operator writes) in `namespace`, whose
    * Issuer "bench" is Ready. The operator must be stopped.
    */
-  async createScaleObjects(namespace: string, count: number, scaleDomain: string): Promise<void> {
+  async createScaleObjects(namespace: string, count: number, scaleDomain: string, from = 0): Promise<void> {
     let done = 0;
-    await pool(range(count), this.config.createConcurrency, async (i) => {
+    await pool(range(count - from), this.config.createConcurrency, async (k) => {
+      const i = from + k;
       const name = `s${i}`;
       const names = certificateNames(i, scaleDomain);
       const { certificatePem, keyPem } = await this.localCa.issue({ dnsNames: names });
@@ -644,7 +690,7 @@ export class Bench {
         metadata: { name, namespace },
         spec: { secretName: `${name}-tls`, issuerRef: { name: 'bench' }, dnsNames: names, privateKey: { algorithm: 'ECDSA' } },
       } as KubeObject);
-      if (++done % 2000 === 0) this.log(`    ${done}/${count} Certificates and Secrets`);
+      if (++done % 10_000 === 0 || (count - from <= 20_000 && done % 2000 === 0)) this.log(`    ${from + done}/${count} Certificates and Secrets`);
     });
   }
 
@@ -722,12 +768,18 @@ export class Bench {
     const runs: StartupRun[] = [];
     this.log(`  restart with ${scaleCerts} Ready Certificates, idle ${this.config.idleSeconds} s...`);
     runs.push(await this.startupRun('without-unrelated', 0, totalCertificates, scaleDomain));
-    this.log(`  creating ${unrelated} unrelated Secrets...`);
-    started = performance.now();
-    await this.createUnrelatedSecrets(unrelated);
-    const unrelatedCreateSeconds = (performance.now() - started) / 1000;
-    this.log(`  restart with ${unrelated} unrelated Secrets added, idle ${this.config.idleSeconds} s...`);
-    runs.push(await this.startupRun('with-unrelated', unrelated, totalCertificates, scaleDomain));
+    this.log(`  one new Certificate while ${scaleCerts} are at rest...`);
+    const firstIssuanceAtRest = await this.firstIssuanceAtRest(namespace, totalCertificates);
+    this.log(`    Ready after ${firstIssuanceAtRest.timeToReadySeconds} s (one order of the bare loop: ${firstIssuanceAtRest.caOrderSeconds} s)`);
+    let unrelatedCreateSeconds = 0;
+    if (unrelated > 0) {
+      this.log(`  creating ${unrelated} unrelated Secrets...`);
+      started = performance.now();
+      await this.createUnrelatedSecrets(unrelated);
+      unrelatedCreateSeconds = (performance.now() - started) / 1000;
+      this.log(`  restart with ${unrelated} unrelated Secrets added, idle ${this.config.idleSeconds} s...`);
+      runs.push(await this.startupRun('with-unrelated', unrelated, totalCertificates, scaleDomain));
+    }
 
     const settled = (r: StartupRun) => Math.max(r.rssAfterSyncMiB, r.rssAfterIdleMiB);
     return {
@@ -739,8 +791,102 @@ export class Bench {
       firstStart,
       runs,
       caOrdersForScaleNames: (await this.ordersFor(scaleDomain)) - ordersBefore,
-      rssIncreasePercent: round(((settled(runs[1]!) - settled(runs[0]!)) / settled(runs[0]!)) * 100, 1),
+      firstIssuanceAtRest,
+      rssIncreasePercent: runs[1] ? round(((settled(runs[1]) - settled(runs[0]!)) / settled(runs[0]!)) * 100, 1) : 0,
     };
+  }
+
+  /**
+   * A user adding one host in a big cluster: with `atRest` Ready Certificates
+   * synced and idle, one new Certificate is created; its time to Ready is set
+   * against one order of the bare acme-client loop on the same CA (the CA's
+   * own time, validation included). The operator must be stopped.
+   */
+  async firstIssuanceAtRest(namespace: string, atRest: number): Promise<FirstIssuanceAtRest> {
+    const loop = await this.bareLoop(1);
+    const operator = await this.startOperator('first-issuance-at-rest');
+    await operator.waitForLog(/^start-up sync done/, 120_000 + atRest * 100);
+    await this.quiesce(2_000, 120_000);
+    const name = `added-${this.run}`;
+    let readyAt: number | undefined;
+    const informer = new Informer<CertificateObject>({ kube: this.kube, type: certificates, namespace, log: silent });
+    informer.onChange((_key, current) => {
+      if (current?.metadata.name === name && readyAt === undefined && isReady(current)) readyAt = performance.now();
+    });
+    informer.start();
+    try {
+      await informer.waitForSync();
+      const createdAt = performance.now();
+      await this.kube.create(certificates, {
+        apiVersion: API_VERSION,
+        kind: 'Certificate',
+        metadata: { name, namespace },
+        spec: { secretName: `${name}-tls`, issuerRef: { name: 'bench' }, dnsNames: certificateNames(0, `added-${this.run}.${this.domain}`), privateKey: { algorithm: 'ECDSA' } },
+      } as KubeObject);
+      await waitUntil(`Certificate ${namespace}/${name} to be Ready`, () => readyAt !== undefined, { timeoutMs: 120_000, intervalMs: 20 });
+      const timeToReady = (readyAt! - createdAt) / 1000;
+      const caOrder = loop.orderSeconds.max;
+      return { atRest, timeToReadySeconds: round(timeToReady, 3), caOrderSeconds: round(caOrder, 3), operatorSeconds: round(timeToReady - caOrder, 3) };
+    } finally {
+      await informer.stop();
+      await this.stopOperator();
+      // Gone again, so the runs after this one measure exactly the Certificates at rest.
+      await this.kube.delete(certificates, namespace, name).catch(() => undefined);
+      await this.kube.delete(core.secrets, namespace, `${name}-tls`).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Memory by number of Certificates: for each size (ascending), Certificates
+   * with valid Secrets are added up to that size, a first start writes their
+   * status, and a restart on them is measured (RSS, /readyz, sync, idle CPU).
+   */
+  async scaleSeries(sizes: number[]): Promise<ScaleSeries> {
+    const namespace = await this.createNamespace(`bench-series-${this.run}`);
+    if (!this.operator) await this.startOperator('series-issuer');
+    await this.createIssuer(namespace);
+    await this.stopOperator();
+    const domain = `series-${this.run}.${this.domain}`;
+    const ordersBefore = await this.ordersFor(domain);
+    const points: ScaleSeriesPoint[] = [];
+    let created = 0;
+    const idleSeconds = this.config.seriesIdleSeconds ?? 60;
+    for (const size of [...sizes].sort((a, b) => a - b)) {
+      this.log(`  series: ${size} Certificates (adding ${size - created})...`);
+      const started = performance.now();
+      await this.createScaleObjects(namespace, size, domain, created);
+      const createSeconds = (performance.now() - started) / 1000;
+      created = size;
+      const total = await this.countAllCertificates();
+      const first = await this.startOperator(`series-${size}-first-start`);
+      const firstDone = await first.waitForLog(/^start-up sync done/, 300_000 + size * 100);
+      await this.quiesce(3_000, 600_000);
+      await this.stopOperator();
+      const run = await this.withIdle(idleSeconds, () => this.startupRun(`series-${size}`, 0, total, domain));
+      this.log(`    /readyz ${run.readyzSeconds} s, synced ${run.initialSyncSeconds} s, RSS at /readyz ${run.rssAtReadyzMiB}, after idle ${run.rssAfterIdleMiB}, peak ${run.rssPeakMiB} MiB`);
+      points.push({ certificates: size, createSeconds: round(createSeconds, 1), firstStartSyncSeconds: Number(firstDone.secondsSinceProcessStart), run });
+    }
+    const fit = (pick: (p: ScaleSeriesPoint) => number) => {
+      const line = linearFit(points.map((p) => [p.certificates, pick(p)]));
+      return { kibPerCertificate: round(line.slope * 1024, 2), interceptMiB: round(line.intercept, 1), r2: round(line.r2, 4) };
+    };
+    return {
+      namespace,
+      points,
+      settledFit: fit((p) => p.run.rssAfterIdleMiB),
+      peakFit: fit((p) => p.run.rssPeakMiB),
+      caOrdersForSeriesNames: (await this.ordersFor(domain)) - ordersBefore,
+    };
+  }
+
+  private async withIdle<T>(seconds: number, run: () => Promise<T>): Promise<T> {
+    const saved = this.config.idleSeconds;
+    this.config.idleSeconds = seconds;
+    try {
+      return await run();
+    } finally {
+      this.config.idleSeconds = saved;
+    }
   }
 
   /**
@@ -753,6 +899,19 @@ export class Bench {
       for (const type of [certificates, core.secrets]) {
         await this.kube.request('DELETE', this.kube.path(type, namespace), { query: { labelSelector: type === core.secrets ? 'app.kubernetes.io/managed-by=certkeeper,!certkeeper.io/account-key' : undefined } }, 'write');
       }
+    }
+  }
+
+  /** Deletes a namespace's Certificates and the TLS Secrets certkeeper manages there (the operator must be stopped). */
+  async removeNamespaceCertificates(namespace: string): Promise<void> {
+    await this.kube.request('DELETE', this.kube.path(certificates, namespace), {}, 'write');
+    await this.kube.request('DELETE', this.kube.path(core.secrets, namespace), { query: { labelSelector: 'app.kubernetes.io/managed-by=certkeeper,!certkeeper.io/account-key' } }, 'write');
+  }
+
+  /** Deletes the unrelated Secrets of the scale scenario. */
+  async removeUnrelatedSecrets(): Promise<void> {
+    for (const namespace of this.namespaces.filter((n) => n.startsWith(`bench-other-${this.run}-`))) {
+      await this.kube.request('DELETE', this.kube.path(core.secrets, namespace), {}, 'write');
     }
   }
 
@@ -793,15 +952,17 @@ export async function runBenchmark(env: BenchEnv, config: BenchConfig): Promise<
       results.bareLoop.push(loop);
       log(`  ${loop.issued}/${n} in ${loop.totalSeconds} s (${loop.certsPerSecond}/s)`);
     }
-    log('operator: issuance...');
-    await bench.startOperator('issuance');
+    if (config.sizes.length > 0) {
+      log('operator: issuance...');
+      await bench.startOperator('issuance');
+    }
     for (const n of config.sizes) {
       log(`  ${n} Certificates created at once...`);
       const result = await bench.issuance(n);
       results.issuance.push(result);
       log(`  ${result.ready}/${n} Ready in ${result.allReadySeconds} s (${result.certsPerSecond}/s); p50 ${result.timeToReadySeconds.p50} s; ${result.perCertificate.writes} writes/certificate`);
     }
-    if (config.restSeconds > 0) {
+    if (config.restSeconds > 0 && config.sizes.length > 0) {
       log(`  at rest for ${config.restSeconds} s...`);
       results.rest = await bench.rest(config.restSeconds);
       log(`  ${results.rest.writes} writes at rest`);
@@ -809,10 +970,21 @@ export async function runBenchmark(env: BenchEnv, config: BenchConfig): Promise<
     if (config.scaleCerts > 0) {
       log('scale:');
       const namespace = await bench.createNamespace(`bench-scale-${bench.run}`);
+      // The Issuer becomes Ready only with an operator running (with --only scale, none has started yet).
+      if (!bench.operator) await bench.startOperator('issuer');
       await bench.createIssuer(namespace);
       await bench.stopOperator();
       await bench.removeIssuanceCertificates();
       results.scale = await bench.scale(namespace);
+    }
+    if (config.scaleSeries?.length) {
+      log(`memory by Certificates: ${config.scaleSeries.join(', ')}...`);
+      await bench.stopOperator();
+      await bench.removeIssuanceCertificates();
+      // The scale scenario's Certificates go too: each point counts only the series' own.
+      if (results.scale) await bench.removeNamespaceCertificates(results.scale.namespace);
+      await bench.removeUnrelatedSecrets();
+      results.scaleSeries = await bench.scaleSeries(config.scaleSeries);
     }
     await bench.stopOperator();
     results.loadAverage.end = os.loadavg().map((v) => round(v, 2));

@@ -1,5 +1,6 @@
-// The operator as the benchmark runs it: `bin/certkeeper.js controller` (the
-// built dist/) in its own process, as users run it, with its log in a file.
+// The operator as the benchmark runs it: `controller` from the image's bundle
+// (dist-bundle/main.js) or tsc's dist/ (bin/certkeeper.js), with the image's
+// node flags and ENV, in its own process, with its log in a file.
 // Measures the time from spawn to the first /readyz 200, reads its memory and
 // CPU time from /proc, scrapes /metrics, and can run it under --cpu-prof.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,7 +8,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from '../../test/env/ports.ts';
 import { repoRoot } from '../../test/env/tools.ts';
-import { cpuSeconds, parseMetrics, rssBytes, sleep } from './util.ts';
+import { cpuSeconds, parseMetrics, peakRssBytes, rssBytes, sleep } from './util.ts';
 
 export interface BenchOperator {
   pid: number;
@@ -19,10 +20,14 @@ export interface BenchOperator {
   /** Milliseconds from spawn to the first /readyz 200. */
   readyMs: number;
   rss(): number | undefined;
+  /** The highest resident set size so far (VmHWM). */
+  peakRss(): number | undefined;
   cpuSeconds(): number | undefined;
   metrics(): Promise<Map<string, number>>;
   /** Raw /metrics text (to measure a scrape). */
   scrape(): Promise<string>;
+  /** The first log line (JSON) whose msg matches, waiting for it up to timeoutMs. */
+  waitForLog(msg: RegExp, timeoutMs: number): Promise<Record<string, unknown>>;
   /** SIGTERM (graceful: writes the CPU profile when profiling), SIGKILL after 30 s; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -45,6 +50,10 @@ export interface StartOperatorOptions {
   heapSnapshotDir?: string;
   /** Extra node/V8 flags after the image's (e.g. "--max-old-space-size=128"). */
   nodeOptions?: string;
+  /** The script node runs: bin/certkeeper.js (dist/, tsc output) by default, or the image's bundle (dist-bundle/main.js). */
+  entry?: string;
+  /** Extra environment variables (e.g. the image's ENV lines). */
+  env?: Record<string, string>;
   readyTimeoutMs?: number;
   logLevel?: string;
 }
@@ -58,12 +67,22 @@ export function imageNodeFlags(dockerfile = readFileSync(path.join(repoRoot, 'Do
   return entrypoint.slice(1, script);
 }
 
+/** The runtime stage's ENV variables (after the Dockerfile's last FROM): the operator runs with these in the image. */
+export function imageEnv(dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8')): Record<string, string> {
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const env: Record<string, string> = {};
+  for (const [, assignments] of runtime.matchAll(/^ENV\s+(.*)$/gm)) {
+    for (const [, name, value] of assignments!.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(\S*)/g)) env[name!] = value!;
+  }
+  return env;
+}
+
 export async function startBenchOperator(opts: StartOperatorOptions): Promise<BenchOperator> {
   const healthPort = await freePort();
   const metricsPort = await freePort();
   mkdirSync(opts.workDir, { recursive: true });
   const logFile = path.join(opts.workDir, `operator-${opts.label}.log`);
-  // Started as the image starts it: the same node flags as the Dockerfile's ENTRYPOINT.
+  // Started as the image starts it: the same node flags as the Dockerfile's ENTRYPOINT, and its ENV.
   const nodeOptions: string[] = [...imageNodeFlags(), ...(opts.nodeOptions ? opts.nodeOptions.split(/\s+/).filter(Boolean) : [])];
   if (opts.cpuProfileDir) {
     mkdirSync(opts.cpuProfileDir, { recursive: true });
@@ -77,7 +96,7 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [
     ...nodeOptions,
-    path.join(repoRoot, 'bin/certkeeper.js'),
+    opts.entry ?? path.join(repoRoot, 'bin/certkeeper.js'),
     'controller',
     '--kubeconfig', opts.kubeconfig,
     '--health-address', `127.0.0.1:${healthPort}`,
@@ -87,7 +106,7 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
     '--log-level', opts.logLevel ?? 'info',
   ], {
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, NODE_OPTIONS: '' },
+    env: { ...process.env, ...imageEnv(), ...opts.env, NODE_OPTIONS: '' },
   });
   closeSync(fd);
   living.add(child);
@@ -119,6 +138,20 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
   }
 
   const scrape = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  // Read from the log rather than /metrics, whose scrape costs seconds of CPU with 100,000 Certificates.
+  const waitForLog = async (msg: RegExp, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const record = JSON.parse(line) as Record<string, unknown>;
+        if (typeof record.msg === 'string' && msg.test(record.msg)) return record;
+      }
+      if (child.exitCode !== null) throw new Error(`the operator (${opts.label}) exited with ${child.exitCode} before logging ${msg}; see ${logFile}`);
+      if (Date.now() > deadline) throw new Error(`the operator (${opts.label}) did not log ${msg} within ${Math.round(timeoutMs / 1000)} s; see ${logFile}`);
+      await sleep(200);
+    }
+  };
   return {
     pid: child.pid!,
     healthPort,
@@ -127,9 +160,11 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
     spawnedAt,
     readyMs,
     rss: () => rssBytes(child.pid!),
+    peakRss: () => peakRssBytes(child.pid!),
     cpuSeconds: () => cpuSeconds(child.pid!),
     metrics: async () => parseMetrics(await scrape()),
     scrape,
+    waitForLog,
     stop,
   };
 }

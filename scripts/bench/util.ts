@@ -87,6 +87,30 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
+/** Peak resident set size of a process since it started (VmHWM), in bytes; undefined once it is gone. */
+export function peakRssBytes(pid: number): number | undefined {
+  try {
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Least-squares line y = intercept + slope * x, and how well it fits (r², 1 = a straight line). */
+export function linearFit(points: readonly [number, number][]): { slope: number; intercept: number; r2: number } {
+  const n = points.length;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  const sxy = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  const intercept = my - slope * mx;
+  const ssTot = points.reduce((a, [, y]) => a + (y - my) ** 2, 0);
+  const ssRes = points.reduce((a, [x, y]) => a + (y - (intercept + slope * x)) ** 2, 0);
+  return { slope, intercept, r2: ssTot === 0 ? 1 : 1 - ssRes / ssTot };
+}
+
 /** User + system CPU time a process has used, in seconds (/proc/<pid>/stat utime + stime). */
 export function cpuSeconds(pid: number): number | undefined {
   try {

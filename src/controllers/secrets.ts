@@ -34,11 +34,28 @@ export interface CachedSecret extends KubeObject {
 const isAccountKey = (secret: KubeObject) => secret.metadata.labels?.[LABEL_ACCOUNT_KEY] === 'true';
 const isNextKey = (secret: KubeObject) => secret.metadata.labels?.[LABEL_NEXT_KEY] === 'true';
 
-/** Keeps name, version and (for account and next keys) labels and annotations; a TLS Secret becomes its facts. */
-export function reduceManagedSecret(secret: SecretObject): CachedSecret {
-  const { name, namespace, resourceVersion, labels, annotations } = secret.metadata;
+/**
+ * Keeps name, version and (for account and next keys) labels and annotations; a TLS Secret becomes its facts.
+ * `intern` returns one shared copy of strings many Secrets repeat (namespace, type), each otherwise its own copy.
+ */
+export function reduceManagedSecret(secret: SecretObject, intern: (value: string) => string = (value) => value): CachedSecret {
+  const { name, resourceVersion, labels, annotations } = secret.metadata;
+  const namespace = secret.metadata.namespace === undefined ? undefined : intern(secret.metadata.namespace);
   if (isAccountKey(secret) || isNextKey(secret)) return { metadata: { name, namespace, resourceVersion, labels, annotations } };
-  return { metadata: { name, namespace, resourceVersion }, tls: secretFacts(secret) };
+  const tls = secretFacts(secret);
+  if (tls.type !== undefined) tls.type = intern(tls.type);
+  return { metadata: { name, namespace, resourceVersion }, tls };
+}
+
+/** A function returning one shared copy of each string it has seen (never forgets: for the few distinct values of a field). */
+export function interner(): (value: string) => string {
+  const known = new Map<string, string>();
+  return (value) => {
+    const shared = known.get(value);
+    if (shared !== undefined) return shared;
+    known.set(value, value);
+    return value;
+  };
 }
 
 function reduceOtherSecret(secret: KubeObject): KubeObject {
@@ -55,9 +72,10 @@ export class SecretCache {
   private readonly referenceChecks: ((key: Key) => boolean)[] = [];
 
   constructor(kube: KubeClient, log: Logger) {
+    const intern = interner();
     this.managed = new Informer<CachedSecret>({
       kube, log, type: core.secrets, labelSelector: MANAGED_SELECTOR, pageSize: 500,
-      transform: (secret) => reduceManagedSecret(secret as SecretObject),
+      transform: (secret) => reduceManagedSecret(secret as SecretObject, intern),
     });
     this.others = new Informer<KubeObject>({
       kube, log, type: core.secrets, labelSelector: UNMANAGED_SELECTOR, metadataOnly: true, pageSize: 2000,

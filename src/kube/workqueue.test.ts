@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { backoffDelay, MAX_TIMER_MS, WorkQueue } from './workqueue.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { backoffDelay, MAX_TIMER_MS, ScheduleHeap, WorkQueue } from './workqueue.ts';
 
 describe('backoffDelay', () => {
   it.each([
@@ -59,5 +59,99 @@ describe('WorkQueue', () => {
     const waiting = queue.get();
     queue.shutDown();
     expect(await waiting).toBeUndefined();
+  });
+});
+
+describe('WorkQueue scheduling (one timer for every scheduled key)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Takes every queued key and marks it done (so a later add queues it again). */
+  const drain = async (queue: WorkQueue) => {
+    while (queue.depth > 0) queue.done((await queue.get())!);
+  };
+
+  it('adds each scheduled key when it is due, in time order, with one timer pending at a time', async () => {
+    vi.useFakeTimers();
+    const queue = new WorkQueue();
+    queue.addAfter('c', 3_000);
+    queue.addAfter('a', 1_000);
+    queue.addAfter('b', 2_000);
+    expect(vi.getTimerCount()).toBe(1);
+    expect(queue.scheduledCount).toBe(3);
+    vi.advanceTimersByTime(999);
+    expect(queue.depth).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(queue.depth).toBe(1);
+    expect(await queue.get()).toBe('a');
+    vi.advanceTimersByTime(2_000);
+    expect(await queue.get()).toBe('b');
+    expect(await queue.get()).toBe('c');
+    expect(queue.scheduledCount).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    queue.shutDown();
+  });
+
+  it('keeps the earlier of two schedules for one key, and adds the key once', async () => {
+    vi.useFakeTimers();
+    const queue = new WorkQueue();
+    queue.addAfter('a', 5_000);
+    queue.addAfter('a', 1_000); // earlier: wins
+    queue.addAfter('a', 3_000); // later: ignored
+    vi.advanceTimersByTime(1_000);
+    expect(queue.depth).toBe(1);
+    await drain(queue);
+    // The replaced 5 s schedule is stale: it does not add the key again.
+    vi.advanceTimersByTime(10_000);
+    expect(queue.depth).toBe(0);
+    queue.shutDown();
+  });
+
+  it('schedules a key again after it ran, and forgets every schedule at shutdown', async () => {
+    vi.useFakeTimers();
+    const queue = new WorkQueue();
+    queue.addAfter('a', 1_000);
+    vi.advanceTimersByTime(1_000);
+    await drain(queue);
+    queue.addAfter('a', 8_000);
+    queue.addAfter('b', 9_000);
+    queue.shutDown();
+    expect(queue.scheduledCount).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(10_000);
+    expect(queue.depth).toBe(0);
+  });
+
+  it('does not let replaced schedules pile up: many reschedules of a few keys keep the heap small', () => {
+    vi.useFakeTimers();
+    const queue = new WorkQueue();
+    const heapSize = () => (queue as unknown as { heap: ScheduleHeap }).heap.size;
+    for (let delay = 100_000; delay > 0; delay -= 10) queue.addAfter(`k${delay % 3}`, delay);
+    expect(queue.scheduledCount).toBe(3);
+    expect(heapSize()).toBeLessThanOrEqual(2 * 3 + 64 + 1);
+    vi.advanceTimersByTime(100_000);
+    expect(queue.depth).toBe(3);
+    queue.shutDown();
+  });
+});
+
+describe('ScheduleHeap', () => {
+  it('pops entries in time order whatever order they were pushed in', () => {
+    const heap = new ScheduleHeap();
+    const times = Array.from({ length: 500 }, (_, i) => (i * 7919) % 1009);
+    times.forEach((at, i) => heap.push(at, `k${i}`));
+    const popped: number[] = [];
+    for (let entry = heap.pop(); entry; entry = heap.pop()) popped.push(entry.at);
+    expect(popped).toEqual([...times].sort((a, b) => a - b));
+    expect(heap.size).toBe(0);
+  });
+
+  it('keeps each key with its own time', () => {
+    const heap = new ScheduleHeap();
+    heap.push(30, 'c');
+    heap.push(10, 'a');
+    heap.push(20, 'b');
+    expect([heap.pop(), heap.pop(), heap.pop(), heap.pop()]).toEqual([{ at: 10, key: 'a' }, { at: 20, key: 'b' }, { at: 30, key: 'c' }, undefined]);
   });
 });

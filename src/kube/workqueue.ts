@@ -2,6 +2,9 @@
 // a key waits at most once in the queue, is never processed by two workers at
 // once (a key added while processing is run again afterwards), can be
 // scheduled for later, and failing keys back off exponentially per key.
+// Scheduled keys share one timer, set for the earliest of them: every
+// Certificate has a renewal requeue, and a Node timer per key cost ~400 bytes
+// each (a Timeout, a timer list per distinct delay, a closure).
 
 /** Node fires a timer longer than 2^31-1 ms at once; every delay is capped below that. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -24,7 +27,12 @@ export class WorkQueue {
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirtyWhileProcessing = new Set<string>();
-  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  /** Scheduled keys and when they are due (ms since the epoch). */
+  private readonly scheduled = new Map<string, number>();
+  /** The same as a min-heap by time; an entry whose time is no longer the key's in `scheduled` is stale and skipped. */
+  private readonly heap = new ScheduleHeap();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
   private readonly failures = new Map<string, number>();
   private readonly waiters: (() => void)[] = [];
   private readonly backoff: BackoffPolicy;
@@ -54,17 +62,42 @@ export class WorkQueue {
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) return this.add(key);
-    const capped = Math.min(delayMs, MAX_TIMER_MS);
-    const at = Date.now() + capped;
-    const existing = this.timers.get(key);
-    if (existing && existing.at <= at) return;
-    if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
-      this.timers.delete(key);
+    const at = Date.now() + Math.min(delayMs, MAX_TIMER_MS);
+    const existing = this.scheduled.get(key);
+    if (existing !== undefined && existing <= at) return;
+    this.scheduled.set(key, at);
+    this.heap.push(at, key);
+    // Replaced schedules stay in the heap until they come up; rebuild it before they outnumber the live ones.
+    if (this.heap.size > 2 * this.scheduled.size + 64) this.heap.rebuild(this.scheduled);
+    this.arm();
+  }
+
+  /** Number of keys scheduled for later. */
+  get scheduledCount(): number {
+    return this.scheduled.size;
+  }
+
+  /** Sets the one timer for the earliest scheduled key (no-op when it is set for that already). */
+  private arm(): void {
+    const next = this.heap.peekAt();
+    if (next === undefined || next >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = next;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.min(next - Date.now(), MAX_TIMER_MS)));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = Date.now();
+    for (let next = this.heap.peekAt(); next !== undefined && next <= now; next = this.heap.peekAt()) {
+      const { at, key } = this.heap.pop()!;
+      if (this.scheduled.get(key) !== at) continue; // stale: replaced by an earlier schedule that already ran or is pending
+      this.scheduled.delete(key);
       this.add(key);
-    }, capped);
-    timer.unref();
-    this.timers.set(key, { at, timer });
+    }
+    this.arm();
   }
 
   /** Re-adds a failed key after its next backoff delay (at least minDelayMs, e.g. a CA's Retry-After). */
@@ -100,8 +133,73 @@ export class WorkQueue {
 
   shutDown(): void {
     this.shuttingDown = true;
-    for (const { timer } of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    this.scheduled.clear();
+    this.heap.rebuild(this.scheduled);
     for (const wake of this.waiters.splice(0)) wake();
+  }
+}
+
+/** A binary min-heap of (time, key), in two parallel arrays (no object per entry). */
+export class ScheduleHeap {
+  private times: number[] = [];
+  private keys: string[] = [];
+
+  get size(): number {
+    return this.times.length;
+  }
+
+  peekAt(): number | undefined {
+    return this.times[0];
+  }
+
+  push(at: number, key: string): void {
+    const { times, keys } = this;
+    let i = times.length;
+    times.push(at);
+    keys.push(key);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (times[parent]! <= at) break;
+      times[i] = times[parent]!;
+      keys[i] = keys[parent]!;
+      i = parent;
+    }
+    times[i] = at;
+    keys[i] = key;
+  }
+
+  pop(): { at: number; key: string } | undefined {
+    const { times, keys } = this;
+    if (times.length === 0) return undefined;
+    const top = { at: times[0]!, key: keys[0]! };
+    const lastAt = times.pop()!;
+    const lastKey = keys.pop()!;
+    const n = times.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= n) break;
+        const right = left + 1;
+        const child = right < n && times[right]! < times[left]! ? right : left;
+        if (times[child]! >= lastAt) break;
+        times[i] = times[child]!;
+        keys[i] = keys[child]!;
+        i = child;
+      }
+      times[i] = lastAt;
+      keys[i] = lastKey;
+    }
+    return top;
+  }
+
+  /** Starts over from the live schedule only (drops stale entries). */
+  rebuild(scheduled: ReadonlyMap<string, number>): void {
+    this.times = [];
+    this.keys = [];
+    for (const [key, at] of scheduled) this.push(at, key);
   }
 }

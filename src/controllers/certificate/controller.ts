@@ -196,11 +196,12 @@ export class CertificateController {
    * and status are kept.
    */
   private shrink(object: KubeObject): CachedCertificate {
-    const { metadata, apiVersion: _apiVersion, kind: _kind, ...rest } = object as KubeObject & { apiVersion?: string; kind?: string };
+    const { metadata: { annotations, ...metadata }, apiVersion: _apiVersion, kind: _kind, ...rest } = object as KubeObject & { apiVersion?: string; kind?: string };
     metadata.namespace = this.intern(metadata.namespace);
-    if (metadata.annotations?.[LAST_APPLIED]) {
-      delete metadata.annotations[LAST_APPLIED];
-      if (Object.keys(metadata.annotations).length === 0) delete metadata.annotations;
+    // Copies without the field, not `delete` (which makes a V8 object a hash table, several hundred bytes more).
+    if (annotations) {
+      const { [LAST_APPLIED]: _lastApplied, ...kept } = annotations;
+      if (Object.keys(kept).length > 0) (metadata as KubeObject['metadata']).annotations = kept;
     }
     return { metadata, body: JSON.stringify(rest) };
   }

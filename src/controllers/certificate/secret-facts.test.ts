@@ -1,7 +1,7 @@
 import { generateKeyPairSync, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { reduceManagedSecret } from '../secrets.ts';
+import { interner, reduceManagedSecret } from '../secrets.ts';
 import { SECRET_ANNOTATION, secretFacts, type SecretObject } from './secret-facts.ts';
 
 x509.cryptoProvider.set(webcrypto as never);
@@ -85,6 +85,20 @@ describe('reduceManagedSecret', () => {
     expect(reduced.tls?.key?.matchesCertificate).toBe(true);
     expect(JSON.stringify(reduced)).not.toContain(b64(keyPem).slice(0, 40));
     expect(reduced).not.toHaveProperty('data');
+  });
+
+  it('passes the strings thousands of Secrets repeat (namespace, type) through the interner, and nothing else', () => {
+    const seen: string[] = [];
+    const reduced = reduceManagedSecret(tlsSecret({ 'tls.crt': b64(certPem), 'tls.key': b64(keyPem) }), (value) => {
+      seen.push(value);
+      return value;
+    });
+    expect(seen).toEqual(['apps', 'kubernetes.io/tls']);
+    expect(reduced.metadata.namespace).toBe('apps');
+    expect(reduced.tls?.type).toBe('kubernetes.io/tls');
+    const intern = interner();
+    expect(intern('apps')).toBe('apps');
+    expect(intern(['a', 'pps'].join(''))).toBe('apps');
   });
 
   it('keeps an account key Secret\'s labels and annotations (the EAB record), not its key', () => {
