@@ -106,7 +106,7 @@ describe('the chart\'s RBAC', () => {
       // HTTP-01 edit-in-place: the named Ingress is patched, a Service and EndpointSlice sit beside it.
       { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'patch'] },
       { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'create', 'delete'] },
-      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'create', 'patch', 'delete'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ]);
@@ -140,7 +140,7 @@ describe('the chart\'s RBAC', () => {
     // HTTP-01 edit-in-place, in any Certificate's namespace (and the solver Service's EndpointSlices in its own).
     checks.push(['patch', 'ingresses.networking.k8s.io'], ['get', 'services', namespace]);
     for (const verb of ['get', 'list', 'create', 'delete']) checks.push([verb, 'services']);
-    for (const verb of ['list', 'create', 'patch', 'delete']) checks.push([verb, 'endpointslices.discovery.k8s.io'], [verb, 'endpointslices.discovery.k8s.io', namespace]);
+    for (const verb of ['get', 'list', 'create', 'patch', 'delete']) checks.push([verb, 'endpointslices.discovery.k8s.io'], [verb, 'endpointslices.discovery.k8s.io', namespace]);
     const answers = await table(checks);
     expect(Object.entries(answers).filter(([, yes]) => !yes).map(([what]) => what)).toEqual([]);
   });
