@@ -251,9 +251,7 @@ async function solve(deps: IssueDeps, client: acme.Client, request: IssueRequest
   if (!challenge) return { status: { ...base, state: authz.status }, error: `the CA offers no ${type} challenge for ${name}` };
   const status = { ...base, challengeType: type, token: challenge.token };
   const keyAuthorization = await client.getChallengeKeyAuthorization(challenge as never);
-  // cert-manager's escape hatch: no self-check (HTTP-01) or propagation check
-  // (DNS-01); wait this long after presenting, then ask the CA.
-  const waitInstead = solver.waitInsteadOfSelfCheck === undefined ? undefined : waitInsteadMs(solver.waitInsteadOfSelfCheck);
+  const gate = beforeValidation(solver, { pending: challenge.status === 'pending', routeSettleMs: deps.http01RouteSettleMs, selfCheck: deps.http01SelfCheck !== undefined });
   const cleanups: (() => Promise<void>)[] = [];
   try {
     if (solver.http01) {
@@ -265,22 +263,15 @@ async function solve(deps: IssueDeps, client: acme.Client, request: IssueRequest
         // Only ever the Ingress of that name in the Certificate's own namespace.
         ? await presentInPlace(deps.kube, deps.solverService, { namespace: namespaceOf(request), ingressName: editedIngress, serviceType: solver.http01.ingress?.serviceType }, route)
         : await presentRoute(deps.kube, solver.http01, deps.solverService, route));
-      if (challenge.status === 'pending') {
-        if (waitInstead !== undefined) {
-          await sleep(waitInstead);
-        } else {
-          const routed = solver.http01.ingress !== undefined || solver.http01.gatewayHTTPRoute !== undefined;
-          if (routed && deps.http01RouteSettleMs > 0) await sleep(deps.http01RouteSettleMs);
-          if (deps.http01SelfCheck) await selfCheck(deps, deps.http01SelfCheck, authz.identifier.value, challenge.token, keyAuthorization);
-        }
-      }
+      if (gate.waitMs > 0) await sleep(gate.waitMs);
+      if (gate.check && deps.http01SelfCheck) await selfCheck(deps, deps.http01SelfCheck, authz.identifier.value, challenge.token, keyAuthorization);
     } else {
       const dns = await deps.dns01(solver, request.secretNamespace);
       const fqdn = `_acme-challenge.${authz.identifier.value}.`;
       await dns.present(fqdn, keyAuthorization);
       cleanups.push(() => dns.cleanUp(fqdn, keyAuthorization));
-      if (waitInstead === undefined) await dns.waitForPropagation(fqdn, keyAuthorization);
-      else if (challenge.status === 'pending') await sleep(waitInstead);
+      if (gate.check) await dns.waitForPropagation(fqdn, keyAuthorization);
+      if (gate.waitMs > 0) await sleep(gate.waitMs);
     }
     if (challenge.status === 'pending') await client.completeChallenge(challenge as never);
     try {
@@ -312,4 +303,24 @@ async function selfCheck(deps: IssueDeps, config: SelfCheckConfig, host: string,
     deps.log.warn({ host, attempts: outcome.attempts, lastProblem: outcome.lastProblem },
       'HTTP-01 self-check did not see the key authorization before its timeout; asking the CA anyway (if the CA can reach the name but certkeeper cannot, set the solver\'s waitInsteadOfSelfCheck)');
   }
+}
+
+/**
+ * What happens between presenting a challenge and asking the CA to validate
+ * it. Without waitInsteadOfSelfCheck: HTTP-01 waits the route settle time (for
+ * a routed solver) and then runs the self-check; DNS-01 checks the record at
+ * the authoritative servers. With it (cert-manager's escape hatch): no check,
+ * a plain wait of that long. A challenge the CA already works on (a resumed
+ * order) is not waited for, and DNS-01's check runs anyway then, as before. Pure.
+ */
+export function beforeValidation(solver: Solver, opts: { pending: boolean; routeSettleMs: number; selfCheck: boolean }): { waitMs: number; check: boolean } {
+  const waitInstead = solver.waitInsteadOfSelfCheck === undefined ? undefined : waitInsteadMs(solver.waitInsteadOfSelfCheck);
+  if (solver.dns01) {
+    if (waitInstead === undefined) return { waitMs: 0, check: true };
+    return { waitMs: opts.pending ? waitInstead : 0, check: false };
+  }
+  if (!opts.pending) return { waitMs: 0, check: false };
+  if (waitInstead !== undefined) return { waitMs: waitInstead, check: false };
+  const routed = solver.http01?.ingress !== undefined || solver.http01?.gatewayHTTPRoute !== undefined;
+  return { waitMs: routed ? opts.routeSettleMs : 0, check: opts.selfCheck };
 }
