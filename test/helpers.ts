@@ -66,3 +66,25 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * An Issuer of the environment's GTS-like CA with a fresh EAB key: the key's
+ * Secret (`eab`) and the Issuer (account key in `account-key`, the given
+ * solvers). Returns the key, whose ID the CA's journal is filtered by.
+ */
+export async function createEabIssuer(kube: KubeClient, namespace: string, name = 'gts', solvers?: unknown[]): Promise<{ keyId: string; hmacKey: string }> {
+  const { mintEabKey } = await import('./env/ca-client.ts');
+  const { readFileSync } = await import('node:fs');
+  const key = await mintEabKey(env().acme.managementUrl);
+  await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace }, stringData: { secret: key.hmacKey } });
+  await kube.create({ group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true }, {
+    apiVersion: 'certkeeper.io/v1alpha1', kind: 'Issuer', metadata: { name, namespace },
+    spec: { acme: {
+      server: env().acme.directoryUrl, email: 'ops@example.com', privateKeySecretRef: { name: 'account-key' },
+      externalAccountBinding: { keyID: key.keyId, keySecretRef: { name: 'eab' } },
+      caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
+      ...(solvers ? { solvers } : {}),
+    } },
+  } as never);
+  return key;
+}

@@ -4,12 +4,10 @@
 // operator runs enough of them side by side that another tenant's Issuer is
 // registered while all of those still hang.
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION } from '../src/api/meta.ts';
-import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
-import { mintEabKey } from './env/ca-client.ts';
-import { createNamespace, env, kubeClient, waitFor } from './helpers.ts';
+import { type KubeClient, type KubeObject } from '../src/kube/client.ts';
+import { createEabIssuer, createNamespace, kubeClient, waitFor } from './helpers.ts';
 import { startOperatorProcess, type OperatorProcess } from './operator-process.ts';
 
 const issuers = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
@@ -57,16 +55,7 @@ describe('Issuers whose CA never answers', () => {
     await waitFor('all tarpit Issuers to be waiting on the CA', async () => open.size >= TARPIT_ISSUERS || undefined);
 
     const tenant = await createNamespace(kube, 'tenant');
-    const eab = await mintEabKey(env().acme.managementUrl);
-    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace: tenant }, stringData: { secret: eab.hmacKey } } as KubeObject);
-    await kube.create(issuers, {
-      apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: 'gts', namespace: tenant },
-      spec: { acme: {
-        server: env().acme.directoryUrl, email: 'ops@example.com', privateKeySecretRef: { name: 'account' },
-        externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: 'eab' } },
-        caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
-      } },
-    } as KubeObject);
+    await createEabIssuer(kube, tenant);
     await waitFor('the tenant\'s Issuer to be ready', async () => {
       const issuer = await kube.get<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(issuers, tenant, 'gts');
       return issuer?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || undefined;

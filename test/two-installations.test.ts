@@ -7,14 +7,13 @@
 // Likewise for Certificates: the next-key Secret names the installation that
 // stored the key, and the other one waits instead of ordering (the CA's order
 // list is the witness).
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configMaps, ledgerEntryName } from '../src/acme/eab-ledger.ts';
 import { API_VERSION } from '../src/api/meta.ts';
 import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
-import { getJournal, getOrders, mintEabKey } from './env/ca-client.ts';
+import { getJournal, getOrders } from './env/ca-client.ts';
 import { freePort } from './env/ports.ts';
-import { createNamespace, env, kubeClient, waitFor } from './helpers.ts';
+import { createEabIssuer, createNamespace, env, kubeClient, waitFor } from './helpers.ts';
 import { startOperatorProcess, type OperatorProcess } from './operator-process.ts';
 
 const issuers = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
@@ -44,16 +43,7 @@ afterAll(async () => {
 describe('two certkeeper installations watching the same Issuer', () => {
   it.each([1, 2, 3])('send its EAB key once, and both end up using the one account (round %i)', async () => {
     const ns = await createNamespace(kube, 'two-installs');
-    const key = await mintEabKey(env().acme.managementUrl);
-    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace: ns }, stringData: { secret: key.hmacKey } } as KubeObject);
-    await kube.create(issuers, {
-      apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: 'gts', namespace: ns },
-      spec: { acme: {
-        server: env().acme.directoryUrl, email: 'ops@example.com', privateKeySecretRef: { name: 'account-key' },
-        externalAccountBinding: { keyID: key.keyId, keySecretRef: { name: 'eab' } },
-        caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
-      } },
-    } as KubeObject);
+    const key = await createEabIssuer(kube, ns);
     // Each installation's ledger ends at "registered" for this key: both have settled on the account
     // (the one that did not send records the account it found registered).
     for (const { namespace, operator } of installations) {
@@ -78,16 +68,7 @@ describe('an installation that finds an account registered by another', () => {
     const late = installations[1]!;
     await late.operator.stop();
     const ns = await createNamespace(kube, 'joins-later');
-    const key = await mintEabKey(env().acme.managementUrl);
-    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace: ns }, stringData: { secret: key.hmacKey } } as KubeObject);
-    await kube.create(issuers, {
-      apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: 'gts', namespace: ns },
-      spec: { acme: {
-        server: env().acme.directoryUrl, email: 'ops@example.com', privateKeySecretRef: { name: 'account-key' },
-        externalAccountBinding: { keyID: key.keyId, keySecretRef: { name: 'eab' } },
-        caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
-      } },
-    } as KubeObject);
+    const key = await createEabIssuer(kube, ns);
     const ledgerOutcome = async (namespace: string) => (await kube.get<KubeObject & { data?: Record<string, string> }>(configMaps, namespace, ledgerEntryName(key.keyId)))?.data?.outcome;
     await waitFor('the first installation to register', async () => (await ledgerOutcome(installations[0]!.namespace)) === 'registered' || undefined);
     expect(await ledgerOutcome(late.namespace)).toBeUndefined();
@@ -100,20 +81,10 @@ describe('an installation that finds an account registered by another', () => {
 describe('two certkeeper installations watching the same Certificate', () => {
   it.each([1, 2])('open one order between them (round %i)', async () => {
     const ns = await createNamespace(kube, 'two-installs-cert');
-    const key = await mintEabKey(env().acme.managementUrl);
     const dns = env().dns;
-    await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace: ns }, stringData: { secret: key.hmacKey } } as KubeObject);
     await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'tsig', namespace: ns }, stringData: { secret: dns.tsig.secret } } as KubeObject);
     // DNS-01: both installations can answer (HTTP-01 would reach only the one on Pebble's port).
-    await kube.create(issuers, {
-      apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: 'gts', namespace: ns },
-      spec: { acme: {
-        server: env().acme.directoryUrl, email: 'ops@example.com', privateKeySecretRef: { name: 'account-key' },
-        externalAccountBinding: { keyID: key.keyId, keySecretRef: { name: 'eab' } },
-        caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
-        solvers: [{ dns01: { rfc2136: { nameserver: dns.server, tsigKeyName: dns.tsig.name, tsigAlgorithm: 'HMACSHA256', tsigSecretSecretRef: { name: 'tsig' } } } }],
-      } },
-    } as KubeObject);
+    await createEabIssuer(kube, ns, 'gts', [{ dns01: { rfc2136: { nameserver: dns.server, tsigKeyName: dns.tsig.name, tsigAlgorithm: 'HMACSHA256', tsigSecretSecretRef: { name: 'tsig' } } } }]);
     await waitFor('the Issuer to be ready', async () => (await kube.get<IssuerObject>(issuers, ns, 'gts'))?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || undefined);
     const host = `both-${process.pid}-${ns}.${dns.zone}`;
     await kube.create(certificates, {
