@@ -170,9 +170,16 @@ async function streamTo(res: http.ServerResponse, chunks: AsyncGenerator<string>
       if (!res.headersSent) res.writeHead(200, { 'content-type': contentType });
       if (res.destroyed) return;
       if (!res.write(chunk)) {
+        // Whichever comes first; the other listener goes too (left behind, one per
+        // chunk, they pile up on a slow scrape: Node warns of a listener leak).
         await new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
         });
       }
     }

@@ -29,7 +29,16 @@ process.on('exit', () => {
 /** All output of every operator started in this test file, for the secrets scan. */
 export const allOperatorOutput: string[] = [];
 
-export async function startOperatorProcess(opts: { clusterResourceNamespace: string; args?: string[]; env?: Record<string, string>; http01Port?: number }): Promise<OperatorProcess> {
+export interface OperatorProcessOptions {
+  clusterResourceNamespace: string;
+  args?: string[];
+  env?: Record<string, string>;
+  http01Port?: number;
+  /** Another way to the API server (a counting proxy, say); the environment's kubeconfig by default. */
+  kubeconfig?: string;
+}
+
+export async function startOperatorProcess(opts: OperatorProcessOptions): Promise<OperatorProcess> {
   // A free port can be taken by another process between choosing it and the operator binding it
   // (the operator then exits 2 naming the flag): choose again.
   for (let attempt = 1; ; attempt++) {
@@ -43,7 +52,7 @@ export async function startOperatorProcess(opts: { clusterResourceNamespace: str
 
 class PortTaken extends Error {}
 
-async function startOnce(opts: { clusterResourceNamespace: string; args?: string[]; env?: Record<string, string>; http01Port?: number }): Promise<OperatorProcess> {
+async function startOnce(opts: OperatorProcessOptions): Promise<OperatorProcess> {
   const healthPort = await freePort();
   const metricsPort = await freePort();
   // Pebble validates HTTP-01 on this port: the operator's responder listens there.
@@ -51,7 +60,7 @@ async function startOnce(opts: { clusterResourceNamespace: string; args?: string
   const child = spawn(process.execPath, [
     path.join(repoRoot, 'bin/certkeeper.js'),
     'controller',
-    '--kubeconfig', env().kubeconfig,
+    '--kubeconfig', opts.kubeconfig ?? env().kubeconfig,
     '--health-address', `127.0.0.1:${healthPort}`,
     '--metrics-address', `127.0.0.1:${metricsPort}`,
     '--cluster-resource-namespace', opts.clusterResourceNamespace,

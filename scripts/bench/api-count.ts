@@ -26,6 +26,8 @@ export interface ApiCounts {
   writes: Record<string, number>;
   /** "verb resource[/subresource]" → count, reads only. */
   reads: Record<string, number>;
+  /** Request path → count, gets of one object only (to count the reads of one Secret). */
+  gets: Record<string, number>;
 }
 
 export interface ApiCounter {
@@ -37,7 +39,7 @@ export interface ApiCounter {
   close(): Promise<void>;
 }
 
-export const emptyCounts = (): ApiCounts => ({ read: 0, write: 0, watch: 0, byVerb: {}, writes: {}, reads: {} });
+export const emptyCounts = (): ApiCounts => ({ read: 0, write: 0, watch: 0, byVerb: {}, writes: {}, reads: {}, gets: {} });
 
 export function classify(verb: string): RequestClass {
   if (verb === 'get' || verb === 'list') return 'read';
@@ -45,8 +47,9 @@ export function classify(verb: string): RequestClass {
   return 'write';
 }
 
-function add(counts: ApiCounts, verb: string, resource: string): void {
+function add(counts: ApiCounts, verb: string, resource: string, path?: string): void {
   const cls = classify(verb);
+  if (verb === 'get' && path) counts.gets[path] = (counts.gets[path] ?? 0) + 1;
   counts[cls]++;
   counts.byVerb[verb] = (counts.byVerb[verb] ?? 0) + 1;
   if (cls === 'write') counts.writes[`${verb} ${resource}`] = (counts.writes[`${verb} ${resource}`] ?? 0) + 1;
@@ -71,6 +74,7 @@ export function diffCounts(after: ApiCounts, before: ApiCounts): ApiCounts {
     byVerb: subtractMap(after.byVerb, before.byVerb),
     writes: subtractMap(after.writes, before.writes),
     reads: subtractMap(after.reads, before.reads),
+    gets: subtractMap(after.gets, before.gets),
   };
 }
 
@@ -110,7 +114,7 @@ export function countAuditLine(line: string, userAgent: string, counts: ApiCount
     return;
   }
   if (event.stage !== 'ResponseComplete' && event.stage !== 'Panic') return;
-  add(counts, event.verb, resource);
+  add(counts, event.verb, resource, event.requestURI?.split('?')[0]);
 }
 
 /** Reads the audit log incrementally; counts requests whose User-Agent is exactly userAgent. */
@@ -191,7 +195,7 @@ export async function countingProxy(opts: { kubeconfig: string; ca: LocalCa; kub
   const serving = await opts.ca.issue({ ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'] });
   const server = https.createServer({ cert: serving.certificatePem, key: serving.keyPem }, (req, res) => {
     const { verb, resource } = describeRequest(req.method ?? 'GET', req.url ?? '/');
-    add(counts, verb, resource);
+    add(counts, verb, resource, (req.url ?? '/').split('?')[0]);
     const headers = { ...req.headers, host: upstream.host };
     const forward = https.request({ protocol: 'https:', hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers, agent }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);

@@ -71,7 +71,10 @@ export class SecretCache {
   readonly others: Informer<KubeObject>;
   private readonly referenceChecks: ((key: Key) => boolean)[] = [];
 
+  private readonly kube: KubeClient;
+
   constructor(kube: KubeClient, log: Logger) {
+    this.kube = kube;
     const intern = interner();
     this.managed = new Informer<CachedSecret>({
       kube, log, type: core.secrets, labelSelector: MANAGED_SELECTOR, pageSize: 500,
@@ -82,6 +85,18 @@ export class SecretCache {
       transform: reduceOtherSecret,
       keep: (key, secret) => isAccountKey(secret) || this.referenceChecks.some((references) => references(key)),
     });
+  }
+
+  /**
+   * A Secret read live. One certkeeper did not label is cached (metadata only)
+   * when something references it, so later syncs know its version without
+   * reading it again: the cache forgot it when its last event came before the
+   * reference (a cert-manager TLS Secret before its Certificate moved over, or
+   * any referenced Secret at start-up, listed before the Certificates).
+   */
+  async readLive(namespace: string, name: string): Promise<SecretObject | undefined> {
+    return this.others.readThrough(`${namespace}/${name}`, () => this.kube.get<SecretObject>(core.secrets, namespace, name),
+      (secret) => secret.metadata.labels?.[MANAGED_BY.label] !== MANAGED_BY.value) as Promise<SecretObject | undefined>;
   }
 
   /** A controller tells which Secrets it references, so those stay cached even when certkeeper did not write them. */

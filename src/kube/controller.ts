@@ -77,6 +77,8 @@ export class Controller {
         const result = await this.reconcile(key);
         this.queue.forget(key);
         if (result?.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+        // Per sync, for someone asking why (or whether) a key was synced; free at the default level.
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ controller: this.name, key, requeueAfterMs: result?.requeueAfterMs }, 'reconciled');
         this.hooks.onReconcile?.(this.name, 'success', (performance.now() - started) / 1000);
       } catch (error) {
         const retryAfterMs = (error as RetryAfter).retryAfterMs ?? 0;

@@ -57,6 +57,8 @@ export class Informer<T extends KubeObject> {
   private synced = false;
   private syncedWaiters: (() => void)[] = [];
   private running: Promise<void> | undefined;
+  /** Keys being read live (readThrough), and whether an event for the key came meanwhile. */
+  private readonly liveReads = new Map<Key, { pending: number; changed: boolean }>();
 
   constructor(options: InformerOptions<T>) {
     this.options = options;
@@ -77,6 +79,29 @@ export class Informer<T extends KubeObject> {
 
   list(): T[] {
     return [...this.cache.values()];
+  }
+
+  /**
+   * Reads one object live and caches it if the cache lacks it and `accept`
+   * agrees (and `keep`): an object nothing referenced when its event came was
+   * not kept, and from now on its changes and its deletion (also one a relist
+   * finds) reach the cache. If an event for the key came during the read, the
+   * watch's view wins and nothing is stored.
+   */
+  async readThrough(key: Key, read: () => Promise<T | undefined>, accept: (object: T) => boolean = () => true): Promise<T | undefined> {
+    const entry = this.liveReads.get(key) ?? { pending: 0, changed: false };
+    entry.pending++;
+    this.liveReads.set(key, entry);
+    try {
+      const object = await read();
+      if (object && !entry.changed && !this.cache.has(key) && accept(object)) {
+        const kept = this.shrink({ ...object, metadata: { ...object.metadata } });
+        if (!this.options.keep || this.options.keep(key, kept)) this.cache.set(key, kept);
+      }
+      return object;
+    } finally {
+      if (--entry.pending === 0) this.liveReads.delete(key);
+    }
   }
 
   get hasSynced(): boolean {
@@ -199,6 +224,8 @@ export class Informer<T extends KubeObject> {
   }
 
   private emit(key: Key, current: T | undefined, previous: T | undefined): void {
+    const reading = this.liveReads.get(key);
+    if (reading) reading.changed = true;
     for (const handler of this.handlers) handler(key, current, previous);
   }
 }

@@ -90,6 +90,8 @@ export class CertificateController {
   private readonly index = new RefIndex();
   /** One copy of the namespace strings thousands of cached Certificates share. */
   private readonly interned = new Map<string, string>();
+  /** Facts of referenced TLS Secrets certkeeper does not manage, with the version read (see currentSecretFacts). */
+  private readonly foreignFacts = new Map<string, { version: string | undefined; facts: SecretFacts }>();
   /** When this controller started (ARI polls of existing certificates are spread over the hour after). */
   private readonly startedAt: number;
   /** HTTP-01 token → Certificate key, from the orders recorded in status (any replica can answer). */
@@ -119,6 +121,7 @@ export class CertificateController {
       const currentRefs = referencesOf(current);
       for (const ref of previousRefs) this.index.delete(ref, key);
       for (const ref of currentRefs) this.index.add(ref, key);
+      for (const ref of previousRefs) if (ref.startsWith('Secret/') && !this.index.has(ref)) this.foreignFacts.delete(ref.slice('Secret/'.length));
       this.indexTokens(key, current);
       this.controller.enqueue(key, { force: current?.metadata.generation !== previousCached?.metadata.generation });
       // Certificates naming the same Secret decide between them who owns it:
@@ -133,6 +136,7 @@ export class CertificateController {
     deps.secrets.onChange((key, current, managed) => {
       // certkeeper's writes label the Secret, so only the managed watch shows them.
       if (managed) this.observed(`Secret/${key}`, current);
+      if (managed || !current) this.foreignFacts.delete(key);
       requeueDependents(`Secret/${key}`);
     });
     deps.secrets.addReferences((key) => this.index.has(`Secret/${key}`));
@@ -170,12 +174,25 @@ export class CertificateController {
     return this.deps.kube.get<KubeObject>(certificates, ns, name);
   }
 
-  /** The TLS Secret's facts from the cache of Secrets certkeeper manages; read live for any other Secret or a stale copy. */
+  /**
+   * The TLS Secret's facts from the cache of Secrets certkeeper manages; for a
+   * Secret someone else made (unlabelled: the cache keeps only its metadata),
+   * the facts of the last live read while the cache shows the same version.
+   * Read live when unknown or the cache may be behind this process's write.
+   */
   private async currentSecretFacts(ns: string, name: string): Promise<SecretFacts> {
     const key = `${ns}/${name}`;
+    const fresh = !this.unseenWrites.has(`Secret/${key}`);
     const cached = this.deps.secrets.managed.get(key);
-    if (cached?.tls && !this.unseenWrites.has(`Secret/${key}`)) return cached.tls;
-    return secretFacts(await this.deps.kube.get<SecretObject>(core.secrets, ns, name));
+    if (cached?.tls && fresh) return cached.tls;
+    const foreign = this.foreignFacts.get(key);
+    const version = this.deps.secrets.others.get(key)?.metadata.resourceVersion;
+    if (foreign && fresh && version !== undefined && foreign.version === version) return foreign.facts;
+    const secret = await this.deps.secrets.readLive(ns, name);
+    const facts = secretFacts(secret);
+    if (secret && secret.metadata.labels?.[MANAGED_BY.label] !== MANAGED_BY.value) this.foreignFacts.set(key, { version: secret.metadata.resourceVersion, facts });
+    else this.foreignFacts.delete(key);
+    return facts;
   }
 
   private intern(value: string | undefined): string | undefined {

@@ -13,6 +13,7 @@
 // after a restart too, not from memory.
 import { isAlreadyExists, isNotFound, ApiError, type KubeClient, type KubeObject, type ResourceType } from '../../kube/client.ts';
 import type { Solver } from '../../api/solvers.ts';
+import { MANAGED_BY } from '../../api/meta.ts';
 import { selectSolver } from '../select.ts';
 import { certificateLabel, ingresses, routeName, type ChallengeRoute, type SolverService } from './routes.ts';
 
@@ -177,7 +178,7 @@ async function solverEndpoints(kube: KubeClient, solver: SolverService): Promise
 
 function editLabels(route: ChallengeRoute): Record<string, string> {
   return {
-    'app.kubernetes.io/managed-by': 'certkeeper',
+    [MANAGED_BY.label]: MANAGED_BY.value,
     'certkeeper.io/solver': EDIT.solverLabel,
     'certkeeper.io/certificate': certificateLabel(route.certificate),
   };

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { Http01Solver } from '../../api/solvers.ts';
+import { MANAGED_BY } from '../../api/meta.ts';
 import { isAlreadyExists, type KubeClient, type KubeObject, type ResourceType } from '../../kube/client.ts';
 
 export const ingresses: ResourceType = { group: 'networking.k8s.io', version: 'v1', plural: 'ingresses', namespaced: true };
@@ -41,7 +42,7 @@ export function certificateLabel(certificate: string): string {
 
 function labels(route: ChallengeRoute) {
   return {
-    'app.kubernetes.io/managed-by': 'certkeeper',
+    [MANAGED_BY.label]: MANAGED_BY.value,
     'certkeeper.io/solver': 'http01',
     'certkeeper.io/certificate': certificateLabel(route.certificate),
   };
