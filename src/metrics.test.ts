@@ -25,7 +25,7 @@ describe('acmeEndpointOf', () => {
 describe('Metrics', () => {
   it('exposes certificate, issuer, ACME and registration metrics in Prometheus format', async () => {
     const metrics = new Metrics();
-    metrics.onCertificate('ns', 'web', { ready: true, notAfter: new Date('2027-01-01T00:00:00Z'), renewalTime: new Date('2026-12-01T00:00:00Z') });
+    metrics.onCertificate('ns', 'web', { ready: true, notAfter: Date.parse('2027-01-01T00:00:00Z'), renewalTime: new Date('2026-12-01T00:00:00Z') });
     metrics.onIssuerStatus('Issuer', 'ns', 'gts', false);
     metrics.onAcmeResponse('newOrder', 201);
     metrics.onRegistration(true, 'registered');
@@ -51,7 +51,7 @@ describe('Metrics', () => {
 describe('the per-Certificate series at scale', () => {
   it('are rendered in bounded chunks, each ending at a line end, together every series once', async () => {
     const metrics = new Metrics();
-    for (let i = 0; i < 5000; i++) metrics.onCertificate('apps', `c${i}`, { ready: i % 2 === 0, notAfter: new Date(1_800_000_000_000 + i * 1000) });
+    for (let i = 0; i < 5000; i++) metrics.onCertificate('apps', `c${i}`, { ready: i % 2 === 0, notAfter: 1_800_000_000_000 + i * 1000 });
     const chunks: string[] = [];
     for await (const chunk of metrics.exposition()) chunks.push(chunk);
     expect(chunks.length).toBeGreaterThan(3);
@@ -100,7 +100,7 @@ describe('the Grafana dashboard (charts/certkeeper/dashboards/certkeeper.json)',
       panels: { title: string; targets: { expr: string }[] }[];
     };
     const metrics = new Metrics();
-    metrics.onCertificate('ns', 'c', { ready: true, notAfter: new Date(), renewalTime: new Date() });
+    metrics.onCertificate('ns', 'c', { ready: true, notAfter: Date.now(), renewalTime: new Date() });
     metrics.onIssuerStatus('Issuer', 'ns', 'i', true);
     metrics.onAcmeResponse('newOrder', 201);
     metrics.onRegistration(true, 'registered');

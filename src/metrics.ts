@@ -25,7 +25,7 @@ interface CertificateRecord {
 class CertificateGauges {
   private readonly records = new Map<string, CertificateRecord>();
 
-  set(namespace: string, name: string, facts: { ready: boolean; notAfter?: Date; renewalTime?: Date } | undefined): void {
+  set(namespace: string, name: string, facts: { ready: boolean; notAfter?: number; renewalTime?: Date } | undefined): void {
     const key = `${namespace}/${name}`;
     if (!facts) {
       this.records.delete(key);
@@ -33,7 +33,7 @@ class CertificateGauges {
     }
     const record = this.records.get(key) ?? { namespace, name, ready: 0 };
     record.ready = facts.ready ? 1 : 0;
-    if (facts.notAfter) record.notAfter = Math.floor(facts.notAfter.getTime() / 1000);
+    if (facts.notAfter) record.notAfter = Math.floor(facts.notAfter / 1000);
     if (facts.renewalTime) record.renewal = Math.floor(facts.renewalTime.getTime() / 1000);
     this.records.set(key, record);
   }
@@ -125,7 +125,7 @@ export class Metrics {
     return streamTo(res, this.exposition(), this.registry.contentType);
   }
 
-  onCertificate = (namespace: string, name: string, facts: { ready: boolean; notAfter?: Date; renewalTime?: Date } | undefined): void => {
+  onCertificate = (namespace: string, name: string, facts: { ready: boolean; notAfter?: number; renewalTime?: Date } | undefined): void => {
     this.certificates.set(namespace, name, facts);
   };
 

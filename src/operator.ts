@@ -135,7 +135,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
       issuers.startWorking();
       certificates.startWorking();
       shim?.startWorking();
-      stopWaitingForIdle = afterStartupBurst(() => certificates.controller.queue.depth === 0 && issuers.controller.queue.depth === 0, () => {
+      stopWaitingForIdle = afterStartupBurst(() => certificates.controller.queue.outstanding === 0 && issuers.controller.queue.outstanding === 0, () => {
         // Operators (and `npm run bench`) read from this line how long a start takes with their number of Certificates.
         log.info({ certificates: certificates.informer.size, secondsSinceProcessStart: Math.round(process.uptime() * 10) / 10 }, 'start-up sync done: every Certificate reconciled once');
         hintMemoryReducer();

@@ -144,33 +144,42 @@ export class KubeClient {
       onItem?: (item: T) => void;
     } = {},
   ): Promise<ListResult<T>> {
+    type Page = { items: T[]; metadata: { resourceVersion: string; continue?: string } };
     const items: T[] = [];
-    let resourceVersion = '';
-    let continueToken: string | undefined;
-    do {
-      const page = await this.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>(
-        'GET',
-        this.path(type, opts.namespace),
-        {
-          query: {
-            labelSelector: opts.labelSelector,
-            fieldSelector: opts.fieldSelector,
-            limit: opts.limit ?? 500,
-            continue: continueToken,
-          },
-          accept: opts.metadataOnly ? PARTIAL_METADATA_LIST : undefined,
+    const page = (continueToken: string | undefined): Promise<Page> => this.request<Page>(
+      'GET',
+      this.path(type, opts.namespace),
+      {
+        query: {
+          labelSelector: opts.labelSelector,
+          fieldSelector: opts.fieldSelector,
+          limit: opts.limit ?? 500,
+          continue: continueToken,
         },
-        'read',
-      );
-      // Shrunk page by page, so a large list never holds every full item at once.
-      for (const item of page.items ?? []) {
-        const kept = opts.transform ? opts.transform(item) : item;
-        if (opts.onItem) opts.onItem(kept);
-        else items.push(kept);
+        accept: opts.metadataOnly ? PARTIAL_METADATA_LIST : undefined,
+      },
+      'read',
+    );
+    let resourceVersion = '';
+    let next: Promise<Page> | undefined = page(undefined);
+    while (next) {
+      const current: Page = await next;
+      resourceVersion = current.metadata.resourceVersion;
+      // The next page is asked for before this one is handled: the API server
+      // serves it while this process parses the one it has.
+      next = current.metadata.continue ? page(current.metadata.continue) : undefined;
+      try {
+        // Shrunk page by page, so a large list never holds every full item at once.
+        for (const item of current.items ?? []) {
+          const kept = opts.transform ? opts.transform(item) : item;
+          if (opts.onItem) opts.onItem(kept);
+          else items.push(kept);
+        }
+      } catch (error) {
+        next?.catch(() => undefined);
+        throw error;
       }
-      resourceVersion = page.metadata.resourceVersion;
-      continueToken = page.metadata.continue || undefined;
-    } while (continueToken);
+    }
     return { items, resourceVersion };
   }
 

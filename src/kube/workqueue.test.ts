@@ -30,6 +30,20 @@ describe('WorkQueue', () => {
     expect(queue.depth).toBe(1);
   });
 
+  it('counts keys being worked on as outstanding (the start-up sync is not done while one is)', async () => {
+    const queue = new WorkQueue();
+    queue.add('a');
+    queue.add('b');
+    const key = await queue.get();
+    expect(queue.depth).toBe(1);
+    expect(queue.outstanding).toBe(2);
+    await queue.get();
+    expect(queue.depth).toBe(0);
+    expect(queue.outstanding).toBe(2);
+    queue.done(key!);
+    expect(queue.outstanding).toBe(1);
+  });
+
   it('grows the delay per key with each failure and resets it on forget', () => {
     const queue = new WorkQueue({ baseMs: 10, maxMs: 1_000 });
     expect(queue.addRateLimited('a')).toBe(10);

@@ -46,6 +46,11 @@ export class WorkQueue {
     return this.queue.length;
   }
 
+  /** Keys waiting or being worked on now (not those scheduled for later). */
+  get outstanding(): number {
+    return this.queue.length + this.processing.size;
+  }
+
   add(key: string): void {
     if (this.shuttingDown) return;
     if (this.processing.has(key)) {

@@ -5,8 +5,9 @@ import { ariCertId } from './der.ts';
 /** What certkeeper needs to know about tls.crt: plain values, cheap to keep for thousands of Secrets. */
 export interface CertificateFacts {
   chainLength: number;
-  notBefore: Date;
-  notAfter: Date;
+  /** Validity, in milliseconds since the epoch (numbers: these are cached for every TLS Secret, a Date costs ~90 bytes). */
+  notBefore: number;
+  notAfter: number;
   dnsNames: string[];
   ipAddresses: string[];
   commonName: string | undefined;
@@ -66,8 +67,8 @@ export function parseCertificateChain(pem: string): ParsedCertificate | undefine
   return {
     leaf,
     chainLength: blocks.length,
-    notBefore: new Date(leaf.validFrom),
-    notAfter: new Date(leaf.validTo),
+    notBefore: Date.parse(leaf.validFrom),
+    notAfter: Date.parse(leaf.validTo),
     dnsNames,
     ipAddresses,
     commonName: cn,

@@ -88,5 +88,6 @@ export function certificateIds(der: Uint8Array): CertificateIds | undefined {
 export function ariCertId(der: Uint8Array): string | undefined {
   const ids = certificateIds(der);
   if (!ids?.authorityKeyId) return undefined;
-  return `${ids.authorityKeyId.toString('base64url')}.${ids.serial.toString('base64url')}`;
+  // join, not a template: one flat string (a template leaves a chain of concatenations, cached per TLS Secret).
+  return [ids.authorityKeyId.toString('base64url'), ids.serial.toString('base64url')].join('.');
 }

@@ -12,7 +12,7 @@ const spec: CertificateSpec = { secretName: 'web-tls', issuerRef: { name: 'gts',
 const now = new Date('2026-06-01T00:00:00Z');
 const cert = (over: Partial<CertificateFacts> = {}): CertificateFacts => ({
   chainLength: 2,
-  notBefore: new Date('2026-05-01T00:00:00Z'), notAfter: new Date('2026-07-30T00:00:00Z'),
+  notBefore: Date.parse('2026-05-01T00:00:00Z'), notAfter: Date.parse('2026-07-30T00:00:00Z'),
   dnsNames: ['example.com', 'www.example.com'], ipAddresses: [], commonName: undefined, serialNumber: '01', ...over,
 });
 const good: SecretFacts = { exists: true, certificate: cert(), key: { algorithm: 'ECDSA', size: 256, matchesCertificate: true }, issuer: { kind: 'Issuer', name: 'gts' } };
@@ -28,7 +28,7 @@ describe('needsIssuance', () => {
     ['issues when the commonName is not among the names', {}, { ...spec, commonName: 'other.example.com' }, undefined, Reason.NamesChanged],
     ['issues when the IP addresses differ', {}, { ...spec, ipAddresses: ['127.0.0.1'] }, undefined, Reason.NamesChanged],
     ['issues when the issuer changed', {}, { ...spec, issuerRef: { name: 'gts', kind: 'ClusterIssuer' } }, undefined, Reason.IssuerChanged],
-    ['issues when the certificate expired', { certificate: cert({ notAfter: new Date('2026-05-31T00:00:00Z') }) }, spec, undefined, Reason.Expired],
+    ['issues when the certificate expired', { certificate: cert({ notAfter: Date.parse('2026-05-31T00:00:00Z') }) }, spec, undefined, Reason.Expired],
     ['issues when renewal is due', {}, spec, new Date('2026-05-31T00:00:00Z'), Reason.RenewalDue],
     ['does nothing for a valid certificate before renewal', {}, spec, new Date('2026-07-01T00:00:00Z'), undefined],
     ['ignores name order and case', { certificate: cert({ dnsNames: ['WWW.example.com', 'example.com'] }) }, spec, undefined, undefined],
@@ -51,26 +51,26 @@ describe('requestedNames', () => {
 });
 
 describe('renewalTime', () => {
-  const notBefore = new Date('2026-01-01T00:00:00Z');
-  const notAfter = new Date('2026-04-01T00:00:00Z'); // 90 days
-  const lifetime = notAfter.getTime() - notBefore.getTime();
+  const notBefore = Date.parse('2026-01-01T00:00:00Z');
+  const notAfter = Date.parse('2026-04-01T00:00:00Z'); // 90 days
+  const lifetime = notAfter - notBefore;
 
   it('renews at two thirds of the lifetime, moved earlier by at most an hour', () => {
     const at = renewalTime({ notBefore, notAfter, seed: 'uid-1' }).getTime();
-    const twoThirds = notBefore.getTime() + (lifetime * 2) / 3;
+    const twoThirds = notBefore + (lifetime * 2) / 3;
     expect(at).toBeLessThanOrEqual(twoThirds);
     expect(at).toBeGreaterThan(twoThirds - 3_600_000);
   });
 
   it('honours renewBefore', () => {
     const at = renewalTime({ notBefore, notAfter, renewBefore: '720h', seed: 'uid-1' }).getTime();
-    expect(notAfter.getTime() - at).toBeGreaterThanOrEqual(720 * 3_600_000);
-    expect(notAfter.getTime() - at).toBeLessThan(721 * 3_600_000);
+    expect(notAfter - at).toBeGreaterThanOrEqual(720 * 3_600_000);
+    expect(notAfter - at).toBeLessThan(721 * 3_600_000);
   });
 
   it('falls back to two thirds when renewBefore exceeds the lifetime', () => {
     const at = renewalTime({ notBefore, notAfter, renewBefore: '4000h', seed: 'x' }).getTime();
-    expect(at).toBeGreaterThan(notBefore.getTime() + lifetime / 2);
+    expect(at).toBeGreaterThan(notBefore + lifetime / 2);
   });
 
   it('is the same after a restart and spreads different certificates apart', () => {
@@ -101,7 +101,7 @@ describe('renewalTime', () => {
 });
 
 describe('deferredRenewal', () => {
-  const notAfter = new Date('2026-07-30T00:00:00.400Z');
+  const notAfter = Date.parse('2026-07-30T00:00:00.400Z');
   const status: CertificateStatus = {
     notAfter: '2026-07-30T00:00:00Z',
     renewalTime: '2026-06-29T10:00:00Z',
@@ -111,7 +111,7 @@ describe('deferredRenewal', () => {
   const rows: [string, Partial<typeof base>, string | undefined][] = [
     ['keeps the renewal time in status before the poll time', {}, '2026-06-29T10:00:00.000Z'],
     ['asks the CA once the poll time has come', { now: base.pollAt }, undefined],
-    ['asks when status describes another certificate', { notAfter: new Date('2026-08-30T00:00:00Z') }, undefined],
+    ['asks when status describes another certificate', { notAfter: Date.parse('2026-08-30T00:00:00Z') }, undefined],
     ['asks when the spec changed since', { generation: 4 }, undefined],
     ['asks when status has no renewal time', { status: { ...status, renewalTime: undefined } }, undefined],
     ['asks when the Certificate was not Ready', { status: { ...status, conditions: [{ ...status.conditions![0]!, status: 'False' }] } }, undefined],
@@ -228,10 +228,10 @@ describe('cert-manager parity checks', () => {
   const base = { secretName: 's', issuerRef: { name: 'gts', kind: 'Issuer' as const }, dnsNames: ['a.example.com'] };
 
   it('renews when the given share of the lifetime remains (renewBeforePercentage)', () => {
-    const notBefore = new Date('2026-01-01T00:00:00Z');
-    const notAfter = new Date('2026-04-01T00:00:00Z'); // 90 days
+    const notBefore = Date.parse('2026-01-01T00:00:00Z');
+    const notAfter = Date.parse('2026-04-01T00:00:00Z'); // 90 days
     const at = renewalTime({ notBefore, notAfter, renewBeforePercentage: 50, seed: 'x' });
-    const midpoint = notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) / 2;
+    const midpoint = notBefore + (notAfter - notBefore) / 2;
     expect(at.getTime()).toBeLessThanOrEqual(midpoint);
     expect(at.getTime()).toBeGreaterThan(midpoint - 3_600_001);
   });
@@ -279,7 +279,7 @@ describe('cert-manager parity checks', () => {
   });
 
   it('names what has no effect, and the usages the CA did not grant', () => {
-    const facts = { chainLength: 2, notBefore: new Date(), notAfter: new Date(), dnsNames: [], ipAddresses: [], commonName: undefined, serialNumber: '1', extendedKeyUsage: 1 };
+    const facts = { chainLength: 2, notBefore: Date.now(), notAfter: Date.now(), dnsNames: [], ipAddresses: [], commonName: undefined, serialNumber: '1', extendedKeyUsage: 1 };
     const notes = certificateNotes({
       ...base, revisionHistoryLimit: 3, signatureAlgorithm: 'SHA256WithRSA', usages: ['digital signature', 'server auth', 'client auth'],
       subject: { organizations: ['A', 'B'], postalCodes: ['1'] }, keystores: { pkcs12: { create: true, password: 'x', profile: 'LegacyRC2' } },

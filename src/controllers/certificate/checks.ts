@@ -122,8 +122,8 @@ const issuerChanged: Check = ({ spec, secret }) => {
 };
 
 const expired: Check = ({ secret, now }) =>
-  secret.certificate && secret.certificate.notAfter <= now
-    ? { reason: Reason.Expired, message: `the certificate expired at ${secret.certificate.notAfter.toISOString()}` }
+  secret.certificate && secret.certificate.notAfter <= now.getTime()
+    ? { reason: Reason.Expired, message: `the certificate expired at ${new Date(secret.certificate.notAfter).toISOString()}` }
     : undefined;
 
 const renewalDue: Check = ({ renewalTime, now }) =>
@@ -284,8 +284,9 @@ export function spreadFraction(seed: string): number {
 }
 
 export interface RenewalInput {
-  notBefore: Date;
-  notAfter: Date;
+  /** Milliseconds since the epoch (CertificateFacts). */
+  notBefore: number;
+  notAfter: number;
   renewBefore?: string;
   /** Renew when this share (percent) of the lifetime remains. */
   renewBeforePercentage?: number;
@@ -304,13 +305,13 @@ export interface RenewalInput {
  */
 export function renewalTime(input: RenewalInput): Date {
   const fraction = spreadFraction(input.seed);
-  const lifetime = input.notAfter.getTime() - input.notBefore.getTime();
-  let at = input.notBefore.getTime() + Math.floor((lifetime * 2) / 3);
+  const lifetime = input.notAfter - input.notBefore;
+  let at = input.notBefore + Math.floor((lifetime * 2) / 3);
   if (input.renewBefore) {
     const before = parseDuration(input.renewBefore);
-    if (before < lifetime) at = input.notAfter.getTime() - before;
+    if (before < lifetime) at = input.notAfter - before;
   } else if (input.renewBeforePercentage) {
-    at = input.notAfter.getTime() - Math.floor((lifetime * input.renewBeforePercentage) / 100);
+    at = input.notAfter - Math.floor((lifetime * input.renewBeforePercentage) / 100);
   }
   const spread = Math.min(lifetime * 0.02, 3_600_000);
   at -= Math.floor(spread * fraction);
@@ -327,8 +328,8 @@ export const ARI_START_SPREAD_MS = 3_600_000;
 export interface DeferredRenewalInput {
   status: CertificateStatus;
   generation: number;
-  /** The certificate now in the Secret. */
-  notAfter: Date;
+  /** The certificate now in the Secret (milliseconds since the epoch). */
+  notAfter: number;
   now: Date;
   /** When this Certificate's first ARI poll after start is due (start + seeded share of ARI_START_SPREAD_MS). */
   pollAt: Date;
@@ -343,7 +344,7 @@ export interface DeferredRenewalInput {
  */
 export function deferredRenewal({ status, generation, notAfter, now, pollAt }: DeferredRenewalInput): Date | undefined {
   if (now >= pollAt || !status.renewalTime || !status.notAfter) return undefined;
-  if (Date.parse(status.notAfter) !== Math.floor(notAfter.getTime() / 1000) * 1000) return undefined;
+  if (Date.parse(status.notAfter) !== Math.floor(notAfter / 1000) * 1000) return undefined;
   const ready = status.conditions?.find((c) => c.type === 'Ready');
   if (ready?.status !== 'True' || ready.observedGeneration !== generation) return undefined;
   const renewal = Date.parse(status.renewalTime);

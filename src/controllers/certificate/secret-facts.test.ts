@@ -60,7 +60,7 @@ describe('secretFacts', () => {
   it('reads validity, names, key type, key match, issuer and the ARI certID', () => {
     const facts = secretFacts(tlsSecret({ 'tls.crt': b64(certPem), 'tls.key': b64(keyPem) }, { [SECRET_ANNOTATION.issuerName]: 'gts' }));
     expect(facts.certificate).toMatchObject({
-      notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2026-04-01T00:00:00Z'),
+      notBefore: Date.parse('2026-01-01T00:00:00Z'), notAfter: Date.parse('2026-04-01T00:00:00Z'),
       dnsNames: ['www.example.com'], ipAddresses: ['192.0.2.1'], commonName: 'www.example.com', chainLength: 1,
       ariCertId: 'AQIDBAU.Cgs',
     });

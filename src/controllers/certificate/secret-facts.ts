@@ -59,49 +59,47 @@ export function ownerMark(annotations: Record<string, string> | undefined): Secr
 
 export function secretFacts(secret: SecretObject | undefined): SecretFacts {
   if (!secret) return { exists: false };
-  const identity = {
-    exists: true as const,
-    ...(secret.type ? { type: secret.type } : {}),
-  };
+  const type = secret.type || undefined;
   // An ACME account key is never parsed as a certificate key, nor read for one.
-  if (secret.metadata.labels?.[LABEL_ACCOUNT_KEY] === 'true') return { ...identity, accountKey: true };
+  if (secret.metadata.labels?.[LABEL_ACCOUNT_KEY] === 'true') return { exists: true, type, accountKey: true };
   const crt = secret.data?.['tls.crt'] ? Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8') : '';
   const keyPem = secret.data?.['tls.key'] ? Buffer.from(secret.data['tls.key'], 'base64').toString('utf8') : '';
   const parsed = crt ? parseCertificateChain(crt) : undefined;
   const key = keyPem ? parsePrivateKey(keyPem) : undefined;
   const annotations = secret.metadata.annotations ?? {};
   const issuerName = annotations[SECRET_ANNOTATION.issuerName];
-  let certificate: SecretFacts['certificate'];
-  if (parsed) {
-    const { leaf: _leaf, ...facts } = parsed;
-    certificate = facts;
-  }
-  const owner = ownerMark(annotations);
-  const renewRequest = annotations[SECRET_ANNOTATION.renewRequest] || undefined;
-  const keystorePasswordSource = annotations[SECRET_ANNOTATION.keystorePasswordSource] || undefined;
+  // Facts are cached for every TLS Secret: objects written out field by field
+  // share one V8 shape with their fields inside (spreads and rest copies each
+  // get an extra properties array).
+  const certificate: SecretFacts['certificate'] = parsed
+    ? {
+      chainLength: parsed.chainLength, notBefore: parsed.notBefore, notAfter: parsed.notAfter, dnsNames: parsed.dnsNames,
+      ipAddresses: parsed.ipAddresses, commonName: parsed.commonName, serialNumber: parsed.serialNumber,
+      ariCertId: parsed.ariCertId, extendedKeyUsage: parsed.extendedKeyUsage,
+    }
+    : undefined;
   // The extra outputs certkeeper writes that are present, as one short string: compared, never parsed.
   const outputs = Object.keys(secret.data ?? {}).filter((k) => OUTPUT_KEYS.has(k)).sort().join(',');
-  // Only the non-default encoding is kept (most Secrets carry nothing extra in the cache).
-  const keyEncoding = /^-----BEGIN (RSA|EC) PRIVATE KEY-----/.test(keyPem) ? 'PKCS1' as const : undefined;
+  const keyFacts: SecretFacts['key'] = key && (key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa')
+    ? {
+      algorithm: key.asymmetricKeyType === 'ec' ? 'ECDSA' : 'RSA',
+      size: key.asymmetricKeyType === 'ec'
+        ? CURVE_BITS[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 0
+        : key.asymmetricKeyDetails?.modulusLength ?? 0,
+      matchesCertificate: parsed ? parsed.leaf.checkPrivateKey(key) : false,
+    }
+    : undefined;
   return {
-    ...identity,
-    ...(owner ? { owner } : {}),
-    ...(renewRequest ? { renewRequest } : {}),
-    ...(outputs ? { outputs } : {}),
-    ...(keystorePasswordSource ? { keystorePasswordSource } : {}),
-    ...(keyEncoding ? { keyEncoding } : {}),
-    ...(certificate ? { certificate } : {}),
-    ...(key && (key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa')
-      ? {
-        key: {
-          algorithm: key.asymmetricKeyType === 'ec' ? 'ECDSA' : 'RSA',
-          size: key.asymmetricKeyType === 'ec'
-            ? CURVE_BITS[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 0
-            : key.asymmetricKeyDetails?.modulusLength ?? 0,
-          matchesCertificate: parsed ? parsed.leaf.checkPrivateKey(key) : false,
-        },
-      }
-      : {}),
-    ...(issuerName ? { issuer: { kind: annotations[SECRET_ANNOTATION.issuerKind] ?? 'Issuer', name: issuerName } } : {}),
+    exists: true,
+    type,
+    owner: ownerMark(annotations),
+    renewRequest: annotations[SECRET_ANNOTATION.renewRequest] || undefined,
+    outputs: outputs || undefined,
+    keystorePasswordSource: annotations[SECRET_ANNOTATION.keystorePasswordSource] || undefined,
+    // Only the non-default encoding is kept (most Secrets carry nothing extra in the cache).
+    keyEncoding: /^-----BEGIN (RSA|EC) PRIVATE KEY-----/.test(keyPem) ? 'PKCS1' : undefined,
+    certificate,
+    key: keyFacts,
+    issuer: issuerName ? { kind: annotations[SECRET_ANNOTATION.issuerKind] ?? 'Issuer', name: issuerName } : undefined,
   };
 }
