@@ -23,6 +23,7 @@ import { runAcmeLoopProcess, type LoopOutput } from './acme-loop.ts';
 import { auditLogCounter, countingProxy, diffCounts, type ApiCounter, type ApiCounts } from './api-count.ts';
 import { createLocalCa, type LocalCa } from './local-ca.ts';
 import { startBenchOperator, type BenchOperator } from './operator.ts';
+import type { PodResult } from './pod.ts';
 import { repoRoot } from '../../test/env/tools.ts';
 import { cpuByProcess, cpuDelta, findProcesses, linearFit, machineBusySeconds, metricSum, MiB, percentile, pool, range, round, SERVER_PROCESSES, sleep, waitUntil, waitWithProgress } from './util.ts';
 
@@ -240,6 +241,8 @@ export interface BenchResults {
   rest?: RestResult;
   scale?: ScaleResult;
   scaleSeries?: ScaleSeries;
+  /** The operator as a Pod on the node cluster under the chart's default resources (--pod). */
+  pod?: PodResult;
 }
 
 interface Condition {
