@@ -10,7 +10,7 @@
 //   npm run bench -- --sizes 20,100 --scale-certs 2000 --unrelated 10000 --idle 30 --rest 20 --profile
 //   npm run bench -- --only pod         # root: the image as a Pod on the node cluster, chart defaults, 10,000 Certificates, restarts
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -207,17 +207,30 @@ try {
   mkdirSync(outDir, { recursive: true });
   const jsonFile = path.join(outDir, 'results.json');
   const svgFile = path.join(outDir, 'time-to-ready.svg');
-  writeFileSync(jsonFile, JSON.stringify({
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-    durationSeconds: Math.round(durationSeconds),
-    ...environment!,
-    ...results,
-    targets,
-  }, null, 2) + '\n');
-  writeFileSync(svgFile, timeToReadySvg(results));
-  if (results.scaleSeries) writeFileSync(path.join(outDir, 'memory-by-certificates.svg'), memoryByCertificatesSvg(results.scaleSeries));
-  console.log('\n' + formatReport(results, environment!, targets, durationSeconds));
-  console.log(`\nwrote ${path.relative(process.cwd(), jsonFile)} and ${path.relative(process.cwd(), svgFile)}`);
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  if (onlyPod && existsSync(jsonFile)) {
+    // The other scenarios' results of an earlier run stay; the pod key says which run it comes from.
+    const saved = JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchResults;
+    const merged: BenchResults = {
+      ...saved,
+      pod: { ...results.pod!, run: { command, startedAt: results.startedAt, durationSeconds: Math.round(durationSeconds), loadAverage: results.loadAverage, ...environment! } },
+    };
+    writeFileSync(jsonFile, JSON.stringify({ ...merged, targets: evaluateTargets(merged) }, null, 2) + '\n');
+    console.log('\n' + formatReport(results, environment!, targets, durationSeconds));
+    console.log(`\nwrote the pod key of ${path.relative(process.cwd(), jsonFile)} (the rest is the earlier run's)`);
+  } else {
+    writeFileSync(jsonFile, JSON.stringify({
+      command,
+      durationSeconds: Math.round(durationSeconds),
+      ...environment!,
+      ...results,
+      targets,
+    }, null, 2) + '\n');
+    writeFileSync(svgFile, timeToReadySvg(results));
+    if (results.scaleSeries) writeFileSync(path.join(outDir, 'memory-by-certificates.svg'), memoryByCertificatesSvg(results.scaleSeries));
+    console.log('\n' + formatReport(results, environment!, targets, durationSeconds));
+    console.log(`\nwrote ${path.relative(process.cwd(), jsonFile)} and ${path.relative(process.cwd(), svgFile)}`);
+  }
   exitCode = 0;
 } catch (error) {
   console.error(`\nbenchmark failed: ${(error as Error).stack ?? error}\nlogs are in ${workDir}`);

@@ -20,6 +20,7 @@ import { clusterTools, RELEASE_NS } from '../../test/node/helpers.ts';
 import { certificates, isReady, BenchObjects } from './harness.ts';
 import { findContainerCgroup, memoryHierarchy, readCgroupMemory, type CgroupMemory } from './cgroup.ts';
 import { createLocalCa } from './local-ca.ts';
+import type { Environment } from './report.ts';
 import { MiB, round, sleep, waitUntil, waitWithProgress } from './util.ts';
 
 const pods: ResourceType = { group: '', version: 'v1', plural: 'pods', namespaced: true };
@@ -98,6 +99,8 @@ export interface PodResult {
   oomKilled: boolean;
   /** Orders the CA saw for these Certificates' names (must be 0). */
   caOrdersForPodNames: number;
+  /** With `--only pod` merged into an earlier run's results.json: this run's command, time, machine and versions. */
+  run?: { command: string; startedAt: string; durationSeconds: number; loadAverage: { start: number[]; end?: number[] } } & Environment;
 }
 
 interface PodObject extends KubeObject {
