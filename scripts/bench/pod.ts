@@ -21,7 +21,7 @@ import { certificates, isReady, BenchObjects } from './harness.ts';
 import { findContainerCgroup, memoryHierarchy, readCgroupMemory, type CgroupMemory } from './cgroup.ts';
 import { createLocalCa } from './local-ca.ts';
 import type { Environment } from './report.ts';
-import { MiB, round, sleep, waitUntil, waitWithProgress } from './util.ts';
+import { MiB, round, rssBytes, sleep, waitUntil, waitWithProgress } from './util.ts';
 
 const pods: ResourceType = { group: '', version: 'v1', plural: 'pods', namespaced: true };
 const OPERATOR_LABEL = 'app.kubernetes.io/name=certkeeper';
@@ -50,6 +50,13 @@ export interface PodMemory {
   fileMiB: number;
   /** The kernel's high-water mark of the container's cgroup since it was created. */
   peakMiB: number;
+  /**
+   * Resident set of the container's processes (VmRSS): anon plus the file pages they map, such
+   * as the Node binary's code. A cgroup is charged a file page only if it read it into the page
+   * cache first; here the image import did, so those pages are missing from `current`. On a node
+   * whose cache lost them the Pod would be charged up to this figure.
+   */
+  processRssMiB: number;
 }
 
 export interface PodRun {
@@ -68,8 +75,10 @@ export interface PodRun {
   settled: PodMemory;
   /** Highest working set sampled (every second) from the trigger to the end of the idle period. */
   maxWorkingSetMiB: number;
-  /** [seconds since the trigger, current, working set, anon] in MiB, about one a second. */
-  samples: [number, number, number, number][];
+  /** Highest process RSS sampled (see PodMemory.processRssMiB). */
+  maxProcessRssMiB: number;
+  /** [seconds since the trigger, current, working set, anon, process RSS] in MiB, about one a second. */
+  samples: [number, number, number, number, number][];
 }
 
 export interface ContainerSeen {
@@ -81,6 +90,7 @@ export interface ContainerSeen {
   oomKill: number;
   peakMiB: number;
   maxWorkingSetMiB: number;
+  maxProcessRssMiB: number;
   limitMiB: number | undefined;
 }
 
@@ -118,7 +128,17 @@ interface PodObject extends KubeObject {
 
 const silent = pino({ level: 'silent' });
 const mib = (bytes: number) => round(bytes / MiB, 1);
-const podMemory = (m: CgroupMemory): PodMemory => ({ currentMiB: mib(m.currentBytes), workingSetMiB: mib(m.workingSetBytes), anonMiB: mib(m.anonBytes), fileMiB: mib(m.fileBytes), peakMiB: mib(m.peakBytes) });
+type Reading = CgroupMemory & { processRssBytes: number };
+const podMemory = (m: Reading): PodMemory => ({ currentMiB: mib(m.currentBytes), workingSetMiB: mib(m.workingSetBytes), anonMiB: mib(m.anonBytes), fileMiB: mib(m.fileBytes), peakMiB: mib(m.peakBytes), processRssMiB: mib(m.processRssBytes) });
+
+/** Sum of VmRSS of the processes in a cgroup. */
+function processRss(dir: string): number {
+  try {
+    return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).reduce((sum, pid) => sum + (rssBytes(Number(pid)) ?? 0), 0);
+  } catch {
+    return 0;
+  }
+}
 const podReady = (p: PodObject) => !p.metadata.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 /** JSON with sorted keys: the API server returns the Deployment's resources in its own key order. */
@@ -141,7 +161,7 @@ class PodWatcher {
   readonly containers = new Map<string, ContainerSeen>();
   readonly pods = new Map<string, { pod: string; restartCount: number; terminationReasons: Set<string> }>();
   /** [time (performance.now()), container ID, memory]. */
-  readonly samples: [number, string, CgroupMemory][] = [];
+  readonly samples: [number, string, Reading][] = [];
   private readonly hierarchy = memoryHierarchy();
   private running = true;
   private readonly loop: Promise<void>;
@@ -175,12 +195,14 @@ class PodWatcher {
   }
 
   /** Reads a container's cgroup now (also called by the measurements, between polls). */
-  read(pod: string, container: string, id: string): CgroupMemory | undefined {
-    const seen = this.containers.get(id) ?? { pod, container, containerId: id, cgroup: undefined, oomKill: 0, peakMiB: 0, maxWorkingSetMiB: 0, limitMiB: undefined };
+  read(pod: string, container: string, id: string): Reading | undefined {
+    const seen = this.containers.get(id) ?? { pod, container, containerId: id, cgroup: undefined, oomKill: 0, peakMiB: 0, maxWorkingSetMiB: 0, maxProcessRssMiB: 0, limitMiB: undefined };
     this.containers.set(id, seen);
     seen.cgroup ??= findContainerCgroup(id, this.hierarchy);
-    const memory = seen.cgroup ? readCgroupMemory(seen.cgroup, this.hierarchy?.version) : undefined;
-    if (!memory) return undefined;
+    const cgroup = seen.cgroup ? readCgroupMemory(seen.cgroup, this.hierarchy?.version) : undefined;
+    if (!cgroup) return undefined;
+    const memory = { ...cgroup, processRssBytes: processRss(seen.cgroup!) };
+    seen.maxProcessRssMiB = Math.max(seen.maxProcessRssMiB, mib(memory.processRssBytes));
     seen.oomKill = Math.max(seen.oomKill, memory.oomKill);
     seen.peakMiB = Math.max(seen.peakMiB, mib(memory.peakBytes));
     seen.maxWorkingSetMiB = Math.max(seen.maxWorkingSetMiB, mib(memory.workingSetBytes));
@@ -289,8 +311,8 @@ export async function runPodBenchmark(env: LocalEnv, image: OperatorImage, confi
       const settled = w.read(name, 'certkeeper', containerId);
       if (!settled) throw new Error(`the cgroup of Pod ${name} went away during the idle period`);
       const idleSeconds = (performance.now() - idleStart) / 1000;
-      const samples = w.samples.filter(([t, id]) => id === containerId && t >= t0).map(([t, , m]): [number, number, number, number] => [round((t - t0) / 1000, 1), mib(m.currentBytes), mib(m.workingSetBytes), mib(m.anonBytes)]);
-      log(`    ${label}: after ${idleSeconds.toFixed(0)} s idle: working set ${mib(settled.workingSetBytes)} MiB (current ${mib(settled.currentBytes)}, anon ${mib(settled.anonBytes)}), peak ${mib(settled.peakBytes)} MiB`);
+      const samples = w.samples.filter(([t, id]) => id === containerId && t >= t0).map(([t, , m]): [number, number, number, number, number] => [round((t - t0) / 1000, 1), mib(m.currentBytes), mib(m.workingSetBytes), mib(m.anonBytes), mib(m.processRssBytes)]);
+      log(`    ${label}: after ${idleSeconds.toFixed(0)} s idle: working set ${mib(settled.workingSetBytes)} MiB (current ${mib(settled.currentBytes)}, anon ${mib(settled.anonBytes)}), peak ${mib(settled.peakBytes)} MiB; process RSS ${mib(settled.processRssBytes)} MiB`);
       return {
         label,
         trigger: kind,
@@ -302,6 +324,7 @@ export async function runPodBenchmark(env: LocalEnv, image: OperatorImage, confi
         idleSeconds: round(idleSeconds, 1),
         settled: podMemory(settled),
         maxWorkingSetMiB: Math.max(...samples.map(([, , ws]) => ws)),
+        maxProcessRssMiB: Math.max(...samples.map(([, , , , rss]) => rss)),
         samples,
       };
     };

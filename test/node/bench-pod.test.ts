@@ -35,6 +35,8 @@ it('runs the operator Pod under the chart\'s default resources and reads its mem
   for (const run of result.runs) {
     expect(run.atAllReady.workingSetMiB).toBeGreaterThan(10);
     expect(run.settled.peakMiB).toBeGreaterThanOrEqual(run.settled.currentMiB);
+    // The processes' RSS is read from the same cgroup (its cgroup.procs).
+    expect(run.settled.processRssMiB).toBeGreaterThan(run.settled.anonMiB);
     expect(run.samples.length).toBeGreaterThan(0);
   }
   // The kernel enforces the chart's limit on the container's cgroup.
