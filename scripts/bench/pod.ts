@@ -91,6 +91,7 @@ export interface ContainerSeen {
   peakMiB: number;
   maxWorkingSetMiB: number;
   maxProcessRssMiB: number;
+  /** The limit the cgroup enforces; undefined if unlimited or never read (a container gone before the first poll found it). */
   limitMiB: number | undefined;
 }
 

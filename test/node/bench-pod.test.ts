@@ -40,9 +40,11 @@ it('runs the operator Pod under the chart\'s default resources and reads its mem
     expect(run.samples.length).toBeGreaterThan(0);
   }
   // The kernel enforces the chart's limit on the container's cgroup.
-  const operatorContainers = result.containersSeen.filter((c) => c.container === 'certkeeper');
-  expect(operatorContainers.length).toBeGreaterThanOrEqual(3);
-  for (const c of operatorContainers) expect(c.limitMiB).toBe(result.chart.limitMiB);
+  // (Only the measured Pods: the one installed first may be gone before the watcher reads its cgroup.)
+  for (const run of result.runs) {
+    const container = result.containersSeen.find((c) => c.pod === run.pod && c.container === 'certkeeper');
+    expect(container?.limitMiB, run.pod).toBe(result.chart.limitMiB);
+  }
   expect(result.oomKilled).toBe(false);
   expect(result.podsSeen.every((p) => p.restartCount === 0)).toBe(true);
   expect(result.caOrdersForPodNames).toBe(0);
