@@ -172,6 +172,7 @@ class PodWatcher {
     this.kube = kube;
     this.loop = (async () => {
       while (this.running) {
+        // A failed poll (the API server busy with the start-up burst) is simply retried the next second.
         await this.poll().catch(() => undefined);
         await sleep(1_000);
       }
