@@ -8,17 +8,30 @@
 //   npm run bench -- --quick            # a few minutes: N = 20, 500 + 500, idle 10 s
 //   npm run bench -- --scale 1000,10000,30000,100000   # also memory by number of Certificates (bench/memory-by-certificates.svg)
 //   npm run bench -- --sizes 20,100 --scale-certs 2000 --unrelated 10000 --idle 30 --rest 20 --profile
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+//   npm run bench -- --only pod         # root: the image as a Pod on the node cluster, chart defaults, 10,000 Certificates, restarts
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startLocalEnv, type LocalEnv } from '../test/env/localenv-core.ts';
+import { ensureOperatorImage } from '../test/env/image.ts';
 import { repoRoot } from '../test/env/tools.ts';
-import { defaultConfig, quickConfig, runBenchmark, type BenchConfig, type BenchResults } from './bench/harness.ts';
+import { defaultConfig, OPERATOR_CERTIFICATE_WORKERS, quickConfig, runBenchmark, type BenchConfig, type BenchResults } from './bench/harness.ts';
+import { defaultPodConfig, runPodBenchmark, type PodConfig } from './bench/pod.ts';
 import { describeEnvironment, evaluateTargets, formatReport, memoryByCertificatesSvg, timeToReadySvg, type Environment } from './bench/report.ts';
 
 const USAGE = `npm run bench -- [flags]
   --only scale             only the scale scenario (no bare loop, no issuance, no rest window)
+  --only pod               only the Pod scenario (--pod)
+  --pod                    also (after the others) the operator's image as a Pod on the node cluster (root; builds the node
+                           binaries and the image), installed with the chart's default resources, on --pod-certs Ready
+                           Certificates: memory from the container's cgroup at all Ready, after --pod-idle s, and the peak;
+                           then --pod-restarts Pod deletions and one kubectl rollout restart, each measured; OOM kills reported
+  --pod-certs 10000        Certificates with valid Secrets of the Pod scenario
+  --pod-restarts 3         Pod deletions (the Deployment starts a new Pod), each measured
+  --pod-idle 60            idle seconds per Pod start (settled memory)
+  --no-pod-rollout         skip the kubectl rollout restart of the Pod scenario
   --quick                  N=20, 500 Certificates + 500 unrelated Secrets, idle 10 s, rest 10 s
   --sizes 100,1000         issuance sizes (Certificates created at once)
   --concurrency 8          orders in flight in the bare acme-client loop (the operator's certificate workers)
@@ -40,6 +53,11 @@ const USAGE = `npm run bench -- [flags]
 const { values } = parseArgs({
   options: {
     only: { type: 'string' },
+    pod: { type: 'boolean' },
+    'pod-certs': { type: 'string' },
+    'pod-restarts': { type: 'string' },
+    'pod-idle': { type: 'string' },
+    'no-pod-rollout': { type: 'boolean' },
     scale: { type: 'string' },
     'series-idle': { type: 'string' },
     quick: { type: 'boolean' },
@@ -87,20 +105,33 @@ function int(name: string, value: string | undefined, fallback: number): number 
   return n;
 }
 
-if (values.only !== undefined && values.only !== 'scale') {
-  console.error(`--only takes "scale", got "${values.only}"\n\n${USAGE}`);
+if (values.only !== undefined && values.only !== 'scale' && values.only !== 'pod') {
+  console.error(`--only takes "scale" or "pod", got "${values.only}"\n\n${USAGE}`);
   process.exit(2);
 }
 const onlyScale = values.only === 'scale';
+const onlyPod = values.only === 'pod';
+const withPod = onlyPod || values.pod === true;
+if (withPod && process.getuid?.() !== 0) {
+  console.error('--pod needs root: the node cluster runs kubelet, containerd and iptables (test/env/node.ts)');
+  process.exit(2);
+}
+const podConfig: PodConfig = {
+  ...defaultPodConfig,
+  certificates: int('pod-certs', values['pod-certs'], defaultPodConfig.certificates),
+  restarts: int('pod-restarts', values['pod-restarts'], defaultPodConfig.restarts),
+  idleSeconds: int('pod-idle', values['pod-idle'], defaultPodConfig.idleSeconds),
+  rolloutRestart: !values['no-pod-rollout'],
+};
 const base = values.quick ? quickConfig : defaultConfig;
 const outDir = path.resolve(values.out ?? path.join(repoRoot, 'bench'));
 const config: BenchConfig = {
-  sizes: onlyScale ? [] : values.sizes ? values.sizes.split(',').map((s) => int('sizes', s.trim(), 0)).filter((n) => n > 0) : base.sizes,
+  sizes: onlyScale || onlyPod ? [] : values.sizes ? values.sizes.split(',').map((s) => int('sizes', s.trim(), 0)).filter((n) => n > 0) : base.sizes,
   concurrency: int('concurrency', values.concurrency, base.concurrency),
-  scaleCerts: int('scale-certs', values['scale-certs'], base.scaleCerts),
+  scaleCerts: onlyPod ? 0 : int('scale-certs', values['scale-certs'], base.scaleCerts),
   unrelated: int('unrelated', values.unrelated, base.unrelated),
   idleSeconds: int('idle', values.idle, base.idleSeconds),
-  restSeconds: onlyScale ? 0 : int('rest', values.rest, base.restSeconds),
+  restSeconds: onlyScale || onlyPod ? 0 : int('rest', values.rest, base.restSeconds),
   createConcurrency: int('create-concurrency', values['create-concurrency'], base.createConcurrency),
   ...(values.scale ? { scaleSeries: values.scale.split(',').map((s) => int('scale', s.trim(), 0)).filter((n) => n > 0) } : {}),
   ...(values['series-idle'] ? { seriesIdleSeconds: int('series-idle', values['series-idle'], 60) } : {}),
@@ -120,11 +151,14 @@ const workDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-bench-'));
 const auditLogPath = process.env.CERTKEEPER_TEST_KUBECONFIG ? undefined : path.join(workDir, 'audit.log');
 
 let env: LocalEnv | undefined;
-let stopping = false;
+let nodeEnv: LocalEnv | undefined;
 const stopAll = async () => {
-  if (stopping) return;
-  stopping = true;
-  await env?.stop();
+  // Each environment once, also when a signal and the normal path both get here.
+  const [first, second] = [env, nodeEnv];
+  env = undefined;
+  nodeEnv = undefined;
+  await first?.stop();
+  await second?.stop();
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
@@ -136,28 +170,67 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 let exitCode = 1;
 try {
-  log(`starting the local environment (work directory ${workDir})...`);
-  env = await startLocalEnv({ workDir, ...(auditLogPath ? { auditLogPath } : {}) });
-  log(`config: ${JSON.stringify(config)}`);
-  const results = await runBenchmark({ info: env.info, workDir, ...(auditLogPath ? { auditLogPath } : {}), log }, config);
-  const environment = describeEnvironment(env.info);
-  await stopAll();
+  let results: BenchResults;
+  let environment: Environment | undefined;
+  if (!onlyPod) {
+    log(`starting the local environment (work directory ${workDir})...`);
+    env = await startLocalEnv({ workDir, ...(auditLogPath ? { auditLogPath } : {}) });
+    log(`config: ${JSON.stringify(config)}`);
+    results = await runBenchmark({ info: env.info, workDir, ...(auditLogPath ? { auditLogPath } : {}), log }, config);
+    environment = describeEnvironment(env.info);
+    await stopAll();
+  } else {
+    results = {
+      startedAt: new Date().toISOString(),
+      loadAverage: { start: os.loadavg().map((v) => Math.round(v * 100) / 100) },
+      apiCounting: 'not counted (the Pod scenario only)',
+      config,
+      operatorCertificateWorkers: OPERATOR_CERTIFICATE_WORKERS,
+      bareLoop: [],
+      issuance: [],
+    };
+  }
+  if (withPod) {
+    // Plain `npm run bench` builds none of this: the node binaries (kubelet, ...) and the image from the Dockerfile.
+    log('pod: building (or reusing) the node cluster\'s binaries and the operator image...');
+    execFileSync('bash', [path.join(repoRoot, 'tools/build-node.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const image = ensureOperatorImage();
+    log(`pod: starting the node cluster (work directory ${path.join(workDir, 'pod')}); config ${JSON.stringify(podConfig)}`);
+    nodeEnv = await startLocalEnv({ workDir: path.join(workDir, 'pod'), node: true });
+    results.pod = await runPodBenchmark(nodeEnv, image, podConfig, log);
+    environment ??= describeEnvironment(nodeEnv.info);
+    await stopAll();
+  }
+  results.loadAverage.end = os.loadavg().map((v) => Math.round(v * 100) / 100);
   const durationSeconds = (performance.now() - started) / 1000;
   const targets = evaluateTargets(results);
   mkdirSync(outDir, { recursive: true });
   const jsonFile = path.join(outDir, 'results.json');
   const svgFile = path.join(outDir, 'time-to-ready.svg');
-  writeFileSync(jsonFile, JSON.stringify({
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-    durationSeconds: Math.round(durationSeconds),
-    ...environment,
-    ...results,
-    targets,
-  }, null, 2) + '\n');
-  writeFileSync(svgFile, timeToReadySvg(results));
-  if (results.scaleSeries) writeFileSync(path.join(outDir, 'memory-by-certificates.svg'), memoryByCertificatesSvg(results.scaleSeries));
-  console.log('\n' + formatReport(results, environment, targets, durationSeconds));
-  console.log(`\nwrote ${path.relative(process.cwd(), jsonFile)} and ${path.relative(process.cwd(), svgFile)}`);
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  if (onlyPod && existsSync(jsonFile)) {
+    // The other scenarios' results of an earlier run stay; the pod key says which run it comes from.
+    const saved = JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchResults;
+    const merged: BenchResults = {
+      ...saved,
+      pod: { ...results.pod!, run: { command, startedAt: results.startedAt, durationSeconds: Math.round(durationSeconds), loadAverage: results.loadAverage, ...environment! } },
+    };
+    writeFileSync(jsonFile, JSON.stringify({ ...merged, targets: evaluateTargets(merged) }, null, 2) + '\n');
+    console.log('\n' + formatReport(results, environment!, targets, durationSeconds));
+    console.log(`\nwrote the pod key of ${path.relative(process.cwd(), jsonFile)} (the rest is the earlier run's)`);
+  } else {
+    writeFileSync(jsonFile, JSON.stringify({
+      command,
+      durationSeconds: Math.round(durationSeconds),
+      ...environment!,
+      ...results,
+      targets,
+    }, null, 2) + '\n');
+    writeFileSync(svgFile, timeToReadySvg(results));
+    if (results.scaleSeries) writeFileSync(path.join(outDir, 'memory-by-certificates.svg'), memoryByCertificatesSvg(results.scaleSeries));
+    console.log('\n' + formatReport(results, environment!, targets, durationSeconds));
+    console.log(`\nwrote ${path.relative(process.cwd(), jsonFile)} and ${path.relative(process.cwd(), svgFile)}`);
+  }
   exitCode = 0;
 } catch (error) {
   console.error(`\nbenchmark failed: ${(error as Error).stack ?? error}\nlogs are in ${workDir}`);

@@ -23,6 +23,7 @@ import { runAcmeLoopProcess, type LoopOutput } from './acme-loop.ts';
 import { auditLogCounter, countingProxy, diffCounts, type ApiCounter, type ApiCounts } from './api-count.ts';
 import { createLocalCa, type LocalCa } from './local-ca.ts';
 import { startBenchOperator, type BenchOperator } from './operator.ts';
+import type { PodResult } from './pod.ts';
 import { repoRoot } from '../../test/env/tools.ts';
 import { cpuByProcess, cpuDelta, findProcesses, linearFit, machineBusySeconds, metricSum, MiB, percentile, pool, range, round, SERVER_PROCESSES, sleep, waitUntil, waitWithProgress } from './util.ts';
 
@@ -240,6 +241,8 @@ export interface BenchResults {
   rest?: RestResult;
   scale?: ScaleResult;
   scaleSeries?: ScaleSeries;
+  /** The operator as a Pod on the node cluster under the chart's default resources (--pod). */
+  pod?: PodResult;
 }
 
 interface Condition {
@@ -290,33 +293,138 @@ function diffRecord(after: Map<string, number>, before: Map<string, number>, nam
   return out;
 }
 
+/**
+ * Creating the benchmark's objects, shared by the scenarios with the operator
+ * as a host process (Bench) and as a Pod on the node cluster (./pod.ts).
+ */
+export class BenchObjects {
+  readonly info: LocalEnvInfo;
+  readonly kube: KubeClient;
+  readonly localCa: LocalCa;
+  /** Requests in flight when creating objects. */
+  readonly createConcurrency: number;
+  readonly run = randomBytes(3).toString('hex');
+  readonly namespaces: string[] = [];
+  readonly log: (line: string) => void;
+
+  constructor(opts: { info: LocalEnvInfo; kube: KubeClient; localCa: LocalCa; createConcurrency: number; log?: (line: string) => void }) {
+    this.info = opts.info;
+    this.kube = opts.kube;
+    this.localCa = opts.localCa;
+    this.createConcurrency = opts.createConcurrency;
+    this.log = opts.log ?? (() => {});
+  }
+
+  get domain(): string {
+    return `bench.${this.info.dns.zone}`;
+  }
+
+  async createNamespace(name: string): Promise<string> {
+    await this.kube.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    this.namespaces.push(name);
+    return name;
+  }
+
+  /**
+   * An Issuer "bench" with its own account (a fresh EAB key) and an HTTP-01 solver; waits until Ready
+   * (an operator must run). `server`: the CA's directory as the operator reaches it (a Pod: the machine's address).
+   */
+  async createIssuer(namespace: string, server = this.info.acme.directoryUrl): Promise<void> {
+    const info = this.info;
+    const eab = await mintEabKey(info.acme.managementUrl);
+    await this.kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace }, stringData: { secret: eab.hmacKey } } as KubeObject);
+    await this.kube.create(issuers, {
+      apiVersion: API_VERSION,
+      kind: 'Issuer',
+      metadata: { name: 'bench', namespace },
+      spec: {
+        acme: {
+          server,
+          email: 'bench@example.com',
+          privateKeySecretRef: { name: 'account-key' },
+          externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: 'eab' } },
+          caBundle: readFileSync(info.acme.caRootFile).toString('base64'),
+          solvers: [{ http01: {} }],
+        },
+      },
+    } as KubeObject);
+    await waitUntil(`Issuer ${namespace}/bench to be Ready`, async () => {
+      const issuer = await this.kube.get<CertificateObject>(issuers, namespace, 'bench');
+      return issuer?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    }, { timeoutMs: 60_000 });
+  }
+
+  /** Orders the CA journal holds for names under `domain`. */
+  async ordersFor(domain: string): Promise<number> {
+    const orders = await getOrders(this.info.acme.managementUrl);
+    return orders.filter((o) => o.identifiers.some((id) => id.value.endsWith(`.${domain}`))).length;
+  }
+
+  /** Every Certificate in the cluster (the operator reconciles all of them at start). */
+  async countAllCertificates(): Promise<number> {
+    return (await this.kube.list(certificates, { metadataOnly: true })).items.length;
+  }
+
+  /**
+   * Creates `count` Certificates and their Secrets (valid certificates from a
+   * local CA, with the annotations the operator writes) in `namespace`, whose
+   * Issuer "bench" is Ready. No operator may run (it could see a Certificate before its Secret and order).
+   */
+  async createScaleObjects(namespace: string, count: number, scaleDomain: string, from = 0): Promise<void> {
+    let done = 0;
+    await pool(range(count - from), this.createConcurrency, async (k) => {
+      const i = from + k;
+      const name = `s${i}`;
+      const names = certificateNames(i, scaleDomain);
+      const { certificatePem, keyPem } = await this.localCa.issue({ dnsNames: names });
+      await this.kube.create(core.secrets, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: {
+          name: `${name}-tls`,
+          namespace,
+          labels: { 'app.kubernetes.io/managed-by': 'certkeeper' },
+          annotations: {
+            'certkeeper.io/certificate-name': name,
+            'certkeeper.io/issuer-name': 'bench',
+            'certkeeper.io/issuer-kind': 'Issuer',
+            'certkeeper.io/alt-names': [...names].sort().join(','),
+          },
+        },
+        data: { 'tls.crt': Buffer.from(certificatePem).toString('base64'), 'tls.key': Buffer.from(keyPem).toString('base64') },
+      } as KubeObject);
+      await this.kube.create(certificates, {
+        apiVersion: API_VERSION,
+        kind: 'Certificate',
+        metadata: { name, namespace },
+        spec: { secretName: `${name}-tls`, issuerRef: { name: 'bench' }, dnsNames: names, privateKey: { algorithm: 'ECDSA' } },
+      } as KubeObject);
+      if (++done % 10_000 === 0 || (count - from <= 20_000 && done % 2000 === 0)) this.log(`    ${from + done}/${count} Certificates and Secrets`);
+    });
+  }
+}
+
 /** Everything one benchmark run shares. */
-export class Bench {
+export class Bench extends BenchObjects {
   readonly env: BenchEnv;
   readonly config: BenchConfig;
-  readonly kube: KubeClient;
   readonly counter: ApiCounter;
-  readonly localCa: LocalCa;
-  readonly run = randomBytes(3).toString('hex');
   readonly systemNamespace: string;
-  readonly namespaces: string[] = [];
   /** Where the issuance scenario put its Certificates (removed before the scale scenario). */
   readonly issuanceNamespaces: string[] = [];
-  readonly log: (line: string) => void;
   operator: BenchOperator | undefined;
   private operatorRuns = 0;
   /** The environment's servers: their command lines name its directory (where the kubeconfig lives). */
   private readonly servers: Map<string, number[]>;
 
   constructor(env: BenchEnv, config: BenchConfig, kube: KubeClient, counter: ApiCounter, localCa: LocalCa) {
+    super({ info: env.info, kube, localCa, createConcurrency: config.createConcurrency, ...(env.log ? { log: env.log } : {}) });
     this.env = env;
     this.config = config;
-    this.kube = kube;
     this.counter = counter;
-    this.localCa = localCa;
     this.systemNamespace = `bench-system-${this.run}`;
     this.servers = findProcesses(SERVER_PROCESSES, path.dirname(path.dirname(env.info.kubeconfig)));
-    this.log = env.log ?? (() => {});
   }
 
   /** CPU seconds so far of the operator, the benchmark process (with the CA's proxy) and the environment's servers. */
@@ -339,42 +447,6 @@ export class Bench {
     delete delta.machine;
     const known = Object.values(delta).reduce((a, b) => a + b, 0);
     return { ...delta, other: round(Math.max(0, machine - known), 2), 'machine total': round(machine, 2) };
-  }
-
-  get domain(): string {
-    return `bench.${this.env.info.dns.zone}`;
-  }
-
-  async createNamespace(name: string): Promise<string> {
-    await this.kube.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-    this.namespaces.push(name);
-    return name;
-  }
-
-  /** An Issuer "bench" with its own account (a fresh EAB key) and an HTTP-01 solver; waits until Ready. */
-  async createIssuer(namespace: string): Promise<void> {
-    const info = this.env.info;
-    const eab = await mintEabKey(info.acme.managementUrl);
-    await this.kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace }, stringData: { secret: eab.hmacKey } } as KubeObject);
-    await this.kube.create(issuers, {
-      apiVersion: API_VERSION,
-      kind: 'Issuer',
-      metadata: { name: 'bench', namespace },
-      spec: {
-        acme: {
-          server: info.acme.directoryUrl,
-          email: 'bench@example.com',
-          privateKeySecretRef: { name: 'account-key' },
-          externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: 'eab' } },
-          caBundle: readFileSync(info.acme.caRootFile).toString('base64'),
-          solvers: [{ http01: {} }],
-        },
-      },
-    } as KubeObject);
-    await waitUntil(`Issuer ${namespace}/bench to be Ready`, async () => {
-      const issuer = await this.kube.get<CertificateObject>(issuers, namespace, 'bench');
-      return issuer?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-    }, { timeoutMs: 60_000 });
   }
 
   async startOperator(label: string): Promise<BenchOperator> {
@@ -569,17 +641,6 @@ export class Bench {
     };
   }
 
-  /** Orders the CA journal holds for names under `domain`. */
-  async ordersFor(domain: string): Promise<number> {
-    const orders = await getOrders(this.env.info.acme.managementUrl);
-    return orders.filter((o) => o.identifiers.some((id) => id.value.endsWith(`.${domain}`))).length;
-  }
-
-  /** Every Certificate in the cluster (the operator reconciles all of them at start). */
-  async countAllCertificates(): Promise<number> {
-    return (await this.kube.list(certificates, { metadataOnly: true })).items.length;
-  }
-
   /** Starts the operator, waits for the first reconcile of every Certificate, idles, measures. */
   /**
    * newOrders: orders the CA received for the scale scenario's names during the run (the operator's own
@@ -653,45 +714,6 @@ export class Bench {
       reconciles: metricSum(metrics, 'certkeeper_reconcile_total', { controller: 'certificate' }),
       renewalInfoRequests: { duringStartupSync: ariAtSync, total: metricSum(metrics, 'certkeeper_acme_requests_total', { endpoint: 'renewalInfo' }) },
     };
-  }
-
-  /**
-   * Creates `count` Certificates and their Secrets (valid certificates from a
-   * local CA, with the annotations the operator writes) in `namespace`, whose
-   * Issuer "bench" is Ready. The operator must be stopped.
-   */
-  async createScaleObjects(namespace: string, count: number, scaleDomain: string, from = 0): Promise<void> {
-    let done = 0;
-    await pool(range(count - from), this.config.createConcurrency, async (k) => {
-      const i = from + k;
-      const name = `s${i}`;
-      const names = certificateNames(i, scaleDomain);
-      const { certificatePem, keyPem } = await this.localCa.issue({ dnsNames: names });
-      await this.kube.create(core.secrets, {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'kubernetes.io/tls',
-        metadata: {
-          name: `${name}-tls`,
-          namespace,
-          labels: { 'app.kubernetes.io/managed-by': 'certkeeper' },
-          annotations: {
-            'certkeeper.io/certificate-name': name,
-            'certkeeper.io/issuer-name': 'bench',
-            'certkeeper.io/issuer-kind': 'Issuer',
-            'certkeeper.io/alt-names': [...names].sort().join(','),
-          },
-        },
-        data: { 'tls.crt': Buffer.from(certificatePem).toString('base64'), 'tls.key': Buffer.from(keyPem).toString('base64') },
-      } as KubeObject);
-      await this.kube.create(certificates, {
-        apiVersion: API_VERSION,
-        kind: 'Certificate',
-        metadata: { name, namespace },
-        spec: { secretName: `${name}-tls`, issuerRef: { name: 'bench' }, dnsNames: names, privateKey: { algorithm: 'ECDSA' } },
-      } as KubeObject);
-      if (++done % 10_000 === 0 || (count - from <= 20_000 && done % 2000 === 0)) this.log(`    ${from + done}/${count} Certificates and Secrets`);
-    });
   }
 
   /** `count` unrelated Secrets (1 KiB of data, labels, an annotation) spread over namespaces of their own. */

@@ -162,6 +162,38 @@ export function evaluateTargets(results: BenchResults): Target[] {
       ...note,
     });
   }
+  const pod = results.pod;
+  if (pod) {
+    const full = pod.certificates >= 10_000 && pod.chart.defaults;
+    const note = full ? {} : { note: pod.chart.defaults ? `measured with ${pod.certificates} Certificates` : 'not the chart\'s default resources' };
+    const restarts = pod.podsSeen.reduce((a, p) => a + p.restartCount, 0);
+    const kills = pod.containersSeen.reduce((a, c) => a + c.oomKill, 0);
+    const starts = pod.runs.map((r) => r.trigger).join(', ');
+    targets.push({
+      name: 'never OOM-killed in a Pod',
+      target: 'never OOM-killed at 10,000 Certificates under the chart\'s default memory limit, across restarts',
+      value: `${kills} OOM kills (cgroup counters of ${pod.containersSeen.length} containers), ${restarts} container restarts, reasons: ${[...new Set(pod.podsSeen.flatMap((p) => p.terminationReasons))].join(', ') || 'none'}; ${pod.runs.length} starts (${starts}) with ${pod.certificates}, limit ${pod.chart.limitMiB} MiB`,
+      met: full ? !pod.oomKilled && restarts === 0 : undefined,
+      ...note,
+    });
+    const settledWs = Math.max(...pod.runs.map((r) => r.settled.workingSetMiB));
+    const peak = Math.max(...pod.runs.map((r) => r.settled.peakMiB));
+    const maxWs = Math.max(...pod.runs.map((r) => r.maxWorkingSetMiB));
+    const maxRss = Math.max(0, ...pod.runs.map((r) => r.maxProcessRssMiB ?? 0));
+    targets.push({
+      name: 'Pod memory vs request and limit',
+      target: 'settled working set within the chart\'s memory request, cgroup peak below its limit, every start at 10,000',
+      value: `settled working set up to ${settledWs} MiB vs request ${pod.chart.requestMiB} MiB; cgroup peak up to ${peak} MiB (highest working set sampled ${maxWs} MiB) vs limit ${pod.chart.limitMiB} MiB${maxRss ? `; the processes' RSS (with the Node binary's file pages the cgroup was not charged for) up to ${maxRss} MiB` : ''}`,
+      met: full ? settledWs <= pod.chart.requestMiB && peak < pod.chart.limitMiB : undefined,
+      ...note,
+    });
+    targets.push({
+      name: 'issues nothing in a Pod',
+      target: 'no order for Certificates whose Secrets are valid (the operator in a Pod)',
+      value: `${pod.caOrdersForPodNames} orders at the CA`,
+      met: pod.caOrdersForPodNames === 0,
+    });
+  }
   return targets;
 }
 
@@ -234,6 +266,19 @@ export function formatReport(results: BenchResults, environment: Environment, ta
       ...series.points.map((p) => [p.certificates, p.run.readyzSeconds, p.run.initialSyncSeconds, p.run.rssAtReadyzMiB, p.run.rssAfterSyncMiB, p.run.rssAfterIdleMiB, p.run.rssPeakMiB, p.run.heapUsedMiB, p.run.idleCpuSecondsPerMinute, p.createSeconds, p.firstStartSyncSeconds]),
     ]));
     out.push(`  linear fit, settled: ${series.settledFit.kibPerCertificate} KiB per Certificate + ${series.settledFit.interceptMiB} MiB (r² ${series.settledFit.r2}); peak: ${series.peakFit.kibPerCertificate} KiB per Certificate + ${series.peakFit.interceptMiB} MiB (r² ${series.peakFit.r2}); orders at the CA for these names: ${series.caOrdersForSeriesNames}`);
+  }
+  const pod = results.pod;
+  if (pod) {
+    const r = pod.chart.resources;
+    out.push('');
+    out.push(`Pod: the image on the node cluster, chart resources requests.memory ${r.requests?.memory ?? '-'} / limits.memory ${r.limits?.memory ?? '-'}${pod.chart.defaults ? ' (values.yaml defaults)' : ' (NOT the defaults)'}; ${pod.certificates} Certificates with valid Secrets (created in ${pod.createSeconds} s); memory from the container's cgroup (v${pod.cgroup.version}), MiB; working set = current - inactive file, as the kubelet computes it`);
+    out.push(table([
+      ['start', 'Pod Ready s', 'synced s (process)', 'all Ready s', 'WS@all Ready', 'WS settled', 'anon settled', 'max WS', 'cgroup peak', 'RSS settled', 'max RSS'],
+      ...pod.runs.map((x) => [x.label, x.podReadySeconds, x.syncSecondsSinceProcessStart, x.allReadySeconds, x.atAllReady.workingSetMiB,
+        x.settled.workingSetMiB, x.settled.anonMiB, x.maxWorkingSetMiB, x.settled.peakMiB, x.settled.processRssMiB ?? '-', x.maxProcessRssMiB ?? '-']),
+    ]));
+    out.push('  RSS: the container\'s processes (VmRSS), including the Node binary\'s file pages, which the cgroup is not charged for when the page cache already held them');
+    out.push(`  (times from the trigger: scale 0 -> 1, Pod deleted, rollout restart; settled after ${pod.runs[0]?.idleSeconds ?? 0} s idle; OOM kills ${pod.containersSeen.reduce((a, c) => a + c.oomKill, 0)}, container restarts ${pod.podsSeen.reduce((a, p) => a + p.restartCount, 0)}; orders at the CA for these names: ${pod.caOrdersForPodNames})`);
   }
   out.push('');
   out.push('Targets');
