@@ -459,6 +459,7 @@ export class Bench extends BenchObjects {
       cpuProfileDir: this.config.cpuProfiles ? this.config.profileDir : undefined,
       heapSnapshotDir: this.config.heapSnapshots ? this.config.profileDir : undefined,
       nodeOptions: this.config.operatorNodeOptions,
+      selfCheckNameservers: this.env.info.dns.server,
       ...(this.config.operatorEntry === 'bundle' ? { entry: path.join(repoRoot, 'dist-bundle/main.js') } : {}),
     });
     this.operator = operator;

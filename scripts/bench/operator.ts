@@ -56,6 +56,12 @@ export interface StartOperatorOptions {
   env?: Record<string, string>;
   readyTimeoutMs?: number;
   logLevel?: string;
+  /**
+   * Where the HTTP-01 self-check resolves names (the environment's DNS), as in
+   * a cluster whose DNS knows the names: it then looks at the challenge URL
+   * on the port the CA validates on before telling the CA, as in production.
+   */
+  selfCheckNameservers?: string;
 }
 
 /** The node flags of the image's ENTRYPOINT (["node", ...flags, "bin/certkeeper.js"]). */
@@ -104,6 +110,7 @@ export async function startBenchOperator(opts: StartOperatorOptions): Promise<Be
     '--http01-address', `127.0.0.1:${opts.http01Port}`,
     '--cluster-resource-namespace', opts.clusterResourceNamespace,
     '--log-level', opts.logLevel ?? 'info',
+    ...(opts.selfCheckNameservers ? ['--http01-self-check-nameservers', opts.selfCheckNameservers, '--http01-self-check-port', String(opts.http01Port)] : []),
   ], {
     stdio: ['ignore', fd, fd],
     env: { ...process.env, ...imageEnv(), ...opts.env, NODE_OPTIONS: '' },
