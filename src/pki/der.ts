@@ -1,6 +1,8 @@
-// Just enough DER to read two fields Node's X509Certificate does not expose:
+// Just enough DER to read what Node's X509Certificate does not expose:
 // the serial number's encoded bytes and the authority key identifier, which
-// together name a certificate for ACME Renewal Information (RFC 9773 §4.1).
+// together name a certificate for ACME Renewal Information (RFC 9773 §4.1);
+// and the public key a private key carries, to tell whether it belongs to a
+// certificate without loading it into OpenSSL (keyFactsFromDer).
 // A few lines of TLV walking instead of a full ASN.1 library at run time.
 
 interface Tlv {
@@ -90,4 +92,121 @@ export function ariCertId(der: Uint8Array): string | undefined {
   if (!ids?.authorityKeyId) return undefined;
   // join, not a template: one flat string (a template leaves a chain of concatenations, cached per TLS Secret).
   return [ids.authorityKeyId.toString('base64url'), ids.serial.toString('base64url')].join('.');
+}
+
+const BIT_STRING = 0x03;
+const EC_OID = Buffer.from([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]); // 1.2.840.10045.2.1
+const RSA_OID = Buffer.from([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]); // 1.2.840.113549.1.1.1
+const CURVES: [Buffer, number][] = [
+  [Buffer.from([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]), 256], // prime256v1
+  [Buffer.from([0x2b, 0x81, 0x04, 0x00, 0x22]), 384], // secp384r1
+  [Buffer.from([0x2b, 0x81, 0x04, 0x00, 0x23]), 521], // secp521r1
+];
+
+export interface KeyFacts {
+  algorithm: 'ECDSA' | 'RSA';
+  size: number;
+  matchesCertificate: boolean;
+}
+
+/** The public key a certificate or private key names: EC curve and point, or RSA modulus and exponent. */
+type PublicKey = { kind: 'ec'; curve: Buffer; point: Buffer } | { kind: 'rsa'; modulus: Buffer; exponent: Buffer };
+
+const value = (der: Uint8Array, tlv: Tlv) => Buffer.from(der.buffer, der.byteOffset + tlv.start, tlv.end - tlv.start);
+/** An INTEGER's content without the leading zero bytes DER may add (so equal numbers compare equal). */
+const unsigned = (bytes: Buffer) => {
+  let at = 0;
+  while (at < bytes.length - 1 && bytes[at] === 0) at++;
+  return bytes.subarray(at);
+};
+
+function rsaPublic(der: Uint8Array, sequence: Tlv, skipVersion: boolean): PublicKey | undefined {
+  const ints = children(der, sequence);
+  const [modulus, exponent] = skipVersion ? ints.slice(1) : ints;
+  if (modulus?.tag !== INTEGER || exponent?.tag !== INTEGER) return undefined;
+  return { kind: 'rsa', modulus: unsigned(value(der, modulus)), exponent: unsigned(value(der, exponent)) };
+}
+
+/** The public key in a certificate's SubjectPublicKeyInfo. */
+function certificatePublicKey(der: Uint8Array): PublicKey | undefined {
+  const certificate = readTlv(der, 0, der.length);
+  const tbs = children(der, certificate)[0];
+  if (certificate.tag !== SEQUENCE || tbs?.tag !== SEQUENCE) return undefined;
+  const fields = children(der, tbs);
+  // version [0] (optional), serial, signature, issuer, validity, subject, subjectPublicKeyInfo
+  const spki = fields[(fields[0]?.tag === 0xa0 ? 1 : 0) + 5];
+  if (spki?.tag !== SEQUENCE) return undefined;
+  const [algorithm, bits] = children(der, spki);
+  if (algorithm?.tag !== SEQUENCE || bits?.tag !== BIT_STRING || der[bits.start] !== 0) return undefined;
+  const [oid, parameters] = children(der, algorithm);
+  const key = { tag: BIT_STRING, start: bits.start + 1, end: bits.end };
+  if (oid?.tag === OID && EC_OID.equals(value(der, oid)) && parameters?.tag === OID) {
+    return { kind: 'ec', curve: value(der, parameters), point: value(der, key) };
+  }
+  if (oid?.tag === OID && RSA_OID.equals(value(der, oid))) {
+    const sequence = readTlv(der, key.start, key.end);
+    return sequence.tag === SEQUENCE ? rsaPublic(der, sequence, false) : undefined;
+  }
+  return undefined;
+}
+
+/** An ECPrivateKey (SEC 1): its curve ([0], or the PKCS#8 algorithm's) and public key ([1]). */
+function ecPrivatePublic(der: Uint8Array, sequence: Tlv, curve: Buffer | undefined): PublicKey | undefined {
+  let point: Buffer | undefined;
+  for (const field of children(der, sequence)) {
+    if (field.tag === 0xa0) {
+      const oid = readTlv(der, field.start, field.end);
+      if (oid.tag === OID) curve = value(der, oid);
+    } else if (field.tag === 0xa1) {
+      const bits = readTlv(der, field.start, field.end);
+      if (bits.tag === BIT_STRING && der[bits.start] === 0) point = value(der, { tag: BIT_STRING, start: bits.start + 1, end: bits.end });
+    }
+  }
+  return curve && point ? { kind: 'ec', curve, point } : undefined;
+}
+
+/** The public half a private key carries: PKCS#8 ("PRIVATE KEY"), SEC 1 ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY"). */
+function privateKeyPublic(der: Uint8Array, label: string): PublicKey | undefined {
+  const outer = readTlv(der, 0, der.length);
+  if (outer.tag !== SEQUENCE) return undefined;
+  if (label === 'EC PRIVATE KEY') return ecPrivatePublic(der, outer, undefined);
+  if (label === 'RSA PRIVATE KEY') return rsaPublic(der, outer, true);
+  if (label !== 'PRIVATE KEY') return undefined;
+  const [version, algorithm, octets] = children(der, outer);
+  if (version?.tag !== INTEGER || algorithm?.tag !== SEQUENCE || octets?.tag !== OCTET_STRING) return undefined;
+  const [oid, parameters] = children(der, algorithm);
+  const inner = readTlv(der, octets.start, octets.end);
+  if (inner.tag !== SEQUENCE || oid?.tag !== OID) return undefined;
+  if (EC_OID.equals(value(der, oid))) return ecPrivatePublic(der, inner, parameters?.tag === OID ? value(der, parameters) : undefined);
+  if (RSA_OID.equals(value(der, oid))) return rsaPublic(der, inner, true);
+  return undefined;
+}
+
+/**
+ * A private key's type and size and whether it belongs to the certificate,
+ * from their DER alone: the public key the private key carries (an EC key's
+ * [1] point, an RSA key's modulus and exponent) against the certificate's,
+ * which is what OpenSSL's X509_check_private_key compares too. About 30 times
+ * cheaper than loading the key into OpenSSL, which matters when every TLS
+ * Secret is read at start-up. Undefined for anything else (an EC key without
+ * its public key, another curve or algorithm, malformed DER): ask OpenSSL.
+ */
+export function keyFactsFromDer(keyDer: Uint8Array, label: string, certificateDer: Uint8Array | undefined): KeyFacts | undefined {
+  try {
+    const key = privateKeyPublic(keyDer, label);
+    if (!key) return undefined;
+    const certificate = certificateDer ? certificatePublicKey(certificateDer) : undefined;
+    if (key.kind === 'ec') {
+      const size = CURVES.find(([oid]) => oid.equals(key.curve))?.[1];
+      if (size === undefined) return undefined;
+      const matches = certificate?.kind === 'ec' && certificate.curve.equals(key.curve) && certificate.point.equals(key.point);
+      return { algorithm: 'ECDSA', size, matchesCertificate: matches };
+    }
+    const first = key.modulus[0] ?? 0;
+    const size = key.modulus.length * 8 - (first === 0 ? 8 : Math.clz32(first) - 24);
+    const matches = certificate?.kind === 'rsa' && certificate.modulus.equals(key.modulus) && certificate.exponent.equals(key.exponent);
+    return { algorithm: 'RSA', size, matchesCertificate: matches };
+  } catch {
+    return undefined;
+  }
 }

@@ -4,6 +4,7 @@
 import { LABEL_ACCOUNT_KEY } from '../../api/meta.ts';
 import type { KubeObject } from '../../kube/client.ts';
 import { parseCertificateChain, parsePrivateKey } from '../../pki/certificate.ts';
+import { keyFactsFromDer } from '../../pki/der.ts';
 import type { SecretFacts } from './checks.ts';
 
 /** Annotations certkeeper writes on the TLS Secret. */
@@ -57,6 +58,29 @@ export function ownerMark(annotations: Record<string, string> | undefined): Secr
   return name || uid ? { ...(name ? { name } : {}), ...(uid ? { uid } : {}) } : undefined;
 }
 
+const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----([\s\S]+?)-----END \1-----/;
+
+/**
+ * The key's type, size and whether it belongs to the certificate: read from
+ * the DER when it is a plain PKCS#8, SEC 1 or PKCS#1 key (src/pki/der.ts),
+ * else loaded into OpenSSL (an EC key without its public key, an encrypted or
+ * garbled one: then no facts).
+ */
+function privateKeyFacts(keyPem: string, parsed: ReturnType<typeof parseCertificateChain>): SecretFacts['key'] {
+  const block = PEM_BLOCK.exec(keyPem);
+  const fromDer = block ? keyFactsFromDer(Buffer.from(block[2]!, 'base64'), block[1]!, parsed?.leaf.raw) : undefined;
+  if (fromDer) return fromDer;
+  const key = parsePrivateKey(keyPem);
+  if (!key || (key.asymmetricKeyType !== 'ec' && key.asymmetricKeyType !== 'rsa')) return undefined;
+  return {
+    algorithm: key.asymmetricKeyType === 'ec' ? 'ECDSA' : 'RSA',
+    size: key.asymmetricKeyType === 'ec'
+      ? CURVE_BITS[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 0
+      : key.asymmetricKeyDetails?.modulusLength ?? 0,
+    matchesCertificate: parsed ? parsed.leaf.checkPrivateKey(key) : false,
+  };
+}
+
 export function secretFacts(secret: SecretObject | undefined): SecretFacts {
   if (!secret) return { exists: false };
   const type = secret.type || undefined;
@@ -65,7 +89,6 @@ export function secretFacts(secret: SecretObject | undefined): SecretFacts {
   const crt = secret.data?.['tls.crt'] ? Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8') : '';
   const keyPem = secret.data?.['tls.key'] ? Buffer.from(secret.data['tls.key'], 'base64').toString('utf8') : '';
   const parsed = crt ? parseCertificateChain(crt) : undefined;
-  const key = keyPem ? parsePrivateKey(keyPem) : undefined;
   const annotations = secret.metadata.annotations ?? {};
   const issuerName = annotations[SECRET_ANNOTATION.issuerName];
   // Facts are cached for every TLS Secret: objects written out field by field
@@ -80,15 +103,7 @@ export function secretFacts(secret: SecretObject | undefined): SecretFacts {
     : undefined;
   // The extra outputs certkeeper writes that are present, as one short string: compared, never parsed.
   const outputs = Object.keys(secret.data ?? {}).filter((k) => OUTPUT_KEYS.has(k)).sort().join(',');
-  const keyFacts: SecretFacts['key'] = key && (key.asymmetricKeyType === 'ec' || key.asymmetricKeyType === 'rsa')
-    ? {
-      algorithm: key.asymmetricKeyType === 'ec' ? 'ECDSA' : 'RSA',
-      size: key.asymmetricKeyType === 'ec'
-        ? CURVE_BITS[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 0
-        : key.asymmetricKeyDetails?.modulusLength ?? 0,
-      matchesCertificate: parsed ? parsed.leaf.checkPrivateKey(key) : false,
-    }
-    : undefined;
+  const keyFacts = keyPem ? privateKeyFacts(keyPem, parsed) : undefined;
   return {
     exists: true,
     type,
