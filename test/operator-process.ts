@@ -3,7 +3,7 @@
 // for them and scan them for key material.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { freePort } from './env/ports.ts';
+import { freePorts } from './env/ports.ts';
 import { repoRoot } from './env/tools.ts';
 import { env, waitFor } from './helpers.ts';
 
@@ -53,8 +53,7 @@ export async function startOperatorProcess(opts: OperatorProcessOptions): Promis
 class PortTaken extends Error {}
 
 async function startOnce(opts: OperatorProcessOptions): Promise<OperatorProcess> {
-  const healthPort = await freePort();
-  const metricsPort = await freePort();
+  const [healthPort, metricsPort] = await freePorts(2) as [number, number];
   // Pebble validates HTTP-01 on this port: the operator's responder listens there.
   const http01Port = opts.http01Port ?? env().acme.httpChallengePort;
   const child = spawn(process.execPath, [

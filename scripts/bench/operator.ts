@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort } from '../../test/env/ports.ts';
+import { freePorts } from '../../test/env/ports.ts';
 import { repoRoot } from '../../test/env/tools.ts';
 import { cpuSeconds, parseMetrics, peakRssBytes, rssBytes, sleep } from './util.ts';
 
@@ -84,8 +84,7 @@ export function imageEnv(dockerfile = readFileSync(path.join(repoRoot, 'Dockerfi
 }
 
 export async function startBenchOperator(opts: StartOperatorOptions): Promise<BenchOperator> {
-  const healthPort = await freePort();
-  const metricsPort = await freePort();
+  const [healthPort, metricsPort] = await freePorts(2) as [number, number];
   mkdirSync(opts.workDir, { recursive: true });
   const logFile = path.join(opts.workDir, `operator-${opts.label}.log`);
   // Started as the image starts it: the same node flags as the Dockerfile's ENTRYPOINT, and its ENV.

@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startChild, stopChild, waitForChild } from './children.ts';
-import { freePort, waitForPort } from './ports.ts';
+import { freePorts, waitForPort } from './ports.ts';
 import { ensureTools, type Tools } from './tools.ts';
 import { generateEabPool, startGtsProxy, type EabKey, type GtsProxy, type JournalEntry, type OrderJournalEntry } from './gts-proxy.ts';
 import { createTestCa, localServerNames, type TestCa } from './pki.ts';
@@ -65,8 +65,7 @@ export async function startCa(opts: StartCaOptions): Promise<RunningCa> {
     if (dnsServer === undefined) {
       // DNS for Pebble's validations: every name resolves to 127.0.0.1 (A only, so
       // validation never tries ::1). All other challtestsrv servers are switched off.
-      const dnsPort = await freePort();
-      const challMgmtPort = await freePort();
+      const [dnsPort, challMgmtPort] = await freePorts(2) as [number, number];
       const log = path.join(opts.workDir, 'challtestsrv.log');
       const child = startChild(
         tools.challtestsrv,
@@ -88,10 +87,8 @@ export async function startCa(opts: StartCaOptions): Promise<RunningCa> {
       challtestsrvManagementUrl = `http://127.0.0.1:${challMgmtPort}`;
     }
 
-    const pebblePort = await freePort();
-    const pebbleMgmtPort = await freePort();
-    const httpChallengePort = opts.httpChallengePort ?? (await freePort());
-    const tlsPort = await freePort();
+    const [pebblePort, pebbleMgmtPort, tlsPort, ownHttpChallengePort] = await freePorts(4) as [number, number, number, number];
+    const httpChallengePort = opts.httpChallengePort ?? ownHttpChallengePort;
     const eabPool = generateEabPool(opts.eabPoolSize ?? 500);
     // The listeners' TLS certificate (Pebble's and the proxy's) is made here, for
     // loopback and this machine's addresses (where Pods reach the CA), instead of

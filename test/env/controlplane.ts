@@ -6,7 +6,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { freePort, waitForPort } from './ports.ts';
+import { freePorts, waitForPort } from './ports.ts';
 import type { Tools } from './tools.ts';
 
 export interface ControlPlane {
@@ -133,7 +133,7 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
   const certDir = path.join(workDir, 'certs');
   mkdirSync(certDir, { recursive: true });
 
-  const [etcdClientPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const [etcdClientPort, etcdPeerPort, apiPort] = await freePorts(3) as [number, number, number];
   const etcdLog = path.join(workDir, 'etcd.log');
   const etcd = startProcess(tools.etcd, [
     `--data-dir=${path.join(workDir, 'etcd')}`,

@@ -19,6 +19,33 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `count` distinct free TCP ports on 127.0.0.1: each listener stays open until
+ * all are chosen (one freePort after another can get the same port back from
+ * the kernel: Pebble once got one port for its ACME and management listeners).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      server.unref();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((server) => {
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port assigned');
+      return address.port;
+    });
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  }
+}
+
 /** A port free on 127.0.0.1 for both TCP and UDP (for DNS servers, which listen on both). */
 export async function freeUdpTcpPort(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
