@@ -77,25 +77,21 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
-/** Resident set size of a process (VmRSS), in bytes; undefined once it is gone. */
-export function rssBytes(pid: number): number | undefined {
+/** A memory line of /proc/<pid>/status (VmRSS, VmHWM), in bytes; undefined once the process is gone. */
+function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
-    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) * 1024 : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** Resident set size of a process (VmRSS), in bytes; undefined once it is gone. */
+export const rssBytes = (pid: number): number | undefined => statusBytes(pid, 'VmRSS');
+
 /** Peak resident set size of a process since it started (VmHWM), in bytes; undefined once it is gone. */
-export function peakRssBytes(pid: number): number | undefined {
-  try {
-    const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const peakRssBytes = (pid: number): number | undefined => statusBytes(pid, 'VmHWM');
 
 /** Least-squares line y = intercept + slope * x, and how well it fits (r², 1 = a straight line). */
 export function linearFit(points: readonly [number, number][]): { slope: number; intercept: number; r2: number } {

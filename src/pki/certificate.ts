@@ -31,6 +31,8 @@ export const extendedKeyUsageBits = {
 export interface ParsedCertificate extends CertificateFacts {
   /** The leaf, first in tls.crt (holds native memory: use it and let it go). */
   leaf: X509Certificate;
+  /** The leaf's DER (X509Certificate.raw copies it on every call). */
+  leafDer: Buffer;
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -59,13 +61,15 @@ export function parseCertificateChain(pem: string): ParsedCertificate | undefine
   // every TLS Secret, so store copies of just the names.
   [dnsNames, ipAddresses] = JSON.parse(JSON.stringify([dnsNames, ipAddresses])) as [string[], string[]];
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject)?.[1];
-  const certId = ariCertId(leaf.raw);
+  const leafDer = leaf.raw;
+  const certId = ariCertId(leafDer);
   let extendedKeyUsage = 0;
   for (const oid of leaf.keyUsage ?? []) {
     for (const usage of Object.values(extendedKeyUsageBits)) if (usage.oid === oid) extendedKeyUsage |= usage.bit;
   }
   return {
     leaf,
+    leafDer,
     chainLength: blocks.length,
     notBefore: Date.parse(leaf.validFrom),
     notAfter: Date.parse(leaf.validTo),

@@ -68,7 +68,7 @@ const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----([\s\S]+?)-----END \1-----/;
  */
 function privateKeyFacts(keyPem: string, parsed: ReturnType<typeof parseCertificateChain>): SecretFacts['key'] {
   const block = PEM_BLOCK.exec(keyPem);
-  const fromDer = block ? keyFactsFromDer(Buffer.from(block[2]!, 'base64'), block[1]!, parsed?.leaf.raw) : undefined;
+  const fromDer = block ? keyFactsFromDer(Buffer.from(block[2]!, 'base64'), block[1]!, parsed?.leafDer) : undefined;
   if (fromDer) return fromDer;
   const key = parsePrivateKey(keyPem);
   if (!key || (key.asymmetricKeyType !== 'ec' && key.asymmetricKeyType !== 'rsa')) return undefined;
