@@ -11,7 +11,7 @@ import { LeaderElector } from './kube/leader-election.ts';
 import { acmeEndpointOf, Metrics } from './metrics.ts';
 import { RenewalInfoClient } from './acme/ari.ts';
 import { KeyedMutex } from './util/keyed-mutex.ts';
-import { CertificateController } from './controllers/certificate/controller.ts';
+import { CertificateController, expand, type CachedCertificate } from './controllers/certificate/controller.ts';
 import { Http01Responder } from './solvers/http01/responder.ts';
 import { dns01HandleFactory } from './solvers/dns01-handle.ts';
 import { SecretCache } from './controllers/secrets.ts';
@@ -106,7 +106,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
     else log.info('the Gateway API (gateway.networking.k8s.io/v1) is not served; the Gateway shim is off until a restart');
   }
   const shim = shimKinds.length > 0
-    ? new ShimController({ kube, log, events, kinds: shimKinds, options: { readCertManager: config.ingressShimCertManagerAnnotations }, hooks })
+    ? new ShimController({ kube, log, events, kinds: shimKinds, certificates: certificates.informer, readSpec: (c) => expand(c as CachedCertificate).spec, options: { readCertManager: config.ingressShimCertManagerAnnotations }, hooks })
     : undefined;
   metrics.watchQueue('issuer', () => issuers.controller.queue.depth);
   metrics.watchQueue('certificate', () => certificates.controller.queue.depth);

@@ -17,7 +17,7 @@ import { API_VERSION } from '../../api/meta.ts';
 import { isAlreadyExists, isNotFound, type KubeClient, type KubeObject, type ResourceType } from '../../kube/client.ts';
 import { Controller, type ControllerHooks } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
-import { Informer } from '../../kube/informer.ts';
+import { Informer, InformerView, keyOf, type ChangeSource } from '../../kube/informer.ts';
 import { ingresses } from '../../solvers/http01/routes.ts';
 import { INGRESS_NAME_ANNOTATION } from '../../solvers/http01/edit-in-place.ts';
 import { INGRESS_CLASS_ANNOTATION, INGRESS_CLASS_NAME_ANNOTATION } from '../../solvers/http01/routes.ts';
@@ -56,6 +56,13 @@ export interface ShimControllerDeps {
   options: ShimOptions;
   /** Which kinds to watch (Gateway only where the Gateway API is served). */
   kinds: SourceKind[];
+  /**
+   * The Certificate controller's informer: the shim keeps a view of the
+   * Certificates it owns rather than a second list and watch of them all.
+   * readSpec gives a cached Certificate's spec.
+   */
+  certificates: ChangeSource<KubeObject>;
+  readSpec: (cached: KubeObject) => unknown;
   hooks?: ControllerHooks;
 }
 
@@ -87,7 +94,7 @@ export class ShimController {
   readonly controller: Controller;
   readonly sources = new Map<SourceKind, Informer<SourceObject>>();
   /** Certificates the shim owns (others are seen and forgotten). */
-  readonly certificates: Informer<CertificateObject>;
+  readonly certificates: InformerView<KubeObject, CertificateObject>;
   private readonly deps: ShimControllerDeps;
   /** Last Warning message per object, so a resync does not repeat the same event. */
   private readonly warned = new Map<string, string>();
@@ -107,10 +114,11 @@ export class ShimController {
       });
       this.sources.set(kind, informer);
     }
-    this.certificates = new Informer<CertificateObject>({
-      kube: deps.kube, type: certificates, log,
-      transform: (c) => ({ metadata: c.metadata, spec: c.spec }),
-      keep: (_key, c) => shimOwner(c) !== undefined,
+    // Ownership is read from metadata alone: the spec is decoded only for the Certificates the shim owns.
+    this.certificates = new InformerView<KubeObject, CertificateObject>(deps.certificates, {
+      keyOf: (c) => keyOf(c.metadata),
+      keep: (c) => shimOwner(c) !== undefined,
+      view: (c) => ({ metadata: c.metadata, spec: deps.readSpec(c) }),
     });
     // A user who edits or deletes a Certificate the shim owns gets it back as the Ingress says.
     this.certificates.onChange((_key, current, previous) => {
@@ -122,8 +130,8 @@ export class ShimController {
   }
 
   startWatching(): void {
+    // The Certificates' informer is the Certificate controller's: it starts and stops it.
     for (const informer of this.sources.values()) informer.start();
-    this.certificates.start();
   }
 
   startWorking(): void {
@@ -140,7 +148,7 @@ export class ShimController {
 
   async stop(): Promise<void> {
     await this.controller.stop();
-    await Promise.all([this.certificates.stop(), ...[...this.sources.values()].map((i) => i.stop())]);
+    await Promise.all([...this.sources.values()].map((i) => i.stop()));
   }
 
   private async sync(key: string): Promise<void> {
