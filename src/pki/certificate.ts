@@ -1,6 +1,6 @@
 // Reading what a TLS Secret holds (without trusting it) and building CSRs.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { ariCertId } from './der.ts';
+import { ariCertId, leafFactsFromDer } from './der.ts';
 
 /** What certkeeper needs to know about tls.crt: plain values, cheap to keep for thousands of Secrets. */
 export interface CertificateFacts {
@@ -29,9 +29,9 @@ export const extendedKeyUsageBits = {
 } as const;
 
 export interface ParsedCertificate extends CertificateFacts {
-  /** The leaf, first in tls.crt (holds native memory: use it and let it go). */
-  leaf: X509Certificate;
-  /** The leaf's DER (X509Certificate.raw copies it on every call). */
+  /** The leaf's PEM block, first in tls.crt (for OpenSSL when the DER alone does not do). */
+  leafPem: string;
+  /** The leaf's DER. */
   leafDer: Buffer;
 }
 
@@ -41,13 +41,58 @@ export function splitPemChain(pem: string): string[] {
   return pem.match(PEM_CERT) ?? [];
 }
 
-/** Parses tls.crt; undefined when it holds no parseable certificate. */
+function extendedKeyUsageOf(oids: string[]): number | undefined {
+  let bits = 0;
+  for (const oid of oids) {
+    for (const usage of Object.values(extendedKeyUsageBits)) if (usage.oid === oid) bits |= usage.bit;
+  }
+  return bits || undefined;
+}
+
+/** Dotted text of an OID's DER content (for the extended key usages read from the DER). */
+function oidText(bytes: Buffer): string {
+  const parts = [Math.floor(bytes[0]! / 40), bytes[0]! % 40];
+  let n = 0;
+  for (const byte of bytes.subarray(1)) {
+    n = n * 128 + (byte & 0x7f);
+    if ((byte & 0x80) === 0) {
+      parts.push(n);
+      n = 0;
+    }
+  }
+  return parts.join('.');
+}
+
+/**
+ * Parses tls.crt; undefined when it holds no parseable certificate. The leaf's
+ * facts come from its DER (src/pki/der.ts), or from OpenSSL (X509Certificate)
+ * when the DER walk declines an unusual certificate.
+ */
 export function parseCertificateChain(pem: string): ParsedCertificate | undefined {
   const blocks = splitPemChain(pem);
   if (blocks.length === 0) return undefined;
+  const leafPem = blocks[0]!;
+  const body = leafPem.slice('-----BEGIN CERTIFICATE-----'.length, -'-----END CERTIFICATE-----'.length);
+  const leafDer = Buffer.from(body, 'base64');
+  const fromDer = leafFactsFromDer(leafDer);
+  if (fromDer) {
+    const extendedKeyUsage = extendedKeyUsageOf(fromDer.extendedKeyUsages.map(oidText));
+    return {
+      leafPem, leafDer, chainLength: blocks.length,
+      notBefore: fromDer.notBefore, notAfter: fromDer.notAfter, dnsNames: fromDer.dnsNames, ipAddresses: fromDer.ipAddresses,
+      commonName: fromDer.commonName, serialNumber: fromDer.serialNumber,
+      ...(fromDer.ariCertId ? { ariCertId: fromDer.ariCertId } : {}),
+      ...(extendedKeyUsage ? { extendedKeyUsage } : {}),
+    };
+  }
+  return parseWithOpenSsl(leafPem, blocks.length);
+}
+
+/** The same facts read by OpenSSL, which prints its fields to strings (several times the DER walk's cost). */
+export function parseWithOpenSsl(leafPem: string, chainLength: number): ParsedCertificate | undefined {
   let leaf: X509Certificate;
   try {
-    leaf = new X509Certificate(blocks[0]!);
+    leaf = new X509Certificate(leafPem);
   } catch {
     return undefined;
   }
@@ -63,14 +108,11 @@ export function parseCertificateChain(pem: string): ParsedCertificate | undefine
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject)?.[1];
   const leafDer = leaf.raw;
   const certId = ariCertId(leafDer);
-  let extendedKeyUsage = 0;
-  for (const oid of leaf.keyUsage ?? []) {
-    for (const usage of Object.values(extendedKeyUsageBits)) if (usage.oid === oid) extendedKeyUsage |= usage.bit;
-  }
+  const extendedKeyUsage = extendedKeyUsageOf(leaf.keyUsage ?? []);
   return {
-    leaf,
+    leafPem,
     leafDer,
-    chainLength: blocks.length,
+    chainLength,
     notBefore: Date.parse(leaf.validFrom),
     notAfter: Date.parse(leaf.validTo),
     dnsNames,

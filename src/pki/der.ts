@@ -210,3 +210,122 @@ export function keyFactsFromDer(keyDer: Uint8Array, label: string, certificateDe
     return undefined;
   }
 }
+
+/** What certkeeper reads from a leaf certificate (see CertificateFacts), without its chain length. */
+export interface LeafFacts {
+  notBefore: number;
+  notAfter: number;
+  dnsNames: string[];
+  ipAddresses: string[];
+  commonName: string | undefined;
+  serialNumber: string;
+  ariCertId: string | undefined;
+  /** The extended key usages' OIDs as DER content (compared by the caller with the ones it knows). */
+  extendedKeyUsages: Buffer[];
+}
+
+const UTC_TIME = 0x17;
+const GENERALIZED_TIME = 0x18;
+const SAN_OID = Buffer.from([0x55, 0x1d, 0x11]); // 2.5.29.17
+const EKU_OID = Buffer.from([0x55, 0x1d, 0x25]); // 2.5.29.37
+const CN_OID = Buffer.from([0x55, 0x04, 0x03]); // 2.5.4.3
+const DNS_NAME = 0x82; // [2] IMPLICIT IA5String in GeneralName
+const IP_ADDRESS = 0x87; // [7] IMPLICIT OCTET STRING
+const PLAIN_STRINGS = new Set([0x0c, 0x13, 0x16]); // UTF8String, PrintableString, IA5String
+// What OpenSSL prints as is: anything else (quotes, commas, escapes, non-ASCII) it may
+// quote or escape in X509Certificate's strings, so such a certificate is read by OpenSSL instead.
+const PLAIN_NAME = /^[A-Za-z0-9.*_-]+$/;
+const PLAIN_COMMON_NAME = /^[A-Za-z0-9.*_\- :@()'/]*$/;
+
+/** UTCTime (YYMMDDHHMMSSZ, 1950–2049) or GeneralizedTime (YYYYMMDDHHMMSSZ) in ms; undefined for any other form. */
+function readTime(der: Uint8Array, tlv: Tlv): number | undefined {
+  const text = Buffer.from(der.subarray(tlv.start, tlv.end)).toString('latin1');
+  const match = tlv.tag === UTC_TIME ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+    : tlv.tag === GENERALIZED_TIME ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text) : null;
+  if (!match) return undefined;
+  let year = Number(match[1]);
+  if (tlv.tag === UTC_TIME) year += year < 50 ? 2000 : 1900;
+  const [month, day, hour, minute, second] = match.slice(2).map(Number) as [number, number, number, number, number];
+  return Date.UTC(year, month - 1, day, hour, minute, second);
+}
+
+function formatIp(bytes: Buffer): string | undefined {
+  if (bytes.length === 4) return [...bytes].join('.');
+  if (bytes.length !== 16) return undefined;
+  // As X509Certificate prints an IPv6 address: eight groups, upper case, no compression.
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16).toUpperCase());
+  return groups.join(':');
+}
+
+/**
+ * The leaf's validity, names, serial, ARI certID and extended key usages from
+ * its DER: the same values X509Certificate gives, without loading the
+ * certificate into OpenSSL and printing its fields to strings (at start-up
+ * every TLS Secret is read, and that was an eighth of the CPU at 100,000).
+ * Undefined for anything unusual (another time format, a negative serial, a
+ * name OpenSSL would quote or escape, malformed DER): the caller asks OpenSSL.
+ */
+export function leafFactsFromDer(der: Uint8Array): LeafFacts | undefined {
+  try {
+    const certificate = readTlv(der, 0, der.length);
+    const tbs = children(der, certificate)[0];
+    if (certificate.tag !== SEQUENCE || tbs?.tag !== SEQUENCE) return undefined;
+    const fields = children(der, tbs);
+    // version [0] (optional), serial, signature, issuer, validity, subject, subjectPublicKeyInfo, ..., extensions [3]
+    const first = fields[0]?.tag === 0xa0 ? 1 : 0;
+    const [serialField, , , validity, subject] = fields.slice(first);
+    if (serialField?.tag !== INTEGER || validity?.tag !== SEQUENCE || subject?.tag !== SEQUENCE) return undefined;
+    const serial = value(der, serialField);
+    if (serial.length === 0 || (serial[0]! & 0x80) !== 0) return undefined;
+    const serialNumber = unsigned(serial).toString('hex').toUpperCase();
+    const [from, to] = children(der, validity);
+    const notBefore = from && readTime(der, from);
+    const notAfter = to && readTime(der, to);
+    if (notBefore === undefined || notAfter === undefined) return undefined;
+
+    let commonName: string | undefined;
+    for (const rdn of children(der, subject)) {
+      for (const attribute of children(der, rdn)) {
+        const [type, text] = children(der, attribute);
+        if (type?.tag !== OID || !CN_OID.equals(value(der, type)) || commonName !== undefined) continue;
+        if (!text || !PLAIN_STRINGS.has(text.tag)) return undefined;
+        commonName = value(der, text).toString('utf8');
+        if (!PLAIN_COMMON_NAME.test(commonName)) return undefined;
+      }
+    }
+
+    const dnsNames: string[] = [];
+    const ipAddresses: string[] = [];
+    const extendedKeyUsages: Buffer[] = [];
+    const extensionsField = fields.find((f) => f.tag === EXTENSIONS);
+    const list = extensionsField ? children(der, extensionsField)[0] : undefined;
+    for (const extension of list?.tag === SEQUENCE ? children(der, list) : []) {
+      const [oid, ...rest] = children(der, extension);
+      const octets = rest.find((f) => f.tag === OCTET_STRING);
+      if (oid?.tag !== OID || !octets) continue;
+      const id = value(der, oid);
+      if (SAN_OID.equals(id)) {
+        for (const name of children(der, readTlv(der, octets.start, octets.end))) {
+          if (name.tag === DNS_NAME) {
+            // toString copies: a slice of a larger string would keep that alive in the cache.
+            const dnsName = value(der, name).toString('latin1');
+            if (!PLAIN_NAME.test(dnsName)) return undefined;
+            dnsNames.push(dnsName);
+          } else if (name.tag === IP_ADDRESS) {
+            const ip = formatIp(value(der, name));
+            if (ip === undefined) return undefined;
+            ipAddresses.push(ip);
+          }
+        }
+      } else if (EKU_OID.equals(id)) {
+        for (const usage of children(der, readTlv(der, octets.start, octets.end))) {
+          if (usage.tag === OID) extendedKeyUsages.push(value(der, usage));
+        }
+      }
+    }
+    return { notBefore, notAfter, dnsNames, ipAddresses, commonName, serialNumber, ariCertId: ariCertId(der), extendedKeyUsages };
+  } catch {
+    return undefined;
+  }
+}

@@ -2,6 +2,7 @@
 // changes (not on every sync), without trusting its content, and without
 // keeping key material or native X509 objects in memory.
 import { LABEL_ACCOUNT_KEY } from '../../api/meta.ts';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import type { KubeObject } from '../../kube/client.ts';
 import { parseCertificateChain, parsePrivateKey } from '../../pki/certificate.ts';
 import { keyFactsFromDer } from '../../pki/der.ts';
@@ -77,8 +78,16 @@ function privateKeyFacts(keyPem: string, parsed: ReturnType<typeof parseCertific
     size: key.asymmetricKeyType === 'ec'
       ? CURVE_BITS[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? 0
       : key.asymmetricKeyDetails?.modulusLength ?? 0,
-    matchesCertificate: parsed ? parsed.leaf.checkPrivateKey(key) : false,
+    matchesCertificate: parsed ? matchesLeaf(parsed.leafPem, key) : false,
   };
+}
+
+function matchesLeaf(leafPem: string, key: KeyObject): boolean {
+  try {
+    return new X509Certificate(leafPem).checkPrivateKey(key);
+  } catch {
+    return false;
+  }
 }
 
 export function secretFacts(secret: SecretObject | undefined): SecretFacts {
