@@ -10,6 +10,7 @@ import { createEventRecorder } from './kube/events.ts';
 import { LeaderElector } from './kube/leader-election.ts';
 import { acmeEndpointOf, Metrics } from './metrics.ts';
 import { RenewalInfoClient } from './acme/ari.ts';
+import { AcmeConnections } from './acme/transport.ts';
 import { KeyedMutex } from './util/keyed-mutex.ts';
 import { CertificateController, expand, type CachedCertificate } from './controllers/certificate/controller.ts';
 import { Http01Responder } from './solvers/http01/responder.ts';
@@ -57,7 +58,9 @@ async function listening<T>(flag: string, address: string, open: () => Promise<T
 export async function startOperator(config: ControllerConfig, kube: KubeClient, log: Logger): Promise<RunningOperator> {
   const clock = () => new Date();
   const metrics = new Metrics();
-  const transportHooks = { onResponse: metrics.onAcmeResponse, endpointOf: acmeEndpointOf, timeoutMs: config.acmeRequestTimeoutSeconds * 1000 };
+  // One per process: agents, reusable nonces and directories, shared by every Issuer and Certificate.
+  const connections = new AcmeConnections();
+  const transportHooks = { onResponse: metrics.onAcmeResponse, endpointOf: acmeEndpointOf, timeoutMs: config.acmeRequestTimeoutSeconds * 1000, connections };
   const hooks = { onReconcile: metrics.onReconcile };
   const secrets = new SecretCache(kube, log);
   const events = createEventRecorder(kube, log, clock);

@@ -47,6 +47,8 @@ describe('benchmark harness', () => {
     expect(issuance!.samples).toHaveLength(10);
     // At least: the operator also reconciles what other test files left in the shared cluster.
     expect(issuance!.acmeRequests.newOrder).toBeGreaterThanOrEqual(10);
+    // The directory is kept per CA (AcmeConnections): not fetched again for every order.
+    expect(issuance!.acmeRequests.directory ?? 0).toBeLessThanOrEqual(1);
     // At least one Secret write per certificate, and the status writes.
     expect(issuance!.api.writes['patch secrets']).toBeGreaterThanOrEqual(10);
     expect(issuance!.api.writes['patch certificates/status']).toBeGreaterThanOrEqual(10);

@@ -464,7 +464,7 @@ export interface AccountDeps {
   settleWindowMs?: number;
   /** Counted per EAB send and per successful registration (metrics). */
   onRegistration?: (withEab: boolean, outcome: 'registered' | 'rejected' | 'error') => void;
-  transportHooks?: Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf' | 'timeoutMs'>;
+  transportHooks?: Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf' | 'timeoutMs' | 'connections'>;
 }
 
 export interface AccountRequest {

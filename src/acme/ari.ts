@@ -4,7 +4,7 @@
 // A CA without renewalInfo, or any failure, means "no window": certkeeper
 // then renews on its own schedule.
 import type { Logger } from 'pino';
-import { makeAgent, sendAcmeRequest, type AcmeTransportOptions } from './transport.ts';
+import { agentFor, sendAcmeRequest, type AcmeTransportOptions } from './transport.ts';
 import { parseRetryAfter } from './account-client.ts';
 
 export interface RenewalWindow {
@@ -36,8 +36,8 @@ export class RenewalInfoClient {
       if (!byCert) this.windows.set(directoryUrl, byCert = new Map());
       const cached = byCert.get(certId);
       if (cached && cached.until > this.now()) return Number.isNaN(cached.start) ? undefined : { start: new Date(cached.start), end: new Date(cached.end) };
-      // One shared agent (and TLS context) per trust configuration: see makeAgent.
-      const agent = makeAgent(transport);
+      // One shared agent (and TLS context) per trust configuration: see AcmeConnections.
+      const agent = agentFor(transport);
       const base = await this.renewalInfoUrl(agent, directoryUrl, transport);
       if (!base) {
         this.remember(byCert, certId, NaN, NaN, this.now() + DEFAULT_CACHE_MS);
@@ -69,7 +69,7 @@ export class RenewalInfoClient {
     }
   }
 
-  private async renewalInfoUrl(agent: ReturnType<typeof makeAgent>, directoryUrl: string, transport: AcmeTransportOptions): Promise<string | undefined> {
+  private async renewalInfoUrl(agent: ReturnType<typeof agentFor>, directoryUrl: string, transport: AcmeTransportOptions): Promise<string | undefined> {
     const cached = this.directories.get(directoryUrl);
     if (cached && cached.until > this.now()) return cached.renewalInfo;
     const res = await sendAcmeRequest(agent, directoryUrl, 'get', {}, transport);

@@ -26,6 +26,8 @@ export interface AcmeTransportOptions {
   onResponse?: (endpoint: string, status: number | 'error') => void;
   /** Maps a URL to an endpoint name (newAccount, newOrder, ...) for metrics. */
   endpointOf?: (url: string) => string;
+  /** What is kept across requests (agents, nonces, directories); without it, nothing is. */
+  connections?: AcmeConnections;
 }
 
 export interface AxiosLikeResponse {
@@ -51,19 +53,6 @@ export class AcmeTransportError extends Error {
     this.code = cause.code;
     this.requestSent = requestSent;
   }
-}
-
-const agents = new Map<string, https.Agent>();
-/** One keep-alive agent (and TLS context) per trust configuration, shared by the whole process. */
-export function makeAgent(options: AcmeTransportOptions): https.Agent {
-  const key = `${options.insecureSkipVerify ? 'insecure' : 'verify'}|${options.ca ?? ''}`;
-  let agent = agents.get(key);
-  if (!agent) {
-    const secureContext = tls.createSecureContext(options.ca ? { ca: options.ca } : {});
-    agent = new https.Agent({ keepAlive: true, secureContext, rejectUnauthorized: !options.insecureSkipVerify } as https.AgentOptions);
-    agents.set(key, agent);
-  }
-  return agent;
 }
 
 /** Sends one request; never retries. */
@@ -159,7 +148,71 @@ export class NoncePool {
   }
 }
 
-const sharedNonces = new NoncePool();
+const DIRECTORY_MAX_AGE_MS = 10 * 60_000;
+
+/**
+ * What certkeeper keeps per CA across requests: one object per process, made
+ * in operator.ts and passed in with the transport options. Keep-alive agents
+ * (and TLS contexts) per trust configuration, Replay-Nonces to reuse, and
+ * directories: acme-client fetches the directory for each new client, that is
+ * for every order, and that spare round trip was a quarter of an order's time
+ * against a fast CA. A directory is kept for 10 minutes (a CA that changes its
+ * endpoints is seen again soon), only when the CA answered 200 with JSON.
+ */
+export class AcmeConnections {
+  readonly nonces: NoncePool;
+  private readonly agents = new Map<string, https.Agent>();
+  private readonly directories = new Map<string, { response: Promise<AxiosLikeResponse>; until: number }>();
+  private readonly now: () => number;
+  private readonly directoryMaxAgeMs: number;
+
+  constructor(options: { now?: () => number; directoryMaxAgeMs?: number } = {}) {
+    this.now = options.now ?? Date.now;
+    this.directoryMaxAgeMs = options.directoryMaxAgeMs ?? DIRECTORY_MAX_AGE_MS;
+    this.nonces = new NoncePool(30_000, this.now);
+  }
+
+  /** One keep-alive agent (and TLS context) per trust configuration. */
+  agent(options: AcmeTransportOptions): https.Agent {
+    const key = `${options.insecureSkipVerify ? 'insecure' : 'verify'}|${options.ca ?? ''}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = newAgent(options);
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  /**
+   * The directory at url: kept while fresh, fetched otherwise. Callers at the
+   * same time share one fetch; a failed or non-JSON answer is not kept.
+   */
+  directory(url: string, trust: AcmeTransportOptions, fetch: () => Promise<AxiosLikeResponse>): Promise<AxiosLikeResponse> {
+    const key = `${trust.insecureSkipVerify ? 'insecure' : 'verify'}|${trust.ca ?? ''}|${url}`;
+    const kept = this.directories.get(key);
+    if (kept && kept.until > this.now()) return kept.response;
+    const response = fetch();
+    const entry = { response, until: this.now() + this.directoryMaxAgeMs };
+    this.directories.set(key, entry);
+    response.then((res) => {
+      const usable = res.status === 200 && typeof res.data === 'object' && res.data !== null;
+      if (!usable && this.directories.get(key) === entry) this.directories.delete(key);
+    }, () => {
+      if (this.directories.get(key) === entry) this.directories.delete(key);
+    });
+    return response;
+  }
+}
+
+function newAgent(options: AcmeTransportOptions): https.Agent {
+  const secureContext = tls.createSecureContext(options.ca ? { ca: options.ca } : {});
+  return new https.Agent({ keepAlive: true, secureContext, rejectUnauthorized: !options.insecureSkipVerify } as https.AgentOptions);
+}
+
+/** The agent for these options: the shared one when connections are passed in, else one for this use only. */
+export function agentFor(options: AcmeTransportOptions): https.Agent {
+  return options.connections?.agent(options) ?? newAgent(options);
+}
 
 /**
  * Points an acme-client Client's HTTP layer at sendAcmeRequest. reuseNonces:
@@ -168,13 +221,18 @@ const sharedNonces = new NoncePool();
  * out once, with a nonce fresh from the CA.
  */
 export function installTransport(client: acme.Client, options: AcmeTransportOptions & { reuseNonces?: boolean }): void {
-  const agent = makeAgent(options);
+  const agent = agentFor(options);
   const seam = (client as unknown as { http: HttpClientSeam }).http;
   if (!seam || typeof seam.request !== 'function') {
     throw new Error('acme-client\'s HttpClient.request seam is missing; this acme-client version is not supported');
   }
-  const pool = options.reuseNonces === false ? undefined : sharedNonces;
+  const pool = options.reuseNonces === false ? undefined : options.connections?.nonces;
+  const directoryUrl = (seam as unknown as { directoryUrl?: string }).directoryUrl;
+  const connections = options.connections;
   seam.request = async (url, method, opts = {}) => {
+    if (connections && url === directoryUrl && method.toLowerCase() === 'get') {
+      return connections.directory(url, options, () => sendAcmeRequest(agent, url, method, {}, options));
+    }
     const target = new URL(url);
     const isNewNonce = /nonce/i.test(target.pathname);
     const pooled = isNewNonce ? pool?.take(target.origin) : undefined;

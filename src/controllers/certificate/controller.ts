@@ -74,7 +74,7 @@ export interface CertificateControllerDeps {
   ownSecrets: boolean;
   /** Also write cert-manager.io/ informational annotations on TLS Secrets (--secret-annotations-cert-manager). */
   certManagerSecretAnnotations?: boolean;
-  transportHooks?: Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf'>;
+  transportHooks?: Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf' | 'connections'>;
   hooks?: ControllerHooks;
   workers?: number;
   onCertificate?: (namespace: string, name: string, facts: { ready: boolean; notAfter?: number; renewalTime?: Date } | undefined) => void;
@@ -334,7 +334,7 @@ export class CertificateController {
   }
 
   /** The transport hooks (metrics), plus a debug record of each ACME request with this Certificate's namespace and name. */
-  private acmeHooks(log: Logger): Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf'> {
+  private acmeHooks(log: Logger): Pick<AcmeTransportOptions, 'onResponse' | 'endpointOf' | 'connections'> {
     const hooks = this.deps.transportHooks;
     return {
       ...hooks,
