@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, MAX_TIMER_MS, ScheduleHeap, WorkQueue } from './workqueue.ts';
+import { backoffDelay, Fifo, MAX_TIMER_MS, ScheduleHeap, WorkQueue } from './workqueue.ts';
 
 describe('backoffDelay', () => {
   it.each([
@@ -167,5 +167,24 @@ describe('ScheduleHeap', () => {
     heap.push(10, 'a');
     heap.push(20, 'b');
     expect([heap.pop(), heap.pop(), heap.pop(), heap.pop()]).toEqual([{ at: 10, key: 'a' }, { at: 20, key: 'b' }, { at: 30, key: 'c' }, undefined]);
+  });
+});
+
+describe('Fifo', () => {
+  it('gives items back in the order they came, across the compactions of a long queue', () => {
+    const fifo = new Fifo<number>();
+    const taken: number[] = [];
+    let next = 0;
+    // Bursts of adds and takes, as a start-up sync does: thousands queued, taken while more come.
+    for (const [add, take] of [[5000, 3000], [10, 2000], [3000, 3010], [1, 1]]) {
+      for (let i = 0; i < add!; i++) fifo.push(next++);
+      for (let i = 0; i < take!; i++) taken.push(fifo.shift()!);
+      expect(fifo.length).toBe(next - taken.length);
+    }
+    expect(taken).toEqual([...Array(next).keys()]);
+    expect(fifo.shift()).toBeUndefined();
+    expect(fifo.length).toBe(0);
+    fifo.push(7);
+    expect(fifo.shift()).toBe(7);
   });
 });

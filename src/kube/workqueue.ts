@@ -22,8 +22,39 @@ export function backoffDelay(failures: number, policy: BackoffPolicy = defaultBa
   return Math.min(policy.maxMs, policy.baseMs * 2 ** exponent);
 }
 
+/**
+ * First in, first out, with O(1) take. Array.prototype.shift moves every
+ * element once an array is large (V8 trims arrays in place only while they
+ * are small): with 100,000 Certificates queued at start-up, taking them one
+ * by one was quadratic, 4.8 of the 42 CPU seconds before /readyz.
+ */
+export class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    // Drop the taken slots once they are half of the array: amortized O(1) per item.
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
 export class WorkQueue {
-  private readonly queue: string[] = [];
+  private readonly queue = new Fifo<string>();
   private readonly queued = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly dirtyWhileProcessing = new Set<string>();
