@@ -298,6 +298,7 @@ export function leafFactsFromDer(der: Uint8Array): LeafFacts | undefined {
     const dnsNames: string[] = [];
     const ipAddresses: string[] = [];
     const extendedKeyUsages: Buffer[] = [];
+    let certId: string | undefined;
     const extensionsField = fields.find((f) => f.tag === EXTENSIONS);
     const list = extensionsField ? children(der, extensionsField)[0] : undefined;
     for (const extension of list?.tag === SEQUENCE ? children(der, list) : []) {
@@ -322,9 +323,14 @@ export function leafFactsFromDer(der: Uint8Array): LeafFacts | undefined {
         for (const usage of children(der, readTlv(der, octets.start, octets.end))) {
           if (usage.tag === OID) extendedKeyUsages.push(value(der, usage));
         }
+      } else if (AKI_OID.equals(id)) {
+        const aki = readTlv(der, octets.start, octets.end);
+        const keyId = aki.tag === SEQUENCE ? children(der, aki).find((f) => f.tag === KEY_IDENTIFIER) : undefined;
+        // As ariCertId words it, from the fields already read (not a second walk of the certificate).
+        if (keyId) certId = [value(der, keyId).toString('base64url'), serial.toString('base64url')].join('.');
       }
     }
-    return { notBefore, notAfter, dnsNames, ipAddresses, commonName, serialNumber, ariCertId: ariCertId(der), extendedKeyUsages };
+    return { notBefore, notAfter, dnsNames, ipAddresses, commonName, serialNumber, ariCertId: certId, extendedKeyUsages };
   } catch {
     return undefined;
   }
