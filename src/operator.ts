@@ -5,7 +5,7 @@ import type { ControllerConfig } from './config.ts';
 import { parseHostPort, UsageError } from './config.ts';
 import { IssuerController } from './controllers/issuer/controller.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
-import { KubeClient, loadKubeConfig } from './kube/client.ts';
+import { KubeClient, loadKubeConfig, supportsStreamingLists } from './kube/client.ts';
 import { createEventRecorder } from './kube/events.ts';
 import { LeaderElector } from './kube/leader-election.ts';
 import { acmeEndpointOf, Metrics } from './metrics.ts';
@@ -35,7 +35,7 @@ export interface RunningOperator {
 export async function connect(config: ControllerConfig): Promise<KubeClient> {
   const kube = await KubeClient.fromKubeConfig(loadKubeConfig(config.kubeconfig), { fieldManager: 'certkeeper', userAgent: 'certkeeper' });
   try {
-    await kube.request('GET', '/version', {}, 'read');
+    kube.streamingLists = supportsStreamingLists(await kube.request<{ major?: string; minor?: string }>('GET', '/version', {}, 'read'));
   } catch (error) {
     kube.close();
     throw new Error(`cannot reach the Kubernetes API server at ${kube.server.origin}: ${(error as Error).message}`);

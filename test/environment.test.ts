@@ -5,7 +5,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION } from '../src/api/meta.ts';
-import { core, type KubeClient, type KubeObject } from '../src/kube/client.ts';
+import { core, KubeClient, loadKubeConfig, supportsStreamingLists, type KubeObject } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
 import { createNamespace, env, kubeClient, kubectl, kubectlFails, waitFor } from './helpers.ts';
 import pino from 'pino';
@@ -74,6 +74,65 @@ describe('the local control plane', () => {
     await kube.delete(core.secrets, namespace, 'watched');
     await waitFor('the delete event', async () => seen.includes(`${namespace}/watched:gone`));
     await informer.stop();
+  });
+
+  it('lists with a streaming watch where the API server offers it: every object, the end bookmark, then changes on the same stream', async () => {
+    const requests: string[] = [];
+    const counted = await KubeClient.fromKubeConfig(loadKubeConfig(env().kubeconfig), {
+      fieldManager: 'certkeeper-tests', onRequest: (kind, _verb, resource) => { if (resource === 'secrets') requests.push(kind); },
+    });
+    counted.streamingLists = supportsStreamingLists(await counted.request('GET', '/version', {}, 'read'));
+    // The pinned release serves streaming lists: if this fails, the test below proves nothing.
+    expect(counted.streamingLists).toBe(true);
+    const names = ['s1', 's2', 's3'];
+    for (const name of names) {
+      await kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: `stream-${name}`, namespace, labels: { stream: 'yes' } }, stringData: { a: name } } as KubeObject);
+    }
+    const informer = new Informer<KubeObject>({ kube: counted, type: core.secrets, namespace, labelSelector: 'stream=yes', metadataOnly: true, log: pino({ level: 'silent' }) });
+    informer.start();
+    await informer.waitForSync();
+    expect(informer.list().map((s) => s.metadata.name).sort()).toEqual(names.map((n) => `stream-${n}`));
+    expect(requests).toEqual(['watch']);
+    await kube.delete(core.secrets, namespace, 'stream-s2');
+    await waitFor('the delete on the same stream', async () => informer.get(`${namespace}/stream-s2`) === undefined);
+    expect(requests).toEqual(['watch']);
+    await informer.stop();
+    counted.close();
+  });
+
+  it('lists page by page when the API server refuses streaming lists (the WatchList feature gate off)', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { startControlPlane } = await import('./env/controlplane.ts');
+    const { ensureTools } = await import('./env/tools.ts');
+    const workDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-cp-'));
+    try {
+      const plane = await startControlPlane({ tools: ensureTools(), workDir, extraApiServerFlags: ['--feature-gates=WatchList=false'] });
+      try {
+        const requests: string[] = [];
+        const gated = await KubeClient.fromKubeConfig(loadKubeConfig(plane.kubeconfig), {
+          fieldManager: 'certkeeper-tests', onRequest: (kind, _verb, resource) => { if (resource === 'namespaces') requests.push(kind); },
+        });
+        // As connect() would decide from the version: the release offers them, this server has them off.
+        gated.streamingLists = true;
+        const informer = new Informer<KubeObject>({ kube: gated, type: core.namespaces, log: pino({ level: 'silent' }) });
+        informer.start();
+        await informer.waitForSync();
+        expect(informer.get('default')).toBeDefined();
+        // One refused streaming watch, then a list and a plain watch.
+        await waitFor('the plain watch after the list', async () => requests.length >= 3);
+        expect(requests.slice(0, 3)).toEqual(['watch', 'read', 'watch']);
+        await gated.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'after-sync' } });
+        await waitFor('the new namespace', async () => informer.get('after-sync') !== undefined);
+        await informer.stop();
+        gated.close();
+      } finally {
+        await plane.stop();
+      }
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
   });
 
   it('stops cleanly: a second control plane leaves nothing running or listening', async () => {

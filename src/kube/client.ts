@@ -86,9 +86,23 @@ export interface RequestOptions {
 const PARTIAL_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 const PARTIAL_METADATA = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
+/**
+ * Whether informers list with a streaming watch (sendInitialEvents): the
+ * WatchList feature gate is on by default from Kubernetes 1.34 (beta in 1.32,
+ * off again in 1.33). A server with the gate off refuses the request with 422
+ * and the informer lists page by page.
+ */
+export function supportsStreamingLists(version: { major?: string; minor?: string } | undefined): boolean {
+  const major = Number.parseInt(version?.major ?? '', 10);
+  const minor = Number.parseInt(version?.minor ?? '', 10);
+  return major > 1 || (major === 1 && minor >= 34);
+}
+
 export class KubeClient {
   readonly server: URL;
   readonly fieldManager: string;
+  /** Informers list with a streaming watch (see supportsStreamingLists); set from the server's version by connect(). */
+  streamingLists = false;
   private readonly connection: ClusterConnection;
   private readonly agent: https.Agent | http.Agent;
   private readonly options: KubeClientOptions;
@@ -246,7 +260,11 @@ export class KubeClient {
    */
   async watch<T extends KubeObject>(
     type: ResourceType,
-    opts: { namespace?: string; resourceVersion: string; labelSelector?: string; metadataOnly?: boolean; timeoutSeconds?: number },
+    opts: {
+      namespace?: string; resourceVersion: string; labelSelector?: string; metadataOnly?: boolean; timeoutSeconds?: number;
+      /** A streaming list: every object first as ADDED, then a bookmark marked k8s.io/initial-events-end (resourceVersion ''). */
+      sendInitialEvents?: boolean;
+    },
     onEvent: (event: WatchEvent<T>) => void,
     signal: AbortSignal,
   ): Promise<void> {
@@ -255,6 +273,7 @@ export class KubeClient {
         watch: true,
         resourceVersion: opts.resourceVersion,
         allowWatchBookmarks: true,
+        ...(opts.sendInitialEvents ? { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan' } : {}),
         labelSelector: opts.labelSelector,
         timeoutSeconds: opts.timeoutSeconds ?? 300,
       },

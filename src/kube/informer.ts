@@ -8,6 +8,9 @@ import { ApiError, type KubeClient, type KubeObject, type ResourceType, type Wat
 
 export type Key = string;
 
+/** The annotation of the bookmark that ends a streaming list's initial events. */
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
 export function keyOf(meta: { namespace?: string; name: string }): Key {
   return meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name;
 }
@@ -59,6 +62,8 @@ export class Informer<T extends KubeObject> {
   private running: Promise<void> | undefined;
   /** Keys being read live (readThrough), and whether an event for the key came meanwhile. */
   private readonly liveReads = new Map<Key, { pending: number; changed: boolean }>();
+  /** The API server refused a streaming list once: list page by page from then on. */
+  private streamingRefused = false;
 
   constructor(options: InformerOptions<T>) {
     this.options = options;
@@ -131,6 +136,18 @@ export class Informer<T extends KubeObject> {
     let resourceVersion: string | undefined;
     while (!signal.aborted) {
       try {
+        if (resourceVersion === undefined && kube.streamingLists && !this.streamingRefused) {
+          const streamed = await this.streamingList(signal);
+          if (streamed === 'refused') continue;
+          if (streamed === 'incomplete') {
+            if (signal.aborted) break;
+            throw new Error('the watch ended before its initial list was complete');
+          }
+          // Where the stream ended; undefined after a 410 (too old): stream again.
+          resourceVersion = streamed.resourceVersion;
+          failures = 0;
+          continue;
+        }
         if (resourceVersion === undefined) {
           resourceVersion = await this.relist();
         }
@@ -160,6 +177,83 @@ export class Informer<T extends KubeObject> {
     }
   }
 
+  /**
+   * The initial list as a watch (KEP-3157 "streaming lists", on by default
+   * since Kubernetes 1.34): the API server sends every object as its own
+   * ADDED event from its watch cache, then a bookmark marked
+   * k8s.io/initial-events-end, and the same stream goes on with changes. No
+   * pages: each object is parsed and reduced on its own, so its garbage dies
+   * young instead of a whole page of hundreds of objects being promoted to
+   * the old generation (the start-up peak), and the API server builds no list
+   * responses. Returns the resourceVersion the stream ended at (undefined when
+   * its watch expired with 410), 'incomplete' when it ended before the initial
+   * list was, 'refused' when the server refuses the parameters (400, 422: the
+   * WatchList feature gate off): then lists are read page by page from then on.
+   */
+  private async streamingList(signal: AbortSignal): Promise<{ resourceVersion: string | undefined } | 'incomplete' | 'refused'> {
+    const { kube, type } = this.options;
+    const seen = new Set<Key>();
+    let initial = true;
+    let resourceVersion: string | undefined;
+    try {
+      await kube.watch<T>(type, {
+        namespace: this.options.namespace,
+        labelSelector: this.options.labelSelector,
+        metadataOnly: this.options.metadataOnly,
+        resourceVersion: '',
+        sendInitialEvents: true,
+      }, (event) => {
+        if (initial) {
+          if (event.type === 'BOOKMARK' && event.object.metadata.annotations?.[INITIAL_EVENTS_END] === 'true') {
+            initial = false;
+            resourceVersion = event.object.metadata.resourceVersion;
+            this.initialListDone(seen);
+          } else if (event.type === 'ADDED') {
+            this.initialItem(this.shrink(event.object), seen);
+          }
+          return;
+        }
+        resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion;
+        this.apply(event);
+      }, signal);
+    } catch (error) {
+      if (initial && error instanceof ApiError && (error.status === 400 || error.status === 422)) {
+        this.streamingRefused = true;
+        this.options.log.info({ resource: type.plural, err: error.message }, 'the API server refuses streaming lists; listing page by page');
+        return 'refused';
+      }
+      // After the initial list, an error of the watch that goes on: handled as any watch's.
+      if (!initial && error instanceof ApiError && error.status === 410) return { resourceVersion: undefined };
+      throw error;
+    }
+    return initial ? 'incomplete' : { resourceVersion };
+  }
+
+  /** One object of an initial list (pages or stream): stored and told if new or changed. */
+  private initialItem(object: T, seen: Set<Key>): void {
+    const key = keyOf(object.metadata);
+    const previous = this.cache.get(key);
+    if (previous?.metadata.resourceVersion !== object.metadata.resourceVersion) {
+      this.store(key, object);
+      this.emit(key, object, previous);
+    }
+    if (this.cache.has(key)) seen.add(key);
+  }
+
+  /** The initial list is complete: what it did not show was deleted meanwhile; the cache has synced. */
+  private initialListDone(seen: Set<Key>): void {
+    for (const [key, previous] of this.cache) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.emit(key, undefined, previous);
+      }
+    }
+    if (!this.synced) {
+      this.synced = true;
+      for (const resolve of this.syncedWaiters.splice(0)) resolve();
+    }
+  }
+
   private async relist(): Promise<string> {
     const { kube, type } = this.options;
     // Items are handled page by page (never all in memory at once); only the
@@ -171,26 +265,9 @@ export class Informer<T extends KubeObject> {
       metadataOnly: this.options.metadataOnly,
       limit: this.options.pageSize,
       transform: (item) => this.shrink(item),
-      onItem: (object) => {
-        const key = keyOf(object.metadata);
-        const previous = this.cache.get(key);
-        if (previous?.metadata.resourceVersion !== object.metadata.resourceVersion) {
-          this.store(key, object);
-          this.emit(key, object, previous);
-        }
-        if (this.cache.has(key)) seen.add(key);
-      },
+      onItem: (object) => this.initialItem(object, seen),
     });
-    for (const [key, previous] of this.cache) {
-      if (!seen.has(key)) {
-        this.cache.delete(key);
-        this.emit(key, undefined, previous);
-      }
-    }
-    if (!this.synced) {
-      this.synced = true;
-      for (const resolve of this.syncedWaiters.splice(0)) resolve();
-    }
+    this.initialListDone(seen);
     return result.resourceVersion;
   }
 

@@ -35,6 +35,8 @@ export interface ControlPlaneOptions {
   auditLogPath?: string;
   /** Serve a node cluster (test/env/node.ts) instead of loopback-only clients. */
   node?: NodeApiOptions;
+  /** More kube-apiserver flags (a feature gate for one test). */
+  extraApiServerFlags?: string[];
 }
 
 /**
@@ -227,6 +229,7 @@ async function startControlPlaneOnce(options: ControlPlaneOptions): Promise<Cont
     '--v=0',
     ...aggregationFlags,
     ...auditFlags,
+    ...(options.extraApiServerFlags ?? []),
   ], apiLog, options.node !== undefined);
   const server = `https://${address}:${apiPort}`;
   const caFile = node?.clusterCaFile ?? path.join(certDir, 'apiserver.crt');
