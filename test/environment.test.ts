@@ -112,19 +112,22 @@ describe('the local control plane', () => {
       try {
         const requests: string[] = [];
         const gated = await KubeClient.fromKubeConfig(loadKubeConfig(plane.kubeconfig), {
-          fieldManager: 'certkeeper-tests', onRequest: (kind, _verb, resource) => { if (resource === 'namespaces') requests.push(kind); },
+          fieldManager: 'certkeeper-tests', onRequest: (kind, _verb, resource) => { if (resource === 'secrets') requests.push(kind); },
         });
         // As connect() would decide from the version: the release offers them, this server has them off.
         gated.streamingLists = true;
-        const informer = new Informer<KubeObject>({ kube: gated, type: core.namespaces, log: pino({ level: 'silent' }) });
+        const secret = (name: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'default' }, stringData: { a: name } } as KubeObject);
+        await gated.create(core.secrets, secret('before-sync'));
+        requests.length = 0;
+        const informer = new Informer<KubeObject>({ kube: gated, type: core.secrets, namespace: 'default', metadataOnly: true, log: pino({ level: 'silent' }) });
         informer.start();
         await informer.waitForSync();
-        expect(informer.get('default')).toBeDefined();
+        expect(informer.get('default/before-sync')).toBeDefined();
         // One refused streaming watch, then a list and a plain watch.
         await waitFor('the plain watch after the list', async () => requests.length >= 3);
-        expect(requests.slice(0, 3)).toEqual(['watch', 'read', 'watch']);
-        await gated.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'after-sync' } });
-        await waitFor('the new namespace', async () => informer.get('after-sync') !== undefined);
+        expect(requests).toEqual(['watch', 'read', 'watch']);
+        await gated.create(core.secrets, secret('after-sync'));
+        await waitFor('the new Secret', async () => informer.get('default/after-sync') !== undefined);
         await informer.stop();
         gated.close();
       } finally {
