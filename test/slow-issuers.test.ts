@@ -48,7 +48,9 @@ describe('Issuers whose CA never answers', () => {
     for (let i = 0; i < TARPIT_ISSUERS; i++) {
       await kube.create(issuers, {
         apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: `stuck-${i}`, namespace: hostile },
-        spec: { acme: { server: `https://127.0.0.1:${port}/directory`, email: 'x@example.com', privateKeySecretRef: { name: `stuck-${i}-account` } } },
+        // A directory URL each: Issuers of one CA share one directory request (AcmeConnections), and each of
+        // these must hold a request of its own to occupy its own account-sync slot.
+        spec: { acme: { server: `https://127.0.0.1:${port}/directory-${i}`, email: 'x@example.com', privateKeySecretRef: { name: `stuck-${i}-account` } } },
       } as KubeObject);
     }
     // Every one of them is waiting on the tarpit.

@@ -72,7 +72,9 @@ export class RenewalInfoClient {
   private async renewalInfoUrl(agent: ReturnType<typeof agentFor>, directoryUrl: string, transport: AcmeTransportOptions): Promise<string | undefined> {
     const cached = this.directories.get(directoryUrl);
     if (cached && cached.until > this.now()) return cached.renewalInfo;
-    const res = await sendAcmeRequest(agent, directoryUrl, 'get', {}, transport);
+    // The directory the orders use, when shared (AcmeConnections): one request for both.
+    const fetch = () => sendAcmeRequest(agent, directoryUrl, 'get', {}, transport);
+    const res = await (transport.connections ? transport.connections.directory(directoryUrl, transport, fetch) : fetch());
     const renewalInfo = res.status === 200 ? (res.data as { renewalInfo?: string })?.renewalInfo : undefined;
     this.directories.set(directoryUrl, { renewalInfo, until: this.now() + 3_600_000 });
     return renewalInfo;
