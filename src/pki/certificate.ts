@@ -1,17 +1,14 @@
 // Reading what a TLS Secret holds (without trusting it) and building CSRs.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { ariCertId, leafFactsFromDer } from './der.ts';
+import { ariCertId, leafFactsFromDer, type LeafFacts } from './der.ts';
 
-/** What certkeeper needs to know about tls.crt: plain values, cheap to keep for thousands of Secrets. */
-export interface CertificateFacts {
+/**
+ * What certkeeper needs to know about tls.crt: plain values, cheap to keep for
+ * thousands of Secrets. Validity in milliseconds since the epoch (numbers:
+ * these are cached for every TLS Secret, a Date costs ~90 bytes).
+ */
+export interface CertificateFacts extends Omit<LeafFacts, 'ariCertId' | 'extendedKeyUsages'> {
   chainLength: number;
-  /** Validity, in milliseconds since the epoch (numbers: these are cached for every TLS Secret, a Date costs ~90 bytes). */
-  notBefore: number;
-  notAfter: number;
-  dnsNames: string[];
-  ipAddresses: string[];
-  commonName: string | undefined;
-  serialNumber: string;
   /** The leaf's ACME Renewal Information certID, when it has an authority key identifier. */
   ariCertId?: string;
   /** Extended key usages of the leaf, as bits (EKU in extendedKeyUsageBits): a number, cheap to cache. */
