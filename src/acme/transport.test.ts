@@ -1,5 +1,8 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as acme from 'acme-client';
 import { describe, expect, it } from 'vitest';
-import { AcmeConnections, NoncePool, type AxiosLikeResponse } from './transport.ts';
+import { AcmeConnections, installTransport, NoncePool, type AxiosLikeResponse } from './transport.ts';
 
 describe('NoncePool', () => {
   it('hands out the newest nonce once, per origin', () => {
@@ -76,5 +79,50 @@ describe('AcmeConnections.directory', () => {
     await connections.directory('https://ca/dir', { insecureSkipVerify: true }, fetch);
     await connections.directory('https://ca/dir', {}, fetch);
     expect(fetches).toBe(4);
+  });
+});
+
+describe('installTransport with shared connections', () => {
+  it('fetches the directory again after the CA answers 404 at an endpoint it named (the CA moved its endpoints)', async () => {
+    // A CA in this process that serves its endpoints under /v1/, then moves them to /v2/ (a restarted or migrated CA).
+    let version = 1;
+    let directoryFetches = 0;
+    const server = http.createServer((req, res) => {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      if (req.url === '/directory') {
+        directoryFetches++;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ newNonce: `${base}/v${version}/nonce`, newAccount: `${base}/v${version}/account`, newOrder: `${base}/v${version}/order` }));
+      } else if (req.url === `/v${version}/nonce`) {
+        res.writeHead(200, { 'replay-nonce': `nonce-v${version}` });
+        res.end();
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const directoryUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/directory`;
+      const connections = new AcmeConnections();
+      const accountKey = await acme.crypto.createPrivateEcdsaKey();
+      const nonceOf = (client: acme.Client) => (client as unknown as { http: { getNonce(): Promise<string> } }).http.getNonce();
+      const newClient = () => {
+        const client = new acme.Client({ directoryUrl, accountKey });
+        installTransport(client, { connections, reuseNonces: false });
+        return client;
+      };
+      expect(await nonceOf(newClient())).toBe('nonce-v1');
+      expect(await nonceOf(newClient())).toBe('nonce-v1');
+      expect(directoryFetches).toBe(1);
+      version = 2;
+      // The kept directory still names /v1/: this client's request fails with 404, and the directory is dropped ...
+      await expect(nonceOf(newClient())).rejects.toThrow();
+      // ... so the next client fetches it again and reaches the moved endpoints, long before the entry would expire.
+      expect(await nonceOf(newClient())).toBe('nonce-v2');
+      expect(directoryFetches).toBe(2);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

@@ -156,8 +156,9 @@ const DIRECTORY_MAX_AGE_MS = 10 * 60_000;
  * (and TLS contexts) per trust configuration, Replay-Nonces to reuse, and
  * directories: acme-client fetches the directory for each new client, that is
  * for every order, and that spare round trip was a quarter of an order's time
- * against a fast CA. A directory is kept for 10 minutes (a CA that changes its
- * endpoints is seen again soon), only when the CA answered 200 with JSON.
+ * against a fast CA. A directory is kept for 10 minutes, only when the CA
+ * answered 200 with JSON, and dropped as soon as the CA answers 404 at any
+ * endpoint (a CA that moved its endpoints is seen again at the next order).
  */
 export class AcmeConnections {
   readonly nonces: NoncePool;
@@ -188,7 +189,7 @@ export class AcmeConnections {
    * same time share one fetch; a failed or non-JSON answer is not kept.
    */
   directory(url: string, trust: AcmeTransportOptions, fetch: () => Promise<AxiosLikeResponse>): Promise<AxiosLikeResponse> {
-    const key = `${trust.insecureSkipVerify ? 'insecure' : 'verify'}|${trust.ca ?? ''}|${url}`;
+    const key = directoryKey(url, trust);
     const kept = this.directories.get(key);
     if (kept && kept.until > this.now()) return kept.response;
     const response = fetch();
@@ -202,6 +203,20 @@ export class AcmeConnections {
     });
     return response;
   }
+
+  /**
+   * Drops the kept directory of url (the next client fetches it again): a CA
+   * answered 404 at an endpoint, so it may have moved its endpoints under the
+   * same directory URL (a restarted or migrated CA). Without this, orders
+   * would fail against the old endpoints until the entry expired.
+   */
+  forgetDirectory(url: string, trust: AcmeTransportOptions): void {
+    this.directories.delete(directoryKey(url, trust));
+  }
+}
+
+function directoryKey(url: string, trust: AcmeTransportOptions): string {
+  return `${trust.insecureSkipVerify ? 'insecure' : 'verify'}|${trust.ca ?? ''}|${url}`;
 }
 
 function newAgent(options: AcmeTransportOptions): https.Agent {
@@ -240,6 +255,7 @@ export function installTransport(client: acme.Client, options: AcmeTransportOpti
     const headers = { ...(opts.headers ?? {}) };
     if (method.toLowerCase() === 'post') headers['content-type'] = 'application/jose+json';
     const res = await sendAcmeRequest(agent, url, method, { data: opts.data, headers }, options);
+    if (res.status === 404 && connections && directoryUrl) connections.forgetDirectory(directoryUrl, options);
     const nonce = res.headers['replay-nonce'];
     if (nonce && !isNewNonce) pool?.put(target.origin, nonce);
     return res;
