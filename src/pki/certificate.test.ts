@@ -88,6 +88,16 @@ describe('parseCertificateChain reads the leaf from its DER as OpenSSL does', ()
     expect(parseCertificateChain(`${leaf}\n${issuer}\n`)).toMatchObject({ chainLength: 2, commonName: 'leaf.example' });
   });
 
+  it('leaves a certificate with bytes after its DER to OpenSSL, and reports what OpenSSL reports', async () => {
+    const text = await pem({});
+    const der = Buffer.from(text.split('\n').slice(1, -1).join(''), 'base64');
+    const padded = Buffer.concat([der, Buffer.from([0x05, 0x00])]);
+    const paddedPem = `-----BEGIN CERTIFICATE-----\n${padded.toString('base64')}\n-----END CERTIFICATE-----`;
+    expect(leafFactsFromDer(der)).toBeDefined();
+    expect(leafFactsFromDer(padded)).toBeUndefined();
+    expect(withoutPem(parseCertificateChain(paddedPem))).toEqual(withoutPem(parseWithOpenSsl(paddedPem, 1)));
+  });
+
   it('returns undefined for a garbled or truncated certificate, as OpenSSL does', async () => {
     const text = await pem({});
     const body = text.split('\n').slice(1, -1).join('');

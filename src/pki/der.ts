@@ -269,6 +269,8 @@ function formatIp(bytes: Buffer): string | undefined {
 export function leafFactsFromDer(der: Uint8Array): LeafFacts | undefined {
   try {
     const certificate = readTlv(der, 0, der.length);
+    // Bytes after the certificate: not what OpenSSL reads as one; let it decide.
+    if (certificate.end !== der.length) return undefined;
     const tbs = children(der, certificate)[0];
     if (certificate.tag !== SEQUENCE || tbs?.tag !== SEQUENCE) return undefined;
     const fields = children(der, tbs);
