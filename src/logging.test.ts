@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, formatText } from './logging.ts';
+import { createLogger, formatText, redactKeyMaterial } from './logging.ts';
 
 function capture(format: 'json' | 'text') {
   const out = new PassThrough();
@@ -27,6 +27,17 @@ describe('logging', () => {
     log.info({ hmacKey: 'c2VjcmV0', eab: { hmacKey: 'c2VjcmV0' }, secret: { data: { 'tls.key': 'LS0t' } } }, 'oops');
     expect(lines[0]).not.toContain('c2VjcmV0');
     expect(lines[0]).not.toContain('LS0t');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ hmacKey: '[redacted]', eab: { hmacKey: '[redacted]' }, secret: { data: '[redacted]' }, msg: 'oops' });
+    // In a child logger's bindings too, and a Secret passed whole; errors keep their message.
+    log.child({ name: 'gts', keyPem: 'LS0tS0VZ' }).warn({ secret: { metadata: { name: 's' }, data: { 'tls.key': 'LS0t' } }, err: new Error('boom') }, 'oops again');
+    expect(lines[1]).not.toContain('LS0t');
+    expect(JSON.parse(lines[1]!)).toMatchObject({ name: 'gts', keyPem: '[redacted]', secret: { metadata: { name: 's' }, data: '[redacted]' }, err: { message: 'boom' } });
+  });
+
+  it('leaves a record without key material as it is (no copy)', () => {
+    const record = { namespace: 'ns', nested: { name: 'n' }, list: [{ data: 'x' }] };
+    expect(redactKeyMaterial(record)).toBe(record);
+    expect(redactKeyMaterial({ data: 'x' })).toEqual({ data: '[redacted]' });
   });
 
   it('passes through lines that are not JSON', () => {
