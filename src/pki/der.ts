@@ -113,6 +113,13 @@ export interface KeyFacts {
 type PublicKey = { kind: 'ec'; curve: Buffer; point: Buffer } | { kind: 'rsa'; modulus: Buffer; exponent: Buffer };
 
 const value = (der: Uint8Array, tlv: Tlv) => Buffer.from(der.buffer, der.byteOffset + tlv.start, tlv.end - tlv.start);
+
+/** Whether a TLV's content is exactly these bytes: an OID compared without making a Buffer of it. */
+function contentIs(der: Uint8Array, tlv: Tlv, bytes: Uint8Array): boolean {
+  if (tlv.end - tlv.start !== bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (der[tlv.start + i] !== bytes[i]) return false;
+  return true;
+}
 /** An INTEGER's content without the leading zero bytes DER may add (so equal numbers compare equal). */
 const unsigned = (bytes: Buffer) => {
   let at = 0;
@@ -239,14 +246,22 @@ const PLAIN_COMMON_NAME = /^[A-Za-z0-9.*_\- :@()'/]*$/;
 
 /** UTCTime (YYMMDDHHMMSSZ, 1950–2049) or GeneralizedTime (YYYYMMDDHHMMSSZ) in ms; undefined for any other form. */
 function readTime(der: Uint8Array, tlv: Tlv): number | undefined {
-  const text = Buffer.from(der.subarray(tlv.start, tlv.end)).toString('latin1');
-  const match = tlv.tag === UTC_TIME ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-    : tlv.tag === GENERALIZED_TIME ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text) : null;
-  if (!match) return undefined;
-  let year = Number(match[1]);
-  if (tlv.tag === UTC_TIME) year += year < 50 ? 2000 : 1900;
-  const [month, day, hour, minute, second] = match.slice(2).map(Number) as [number, number, number, number, number];
-  return Date.UTC(year, month - 1, day, hour, minute, second);
+  const yearDigits = tlv.tag === UTC_TIME ? 2 : tlv.tag === GENERALIZED_TIME ? 4 : 0;
+  // Read from the bytes: this runs for every TLS Secret at start-up, and a string and a regex match per time were garbage.
+  if (yearDigits === 0 || tlv.end - tlv.start !== yearDigits + 11 || der[tlv.end - 1] !== 0x5a /* Z */) return undefined;
+  const digits = (at: number, count: number) => {
+    let n = 0;
+    for (let i = 0; i < count; i++) {
+      const digit = der[tlv.start + at + i]! - 0x30;
+      if (digit < 0 || digit > 9) return Number.NaN;
+      n = n * 10 + digit;
+    }
+    return n;
+  };
+  let year = digits(0, yearDigits);
+  if (yearDigits === 2) year += year < 50 ? 2000 : 1900;
+  const time = Date.UTC(year, digits(yearDigits, 2) - 1, digits(yearDigits + 2, 2), digits(yearDigits + 4, 2), digits(yearDigits + 6, 2), digits(yearDigits + 8, 2));
+  return Number.isNaN(time) ? undefined : time;
 }
 
 function formatIp(bytes: Buffer): string | undefined {
@@ -267,30 +282,39 @@ function formatIp(bytes: Buffer): string | undefined {
  * name OpenSSL would quote or escape, malformed DER): the caller asks OpenSSL.
  */
 export function leafFactsFromDer(der: Uint8Array): LeafFacts | undefined {
+  // Index loops, not for-of: without the optimizing compilers (the image runs without them) each
+  // for-of step allocates an iterator result, and this runs for every TLS Secret at start-up.
   try {
     const certificate = readTlv(der, 0, der.length);
     // Bytes after the certificate: not what OpenSSL reads as one; let it decide.
-    if (certificate.end !== der.length) return undefined;
+    if (certificate.end !== der.length || certificate.tag !== SEQUENCE) return undefined;
+    // All three parts walked (tbsCertificate, signatureAlgorithm, signature): malformed ones are OpenSSL's to judge.
     const tbs = children(der, certificate)[0];
-    if (certificate.tag !== SEQUENCE || tbs?.tag !== SEQUENCE) return undefined;
+    if (tbs?.tag !== SEQUENCE) return undefined;
     const fields = children(der, tbs);
     // version [0] (optional), serial, signature, issuer, validity, subject, subjectPublicKeyInfo, ..., extensions [3]
     const first = fields[0]?.tag === 0xa0 ? 1 : 0;
-    const [serialField, , , validity, subject] = fields.slice(first);
+    const serialField = fields[first];
+    const validity = fields[first + 3];
+    const subject = fields[first + 4];
     if (serialField?.tag !== INTEGER || validity?.tag !== SEQUENCE || subject?.tag !== SEQUENCE) return undefined;
     const serial = value(der, serialField);
     if (serial.length === 0 || (serial[0]! & 0x80) !== 0) return undefined;
     const serialNumber = unsigned(serial).toString('hex').toUpperCase();
-    const [from, to] = children(der, validity);
-    const notBefore = from && readTime(der, from);
-    const notAfter = to && readTime(der, to);
+    const times = children(der, validity);
+    const notBefore = times[0] && readTime(der, times[0]);
+    const notAfter = times[1] && readTime(der, times[1]);
     if (notBefore === undefined || notAfter === undefined) return undefined;
 
     let commonName: string | undefined;
-    for (const rdn of children(der, subject)) {
-      for (const attribute of children(der, rdn)) {
-        const [type, text] = children(der, attribute);
-        if (type?.tag !== OID || !CN_OID.equals(value(der, type)) || commonName !== undefined) continue;
+    const rdns = children(der, subject);
+    for (let r = 0; r < rdns.length; r++) {
+      const attributes = children(der, rdns[r]!);
+      for (let a = 0; a < attributes.length; a++) {
+        const typeAndText = children(der, attributes[a]!);
+        const type = typeAndText[0];
+        const text = typeAndText[1];
+        if (type?.tag !== OID || !contentIs(der, type, CN_OID) || commonName !== undefined) continue;
         if (!text || !PLAIN_STRINGS.has(text.tag)) return undefined;
         commonName = value(der, text).toString('utf8');
         if (!PLAIN_COMMON_NAME.test(commonName)) return undefined;
@@ -301,15 +325,20 @@ export function leafFactsFromDer(der: Uint8Array): LeafFacts | undefined {
     const ipAddresses: string[] = [];
     const extendedKeyUsages: Buffer[] = [];
     let certId: string | undefined;
-    const extensionsField = fields.find((f) => f.tag === EXTENSIONS);
-    const list = extensionsField ? children(der, extensionsField)[0] : undefined;
-    for (const extension of list?.tag === SEQUENCE ? children(der, list) : []) {
-      const [oid, ...rest] = children(der, extension);
-      const octets = rest.find((f) => f.tag === OCTET_STRING);
+    let extensionsField: Tlv | undefined;
+    for (let f = 0; f < fields.length && !extensionsField; f++) if (fields[f]!.tag === EXTENSIONS) extensionsField = fields[f];
+    const list = extensionsField ? readTlv(der, extensionsField.start, extensionsField.end) : undefined;
+    const extensions = list?.tag === SEQUENCE ? children(der, list) : [];
+    for (let e = 0; e < extensions.length; e++) {
+      // Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+      const parts = children(der, extensions[e]!);
+      const oid = parts[0];
+      const octets = parts[1]?.tag === OCTET_STRING ? parts[1] : parts[2]?.tag === OCTET_STRING ? parts[2] : undefined;
       if (oid?.tag !== OID || !octets) continue;
-      const id = value(der, oid);
-      if (SAN_OID.equals(id)) {
-        for (const name of children(der, readTlv(der, octets.start, octets.end))) {
+      if (contentIs(der, oid, SAN_OID)) {
+        const names = children(der, readTlv(der, octets.start, octets.end));
+        for (let n = 0; n < names.length; n++) {
+          const name = names[n]!;
           if (name.tag === DNS_NAME) {
             // toString copies: a slice of a larger string would keep that alive in the cache.
             const dnsName = value(der, name).toString('latin1');
@@ -321,11 +350,10 @@ export function leafFactsFromDer(der: Uint8Array): LeafFacts | undefined {
             ipAddresses.push(ip);
           }
         }
-      } else if (EKU_OID.equals(id)) {
-        for (const usage of children(der, readTlv(der, octets.start, octets.end))) {
-          if (usage.tag === OID) extendedKeyUsages.push(value(der, usage));
-        }
-      } else if (AKI_OID.equals(id)) {
+      } else if (contentIs(der, oid, EKU_OID)) {
+        const usages = children(der, readTlv(der, octets.start, octets.end));
+        for (let u = 0; u < usages.length; u++) if (usages[u]!.tag === OID) extendedKeyUsages.push(value(der, usages[u]!));
+      } else if (contentIs(der, oid, AKI_OID)) {
         const aki = readTlv(der, octets.start, octets.end);
         const keyId = aki.tag === SEQUENCE ? children(der, aki).find((f) => f.tag === KEY_IDENTIFIER) : undefined;
         // As ariCertId words it, from the fields already read (not a second walk of the certificate).
