@@ -76,7 +76,14 @@ export function requestedNames(spec: CertificateSpec): { commonName?: string; dn
   };
 }
 
-const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].sort().every((v, i) => v === [...b].sort()[i]);
+/** The same names, in any order (b was copied and sorted again for every element of a: garbage on every sync). */
+function sameSet(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const x = [...a].sort();
+  const y = [...b].sort();
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
 
 const secretMissing: Check = ({ secret, secretName }) =>
   secret.exists ? undefined : { reason: Reason.SecretMissing, message: `Secret ${secretName} does not exist` };
