@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from './canonical.ts';
+import { canonicalJson, jsonEqual } from './canonical.ts';
 
 describe('canonicalJson', () => {
   it('is the same for the same content in any key order, and differs when content differs', () => {
@@ -23,5 +23,21 @@ describe('canonicalJson', () => {
     const status = { conditions: [{ type: 'Ready', status: 'True', reason: 'Issued', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 3 }], revision: 2, notAfter: '2026-04-01T00:00:00Z' };
     const sorted = JSON.parse(JSON.stringify(status, (_k, v: unknown) => v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1))) : v)) as unknown;
     expect(canonicalJson(status)).toBe(JSON.stringify(sorted));
+  });
+});
+
+describe('jsonEqual', () => {
+  const values: unknown[] = [
+    null, undefined, 0, -0, 1, Number.NaN, Number.POSITIVE_INFINITY, '', '1', true, false, [], {}, [null], [undefined], [() => 1],
+    { a: 1 }, { a: 1, b: undefined }, { b: undefined }, { a: '1' }, { a: [1, 2] }, { a: [2, 1] }, { a: { b: null } }, { a: { b: undefined } },
+    { a: new Date(0) }, { a: '1970-01-01T00:00:00.000Z' }, [1, [2, { c: 3 }]], [1, [2, { c: 3, d: undefined }]], [1, [2, { c: 4 }]],
+    { conditions: [{ type: 'Ready', status: 'True' }], revision: 1 }, { revision: 1, conditions: [{ status: 'True', type: 'Ready' }] },
+  ];
+  it('agrees with comparing canonicalJson for every pair', () => {
+    for (const a of values) {
+      for (const b of values) {
+        expect(jsonEqual(a, b), `${canonicalJson(a)} vs ${canonicalJson(b)}`).toBe(canonicalJson(a) === canonicalJson(b));
+      }
+    }
   });
 });

@@ -37,3 +37,42 @@ function write(value: unknown): string | undefined {
   }
   return `${out}}`;
 }
+
+/**
+ * Whether two values have the same JSON (canonicalJson(a) === canonicalJson(b))
+ * without writing either: a sync compares its status with the one it read,
+ * and that comparison allocated more than the rest of a sync at rest.
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  // At the top, what JSON.stringify leaves out is written as null (see canonicalJson).
+  a = jsonValue(a) ?? null;
+  b = jsonValue(b) ?? null;
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(inArray(a[i]), inArray(b[i]))) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let count = 0;
+  for (const key in x) {
+    if (!Object.hasOwn(x, key) || jsonValue(x[key]) === undefined) continue;
+    count++;
+    if (!Object.hasOwn(y, key) || !jsonEqual(x[key], y[key])) return false;
+  }
+  for (const key in y) if (Object.hasOwn(y, key) && jsonValue(y[key]) !== undefined) count--;
+  return count === 0;
+}
+
+/** What JSON.stringify writes for a value: toJSON applied, null for NaN and ±Infinity; undefined for what it leaves out. */
+function jsonValue(value: unknown): unknown {
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined;
+  if (typeof value === 'number' && !Number.isFinite(value)) return null;
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') return (value as { toJSON: () => unknown }).toJSON();
+  return value;
+}
+
+/** In an array, what JSON.stringify leaves out is written as null. */
+const inArray = (value: unknown) => jsonValue(value) ?? null;

@@ -35,7 +35,7 @@ import type { SecretCache } from '../secrets.ts';
 import { issue, requestHash, type Dns01Handle } from './issue.ts';
 import type { Solver } from '../../api/solvers.ts';
 import type { RenewalInfoClient } from '../../acme/ari.ts';
-import { canonicalJson } from '../../util/canonical.ts';
+import { jsonEqual } from '../../util/canonical.ts';
 import { RefIndex } from '../../util/ref-index.ts';
 import type { SelfCheckConfig } from '../../solvers/http01/self-check.ts';
 
@@ -802,7 +802,8 @@ function involved(object: KubeObject) {
 /** Collects status changes during a sync and writes them (server-side apply) only when something changed. */
 class StatusWriter {
   private status: CertificateStatus;
-  private written: string;
+  /** The status as last read or written (never modified: `status` is a copy). */
+  private written: CertificateStatus;
   private readonly kube: KubeClient;
   private readonly namespace: string;
   private readonly name: string;
@@ -816,7 +817,7 @@ class StatusWriter {
     this.namespace = namespace;
     this.name = name;
     this.status = structuredClone(previous);
-    this.written = canonicalJson(previous);
+    this.written = previous;
     this.generation = generation;
     this.now = now;
   }
@@ -866,8 +867,7 @@ class StatusWriter {
   async flush(): Promise<void> {
     // What kstatus (Flux) and Argo CD read: Ready always present, Stalled/Reconciling, observedGeneration.
     Object.assign(this.status, withHealth('Certificate', { generation: this.generation, conditions: this.status.conditions, failedIssuanceAttempts: this.status.failedIssuanceAttempts }, this.now));
-    const next = canonicalJson(this.status);
-    if (next === this.written) return;
+    if (jsonEqual(this.status, this.written)) return;
     const written = await this.kube.apply(certificates, {
       apiVersion: API_VERSION,
       kind: 'Certificate',
@@ -875,7 +875,7 @@ class StatusWriter {
       status: this.status,
     } as KubeObject, { subresource: 'status' });
     this.onWritten(written);
-    this.written = next;
+    this.written = structuredClone(this.status);
   }
 }
 
