@@ -71,14 +71,21 @@ export function requestedNames(spec: CertificateSpec): { commonName?: string; dn
   if (spec.commonName) (isIp(spec.commonName) ? ips : dns).add(spec.commonName.toLowerCase());
   return {
     ...(spec.commonName ? { commonName: spec.commonName } : {}),
-    dnsNames: [...dns].sort(),
-    ipAddresses: [...ips].sort(),
+    dnsNames: sorted(dns),
+    ipAddresses: sorted(ips),
   };
+}
+
+/** The set's values in order (no sort for one or none: the usual Certificate, on every sync). */
+function sorted(values: Set<string>): string[] {
+  const list = [...values];
+  return list.length > 1 ? list.sort() : list;
 }
 
 /** The same names, in any order (b was copied and sorted again for every element of a: garbage on every sync). */
 function sameSet(a: string[], b: string[]): boolean {
   if (a.length !== b.length) return false;
+  if (a.length === 1) return a[0] === b[0];
   const x = [...a].sort();
   const y = [...b].sort();
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
