@@ -32,6 +32,12 @@ describe('needsIssuance', () => {
     ['issues when renewal is due', {}, spec, new Date('2026-05-31T00:00:00Z'), Reason.RenewalDue],
     ['does nothing for a valid certificate before renewal', {}, spec, new Date('2026-07-01T00:00:00Z'), undefined],
     ['ignores name order and case', { certificate: cert({ dnsNames: ['WWW.example.com', 'example.com'] }) }, spec, undefined, undefined],
+    ['issues when one name was replaced by another (same count)', { certificate: cert({ dnsNames: ['example.com', 'old.example.com'] }) }, spec, undefined, Reason.NamesChanged],
+    ['counts a repeated name in the certificate (as a sort did)', { certificate: cert({ dnsNames: ['example.com', 'example.com'] }) }, spec, undefined, Reason.NamesChanged],
+    ['compares long name lists in any order', { certificate: cert({ dnsNames: Array.from({ length: 12 }, (_, i) => `n${11 - i}.example.com`) }) },
+      { ...spec, dnsNames: Array.from({ length: 12 }, (_, i) => `N${i}.example.com`) }, undefined, undefined],
+    ['issues when one of a long name list differs', { certificate: cert({ dnsNames: Array.from({ length: 12 }, (_, i) => `n${i}.example.com`) }) },
+      { ...spec, dnsNames: Array.from({ length: 12 }, (_, i) => `n${i === 5 ? 'x' : i}.example.com`) }, undefined, Reason.NamesChanged],
   ];
   it.each(rows)('%s', (_name, over, certSpec, renewal, reason) => {
     expect(needsIssuance({ spec: certSpec, secretName: 'web-tls', secret: { ...good, ...over }, now, renewalTime: renewal })?.reason).toBe(reason);

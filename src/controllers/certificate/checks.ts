@@ -65,27 +65,41 @@ type Check = (input: CheckInput) => Verdict;
 
 /** The names a certificate must carry: dnsNames plus a DNS commonName, sorted and unique. */
 export function requestedNames(spec: CertificateSpec): { commonName?: string; dnsNames: string[]; ipAddresses: string[] } {
-  const isIp = (v: string) => isIP(v) !== 0;
-  const dns = new Set((spec.dnsNames ?? []).map((n) => n.toLowerCase()));
-  const ips = new Set(spec.ipAddresses ?? []);
-  if (spec.commonName) (isIp(spec.commonName) ? ips : dns).add(spec.commonName.toLowerCase());
-  return {
-    ...(spec.commonName ? { commonName: spec.commonName } : {}),
-    dnsNames: sorted(dns),
-    ipAddresses: sorted(ips),
-  };
+  // Plain loops and arrays: this runs on every sync, and Sets, spreads and sorts of two names were its garbage.
+  const dnsNames: string[] = [];
+  const ipAddresses: string[] = [];
+  const dns = spec.dnsNames ?? [];
+  for (let i = 0; i < dns.length; i++) addUnique(dnsNames, dns[i]!.toLowerCase());
+  const ips = spec.ipAddresses ?? [];
+  for (let i = 0; i < ips.length; i++) addUnique(ipAddresses, ips[i]!);
+  if (spec.commonName) {
+    if (isIP(spec.commonName) !== 0) addUnique(ipAddresses, spec.commonName.toLowerCase());
+    else addUnique(dnsNames, spec.commonName.toLowerCase());
+  }
+  if (dnsNames.length > 1) dnsNames.sort();
+  if (ipAddresses.length > 1) ipAddresses.sort();
+  return spec.commonName ? { commonName: spec.commonName, dnsNames, ipAddresses } : { dnsNames, ipAddresses };
 }
 
-/** The set's values in order (no sort for one or none: the usual Certificate, on every sync). */
-function sorted(values: Set<string>): string[] {
-  const list = [...values];
-  return list.length > 1 ? list.sort() : list;
+function addUnique(list: string[], value: string): void {
+  if (!list.includes(value)) list.push(value);
 }
 
-/** The same names, in any order (b was copied and sorted again for every element of a: garbage on every sync). */
+/**
+ * The same names, in any order, counting repeats (b was copied and sorted again for every
+ * element of a before: garbage on every sync). Short lists, the usual case, without copies.
+ */
 function sameSet(a: string[], b: string[]): boolean {
   if (a.length !== b.length) return false;
-  if (a.length === 1) return a[0] === b[0];
+  if (a.length <= 8) {
+    const count = (list: string[], value: string) => {
+      let n = 0;
+      for (let i = 0; i < list.length; i++) if (list[i] === value) n++;
+      return n;
+    };
+    for (let i = 0; i < a.length; i++) if (count(a, a[i]!) !== count(b, a[i]!)) return false;
+    return true;
+  }
   const x = [...a].sort();
   const y = [...b].sort();
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
