@@ -99,12 +99,23 @@ export function evaluateTargets(results: BenchResults): Target[] {
       met: full ? without.rssAfterIdleMiB < 128 : undefined,
       ...(full ? {} : { note: `measured with ${scale.certificates} Certificates` }),
     });
-    if (without.rssPeakMiB !== undefined) {
+    const spread = scale.peakOverSettled;
+    if (spread && spread.runs > 1) {
+      // Several restarts of the same objects: the median of their ratios (results before --restarts had one).
+      const starts = [without, ...(scale.repeats ?? [])];
+      targets.push({
+        name: 'memory peak at start',
+        target: 'peak RSS of a start (list, sync) within 20 % of the settled RSS, 10,000 Certificates (median of the restarts)',
+        value: `median +${spread.medianPercent} % over ${spread.runs} restarts (from +${spread.minPercent} % to +${spread.maxPercent} %); peaks ${starts.map((r) => r.rssPeakMiB).join(', ')} MiB (VmHWM) vs settled ${starts.map((r) => r.rssAfterIdleMiB).join(', ')} MiB`,
+        met: full ? spread.medianPercent <= 20 : undefined,
+        ...(full ? {} : { note: `measured with ${scale.certificates} Certificates` }),
+      });
+    } else if (without.rssPeakMiB !== undefined) {
       const over = (without.rssPeakMiB - without.rssAfterIdleMiB) / without.rssAfterIdleMiB;
       targets.push({
         name: 'memory peak at start',
         target: 'peak RSS of a start (list, sync) within 20 % of the settled RSS, 10,000 Certificates',
-        value: `peak ${without.rssPeakMiB} MiB (VmHWM) vs settled ${without.rssAfterIdleMiB} MiB = +${pct(over)}`,
+        value: `peak ${without.rssPeakMiB} MiB (VmHWM) vs settled ${without.rssAfterIdleMiB} MiB = +${pct(over)}${full ? ' (one restart)' : ''}`,
         met: full ? over <= 0.2 : undefined,
         ...(full ? {} : { note: `measured with ${scale.certificates} Certificates` }),
       });
@@ -249,11 +260,13 @@ export function formatReport(results: BenchResults, environment: Environment, ta
     out.push(`  first start on them: /readyz ${s.firstStart.readyzSeconds} s, all Ready ${s.firstStart.allReadySeconds} s, per Certificate ${s.firstStart.perCertificate.reads} reads / ${s.firstStart.perCertificate.writes} writes, RSS ${s.firstStart.rssMiB} MiB, ${s.firstStart.newOrders} orders`);
     out.push(table([
       ['restart', '/readyz s', 'all synced s', 'RSS@readyz', 'RSS synced', 'RSS idle end', 'RSS max', 'heap used', 'idle CPU s/min', 'idle writes', 'start reads/cert', 'scrape CPU s (series)'],
-      ...s.runs.map((r) => [r.label, r.readyzSeconds, r.initialSyncSeconds, r.rssAtReadyzMiB, r.rssAfterSyncMiB, r.rssAfterIdleMiB, r.rssMaxMiB, r.heapUsedMiB,
+      ...[...s.runs, ...(s.repeats ?? [])].map((r) => [r.label, r.readyzSeconds, r.initialSyncSeconds, r.rssAtReadyzMiB, r.rssAfterSyncMiB, r.rssAfterIdleMiB, r.rssMaxMiB, r.heapUsedMiB,
         r.idleCpuSecondsPerMinute, r.idleApi.write, Math.round((r.startupApi.read / s.certificates) * 100) / 100, `${r.scrape.cpuSeconds} (${r.scrape.series})`]),
     ]));
     out.push(`  (MiB; idle ${s.runs[0]?.idleSeconds ?? 0} s per run; RSS difference with the unrelated Secrets: ${s.rssIncreasePercent >= 0 ? '+' : ''}${s.rssIncreasePercent} %; orders at the CA for these names: ${s.caOrdersForScaleNames})`);
-    out.push(`  peak RSS (VmHWM) per run: ${s.runs.map((r) => `${r.label} ${r.rssPeakMiB ?? '-'} MiB`).join(', ')}`);
+    out.push(`  peak RSS (VmHWM) per run: ${[...s.runs, ...(s.repeats ?? [])].map((r) => `${r.label} ${r.rssPeakMiB ?? '-'} MiB`).join(', ')}`);
+    const spread = s.peakOverSettled;
+    if (spread) out.push(`  peak over settled RSS, ${spread.runs} restart(s) without unrelated Secrets: median +${spread.medianPercent} %, from +${spread.minPercent} % to +${spread.maxPercent} %`);
     const first = s.firstIssuanceAtRest;
     if (first) out.push(`  one new Certificate with ${first.atRest} at rest: Ready after ${first.timeToReadySeconds} s; one order of the bare loop on the same CA ${first.caOrderSeconds} s; the operator's part ${first.operatorSeconds} s`);
   }
