@@ -4,7 +4,7 @@
 // ones the bench issues (two DNS names, ECDSA P-256, an AKI, server auth).
 // Run it with the image's node flags to see the cost the operator pays:
 //
-//   node --max-semi-space-size=1 --optimize-for-size --no-opt --no-maglev scripts/bench/facts.ts
+//   node --max-semi-space-size=1 --optimize-for-size --no-incremental-marking-task --no-opt --no-maglev scripts/bench/facts.ts
 //   node scripts/bench/facts.ts
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
