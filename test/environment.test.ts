@@ -2,15 +2,35 @@
 // pinned release that serves our CRDs, enforces their schemas, stores Secrets
 // and delivers watch events.
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION } from '../src/api/meta.ts';
 import { core, KubeClient, loadKubeConfig, supportsStreamingLists, type KubeObject } from '../src/kube/client.ts';
 import { Informer } from '../src/kube/informer.ts';
 import { createNamespace, env, kubeClient, kubectl, kubectlFails, waitFor } from './helpers.ts';
 import pino from 'pino';
+import { startControlPlane, type ControlPlane } from './env/controlplane.ts';
+import { ensureTools } from './env/tools.ts';
 
 const issuers = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
+
+/** A control plane of the test's own (with flags the shared one lacks), stopped and its directory removed afterwards. */
+async function withControlPlane(extraApiServerFlags: string[], use: (plane: ControlPlane) => Promise<void>): Promise<void> {
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-cp-'));
+  try {
+    const plane = await startControlPlane({ tools: ensureTools(), workDir, extraApiServerFlags });
+    try {
+      await use(plane);
+    } finally {
+      await plane.stop();
+    }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
 
 describe('the local control plane', () => {
   let kube: KubeClient;
@@ -101,53 +121,32 @@ describe('the local control plane', () => {
   });
 
   it('lists page by page when the API server refuses streaming lists (the WatchList feature gate off)', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const { startControlPlane } = await import('./env/controlplane.ts');
-    const { ensureTools } = await import('./env/tools.ts');
-    const workDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-cp-'));
-    try {
-      const plane = await startControlPlane({ tools: ensureTools(), workDir, extraApiServerFlags: ['--feature-gates=WatchList=false'] });
-      try {
-        const requests: string[] = [];
-        const gated = await KubeClient.fromKubeConfig(loadKubeConfig(plane.kubeconfig), {
-          fieldManager: 'certkeeper-tests', onRequest: (kind, _verb, resource) => { if (resource === 'secrets') requests.push(kind); },
-        });
-        // As connect() would decide from the version: the release offers them, this server has them off.
-        gated.streamingLists = true;
-        const secret = (name: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'default' }, stringData: { a: name } } as KubeObject);
-        await gated.create(core.secrets, secret('before-sync'));
-        requests.length = 0;
-        const informer = new Informer<KubeObject>({ kube: gated, type: core.secrets, namespace: 'default', metadataOnly: true, log: pino({ level: 'silent' }) });
-        informer.start();
-        await informer.waitForSync();
-        expect(informer.get('default/before-sync')).toBeDefined();
-        // One refused streaming watch, then a list and a plain watch.
-        await waitFor('the plain watch after the list', async () => requests.length >= 3);
-        expect(requests).toEqual(['watch', 'read', 'watch']);
-        await gated.create(core.secrets, secret('after-sync'));
-        await waitFor('the new Secret', async () => informer.get('default/after-sync') !== undefined);
-        await informer.stop();
-        gated.close();
-      } finally {
-        await plane.stop();
-      }
-    } finally {
-      rmSync(workDir, { recursive: true, force: true });
-    }
+    await withControlPlane(['--feature-gates=WatchList=false'], async (plane) => {
+      const requests: string[] = [];
+      const gated = await KubeClient.fromKubeConfig(loadKubeConfig(plane.kubeconfig), {
+        fieldManager: 'certkeeper-tests', onRequest: (kind, _verb, resource) => { if (resource === 'secrets') requests.push(kind); },
+      });
+      // As connect() would decide from the version: the release offers them, this server has them off.
+      gated.streamingLists = true;
+      const secret = (name: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'default' }, stringData: { a: name } } as KubeObject);
+      await gated.create(core.secrets, secret('before-sync'));
+      requests.length = 0;
+      const informer = new Informer<KubeObject>({ kube: gated, type: core.secrets, namespace: 'default', metadataOnly: true, log: pino({ level: 'silent' }) });
+      informer.start();
+      await informer.waitForSync();
+      expect(informer.get('default/before-sync')).toBeDefined();
+      // One refused streaming watch, then a list and a plain watch.
+      await waitFor('the plain watch after the list', async () => requests.length >= 3);
+      expect(requests).toEqual(['watch', 'read', 'watch']);
+      await gated.create(core.secrets, secret('after-sync'));
+      await waitFor('the new Secret', async () => informer.get('default/after-sync') !== undefined);
+      await informer.stop();
+      gated.close();
+    });
   });
 
   it('stops cleanly: a second control plane leaves nothing running or listening', async () => {
-    const { mkdtempSync, rmSync } = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const net = await import('node:net');
-    const { startControlPlane } = await import('./env/controlplane.ts');
-    const { ensureTools } = await import('./env/tools.ts');
-    const workDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-cp-'));
-    try {
-      const plane = await startControlPlane({ tools: ensureTools(), workDir });
+    await withControlPlane([], async (plane) => {
       const port = Number(new URL(plane.server).port);
       const pids = plane.pids();
       expect(pids).toHaveLength(2);
@@ -159,9 +158,7 @@ describe('the local control plane', () => {
         socket.once('error', () => resolve(false));
       });
       expect(listening).toBe(false);
-    } finally {
-      rmSync(workDir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('serves TLS that the kubeconfig trusts and refuses anonymous requests', async () => {
