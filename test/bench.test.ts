@@ -1,7 +1,7 @@
 // The benchmark harness (scripts/bench/) in a small configuration on the shared
 // environment, so `npm run bench` keeps working: every scenario completes and
 // its counts are consistent. Timings are reported, never asserted.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { peakOverSettled, runBenchmark, type BenchConfig } from '../scripts/benc
 import { imageEnv, imageNodeFlags } from '../scripts/bench/operator.ts';
 import { describeEnvironment, evaluateTargets, formatReport, memoryByCertificatesSvg, timeToReadySvg } from '../scripts/bench/report.ts';
 import { linearFit } from '../scripts/bench/util.ts';
+import { summarizeAllocations } from '../scripts/bench/profile.ts';
 import { env } from './helpers.ts';
 
 const workDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-bench-test-'));
@@ -147,6 +148,19 @@ describe('benchmark harness', () => {
     const scattered = linearFit([[0, 0], [1, 2], [2, 1], [3, 3]]);
     expect(scattered.slope).toBeCloseTo(0.8, 5);
     expect(scattered.r2).toBeLessThan(1);
+  });
+
+  it('sums a sampling heap profile by function, counting a sample for the innermost focused frame', () => {
+    const frame = (id: number, functionName: string, children: unknown[] = []) => ({ id, callFrame: { functionName, url: '', lineNumber: 0 }, children });
+    // (root) > sync > safeParse > parse;  (root) > sync > expand;  (root) > handle
+    const head = frame(1, '(root)', [frame(2, 'sync', [frame(3, 'safeParse', [frame(4, 'parse')]), frame(5, 'expand')]), frame(6, 'handle')]);
+    const file = path.join(workDir, 'allocations-1.heapprofile');
+    writeFileSync(file, JSON.stringify({ head, samples: [{ size: 3 * 2 ** 20, nodeId: 4, ordinal: 1 }, { size: 2 ** 20, nodeId: 5, ordinal: 2 }, { size: 2 ** 20, nodeId: 6, ordinal: 3 }] }));
+    expect(summarizeAllocations(file, ['sync', 'safeParse'])).toEqual({
+      sampledMiB: 5,
+      byFunction: [{ name: 'safeParse', MiB: 3, percent: 60 }, { name: 'sync', MiB: 1, percent: 20 }, { name: 'handle', MiB: 1, percent: 20 }],
+    });
+    expect(summarizeAllocations(file).byFunction.map((f) => f.name)).toEqual(['parse', 'expand', 'handle']);
   });
 
   it('starts the operator with the node flags of the image\'s ENTRYPOINT', () => {

@@ -4,6 +4,7 @@
 //
 //   node scripts/bench/profile.ts bench/profiles/3-without-unrelated.cpuprofile
 //   node --max-old-space-size=8192 scripts/bench/profile.ts bench/profiles/Heap.*.heapsnapshot
+//   node scripts/bench/profile.ts --focus sync,secretFacts bench/profiles/allocations-*.heapprofile
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -139,6 +140,56 @@ export function summarizeHeapSnapshot(file: string, top = 25): HeapSummary {
   };
 }
 
+interface SamplingNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: SamplingNode[];
+}
+interface SamplingProfile {
+  head: SamplingNode;
+  samples: { size: number; nodeId: number; ordinal: number }[];
+}
+
+export interface AllocationSummary {
+  sampledMiB: number;
+  /** Sampled bytes by the innermost frame with one of these names, else by the function that allocated. */
+  byFunction: { name: string; MiB: number; percent: number }[];
+}
+
+/**
+ * Where a sampling heap profile's bytes were allocated (scripts/bench/heap-sampling.ts):
+ * each sample counted once, for the first of `focus` found in its stack (innermost first),
+ * else for the function that allocated it.
+ */
+export function summarizeAllocations(file: string, focus: string[] = [], top = 25): AllocationSummary {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as SamplingProfile;
+  const parent = new Map<number, SamplingNode | undefined>();
+  const nodes = new Map<number, SamplingNode>();
+  const walk = (node: SamplingNode, up: SamplingNode | undefined) => {
+    nodes.set(node.id, node);
+    parent.set(node.id, up);
+    for (const child of node.children ?? []) walk(child, node);
+  };
+  walk(profile.head, undefined);
+  const bytes = new Map<string, number>();
+  let total = 0;
+  for (const sample of profile.samples) {
+    total += sample.size;
+    let node = nodes.get(sample.nodeId);
+    const own = node?.callFrame.functionName || '(anonymous)';
+    let name: string | undefined;
+    while (node && name === undefined) {
+      if (focus.includes(node.callFrame.functionName)) name = node.callFrame.functionName;
+      node = parent.get(node.id);
+    }
+    name ??= own;
+    bytes.set(name, (bytes.get(name) ?? 0) + sample.size);
+  }
+  const byFunction = [...bytes].sort((a, b) => b[1] - a[1]).slice(0, top)
+    .map(([name, size]) => ({ name, MiB: Math.round((size / 2 ** 20) * 10) / 10, percent: Math.round((size / total) * 1000) / 10 }));
+  return { sampledMiB: Math.round((total / 2 ** 20) * 10) / 10, byFunction };
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // --from S / --to S: a window of the profile, in seconds since it started.
   const args = process.argv.slice(2);
@@ -150,9 +201,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     return value;
   };
   const window = { fromSeconds: option('--from'), toSeconds: option('--to') };
+  // --focus a,b,c: sampled allocations counted for the first of these functions in their stack.
+  const focusAt = args.indexOf('--focus');
+  const focus = focusAt < 0 ? [] : args.splice(focusAt, 2)[1]!.split(',');
   for (const file of args) {
     console.log(`\n${file}`);
-    if (file.endsWith('.heapsnapshot')) {
+    if (file.endsWith('.heapprofile')) {
+      const s = summarizeAllocations(file, focus);
+      console.log(`allocated ${s.sampledMiB} MiB (sampled, collected objects included); by function${focus.length ? ` (${focus.join(', ')} first)` : ''}:`);
+      for (const f of s.byFunction) console.log(`  ${String(f.MiB).padStart(8)} MiB ${String(f.percent).padStart(5)} %  ${f.name}`);
+    } else if (file.endsWith('.heapsnapshot')) {
       const s = summarizeHeapSnapshot(file);
       console.log(`heap ${s.totalMiB} MiB in ${s.nodes} objects; largest by constructor (self size):`);
       for (const g of s.byConstructor) console.log(`  ${String(g.MiB).padStart(8)} MiB  ${String(g.count).padStart(8)}  ${g.type} ${g.name}`);
