@@ -249,11 +249,25 @@ describe('a cert-manager Certificate with only the group changed', () => {
     expect(await ordersForNamespace()).toBe(ordersBefore);
   });
 
+  // isCA, uris and emailAddresses are valid for selfSigned and ca issuers: an ACME issuer refuses them at sync (below).
   it.each([
-    ['isCA: true', (m: string) => m.replace('isCA: false', 'isCA: true'), 'isCA cannot be true: ACME CAs issue leaf certificates only'],
-    ['uris', (m: string) => m.replace('  dnsNames:', '  uris: [spiffe://cluster.local/ns/a/sa/b]\n  dnsNames:'), 'uris, emailAddresses and otherNames cannot be requested'],
-    ['emailAddresses', (m: string) => m.replace('  dnsNames:', '  emailAddresses: [a@example.com]\n  dnsNames:'), 'ACME CAs issue certificates for DNS names and IP addresses only'],
-    ['nameConstraints', (m: string) => m.replace('  dnsNames:', '  nameConstraints:\n    critical: true\n    permitted: { dnsDomains: [example.com] }\n  dnsNames:'), 'nameConstraints cannot be requested: they belong to CA certificates'],
+    ['isCA: true', 'isCA: true', 'isCA cannot be true: ACME CAs issue leaf certificates only'],
+    ['uris', 'uris: [spiffe://cluster.local/ns/a/sa/b]', 'uris cannot be requested: ACME CAs issue certificates for DNS names and IP addresses only'],
+    ['emailAddresses', 'emailAddresses: [a@example.com]', 'emailAddresses cannot be requested: ACME CAs issue certificates for DNS names and IP addresses only'],
+  ])('refuses %s for an ACME issuer, saying why, with no order', async (name, field, message) => {
+    const ordersBefore = await ordersForNamespace();
+    const certificate = `acme-${name.replace(/[^a-z]/gi, '').toLowerCase()}`;
+    const manifest = certManagerStyle(certificate, host(certificate)).replace('isCA: false', field.startsWith('isCA') ? field : 'isCA: false').replace('  dnsNames:', field.startsWith('isCA') ? '  dnsNames:' : `  ${field}\n  dnsNames:`);
+    await kubectl(['apply', '-f', '-'], manifest);
+    const refused = await waitForReason(certificate, 'NotSupportedByAcme', 'False');
+    expect(refused.status!.conditions!.find((c) => c.type === 'Ready')!.message).toContain(message);
+    expect(await kube.get(core.secrets, ns, `${certificate}-tls`)).toBeUndefined();
+    expect(await ordersForNamespace()).toBe(ordersBefore);
+  });
+
+  it.each([
+    ['otherNames', (m: string) => m.replace('  dnsNames:', '  otherNames: [{ oid: 1.3.6.1.4.1.311.20.2.3, utf8Value: a@example.com }]\n  dnsNames:'), 'otherNames cannot be requested'],
+    ['nameConstraints', (m: string) => m.replace('  dnsNames:', '  nameConstraints:\n    critical: true\n    permitted: { dnsDomains: [example.com] }\n  dnsNames:'), 'nameConstraints cannot be requested'],
     ['renewBefore with renewBeforePercentage', (m: string) => m.replace('  renewBeforePercentage: 70', '  renewBeforePercentage: 70\n  renewBefore: 720h'), 'renewBefore and renewBeforePercentage are mutually exclusive'],
     ['a keystore without a password', (m: string) => m.replace('      passwordSecretRef: { name: keystore-password, key: password }\n    jks:', '    jks:'), 'give exactly one of passwordSecretRef or password'],
   ])('refuses %s at apply time, saying why', async (_name, edit, message) => {

@@ -89,10 +89,10 @@ export const CertificateSubject = z.object({
   organizationalUnits: z.array(z.string()).optional().describe('OU: the first is sent.'),
   localities: z.array(z.string()).optional().describe('L: the first is sent.'),
   provinces: z.array(z.string()).optional().describe('ST: the first is sent.'),
-  streetAddresses: z.array(z.string()).optional().describe('Not sent (reported).'),
-  postalCodes: z.array(z.string()).optional().describe('Not sent (reported).'),
-  serialNumber: z.string().optional().describe('Not sent (reported).'),
-}).describe('Subject fields for the CSR. ACME CAs (GTS, Let\'s Encrypt) drop every subject field but the common name; certkeeper sends the first organization, country, unit, locality and province and says so.');
+  streetAddresses: z.array(z.string()).optional().describe('street: written by selfSigned and ca issuers; not sent to ACME CAs (reported).'),
+  postalCodes: z.array(z.string()).optional().describe('postalCode: written by selfSigned and ca issuers; not sent to ACME CAs (reported).'),
+  serialNumber: z.string().optional().describe('serialNumber: written by selfSigned and ca issuers; not sent to ACME CAs (reported).'),
+}).describe('Subject fields. selfSigned and ca issuers write them all. ACME CAs (GTS, Let\'s Encrypt) drop every subject field but the common name; certkeeper sends the first organization, country, unit, locality and province and says so.');
 
 export const CertificateSpec = z.object({
   secretName: z.string().min(1).describe('The kubernetes.io/tls Secret to write (tls.crt, tls.key) in the Certificate\'s namespace.'),
@@ -108,18 +108,18 @@ export const CertificateSpec = z.object({
   commonName: z.string().max(64).optional().describe('Subject common name; must also be one of dnsNames for most CAs.'),
   dnsNames: z.array(DnsName).max(MAX_NAMES).optional().describe('DNS names (wildcards like *.example.com need a DNS-01 solver).'),
   ipAddresses: z.array(IpAddress).max(MAX_NAMES).optional().describe('IP addresses (the CA must support IP identifiers).'),
-  duration: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Requested lifetime, e.g. 2160h. ACME CAs decide the lifetime (see profile); used to validate renewBefore.'),
+  duration: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Requested lifetime, e.g. 2160h (the default for selfSigned and ca issuers; a ca issuer never signs past its own expiry). ACME CAs decide the lifetime (see profile) unless the issuer sets enableDurationFeature.'),
   renewBefore: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Renew this long before expiry (e.g. 720h). Default: when two thirds of the lifetime have passed, or the CA\'s renewal window (ARI).'),
   privateKey: CertificatePrivateKey.optional().describe('The certificate\'s private key.'),
-  usages: z.array(KeyUsage).optional().describe('Key usages. Default: digital signature, key encipherment, server auth. No client auth unless asked: Google Trust Services rejects it.'),
+  usages: z.array(KeyUsage).optional().describe('Key usages. Default: digital signature, key encipherment, server auth; with isCA: digital signature, key encipherment, cert sign (no extended usage, which would bind every certificate below the CA). selfSigned and ca issuers write exactly these; ACME CAs choose by profile (no client auth unless asked: Google Trust Services rejects it).'),
   profile: z.string().optional().describe('ACME profile to request (e.g. GTS "standard" or "minimal"), when the CA offers profiles.'),
   preferredChain: z.string().optional().describe('Common name of the root of the chain to prefer when the CA offers alternates.'),
   subject: CertificateSubject.optional(),
   literalSubject: z.string().optional().describe('cert-manager\'s RFC 4514 subject. Accepted and reported: certkeeper builds the subject from commonName and subject, and ACME CAs keep only the common name anyway.'),
-  isCA: z.boolean().optional().describe('Must be false: ACME CAs issue leaf certificates only.'),
-  uris: z.array(z.string()).optional().describe('Refused: ACME CAs issue certificates for DNS names and IP addresses only.'),
-  emailAddresses: z.array(z.string()).optional().describe('Refused: ACME CAs issue certificates for DNS names and IP addresses only.'),
-  otherNames: z.array(z.object({ oid: z.string().optional().describe('OID of the name.'), utf8Value: z.string().optional().describe('Its value.') })).optional().describe('Refused: ACME CAs issue certificates for DNS names and IP addresses only.'),
+  isCA: z.boolean().optional().describe('A CA certificate (basic constraints cA, key usage cert sign): selfSigned and ca issuers only (a selfSigned one is a root for a ca issuer). ACME CAs issue leaf certificates only: refused for them.'),
+  uris: z.array(z.string()).max(MAX_NAMES).optional().describe('URI subject alternative names (SPIFFE IDs, say): selfSigned and ca issuers only; refused for ACME issuers.'),
+  emailAddresses: z.array(z.string()).max(MAX_NAMES).optional().describe('Email subject alternative names: selfSigned and ca issuers only; refused for ACME issuers.'),
+  otherNames: z.array(z.object({ oid: z.string().optional().describe('OID of the name.'), utf8Value: z.string().optional().describe('Its value.') })).optional().describe('Refused: certkeeper does not write otherName subject alternative names.'),
   keystores: Keystores.optional(),
   additionalOutputFormats: z.array(z.object({
     type: z.enum(['CombinedPEM', 'DER']).describe('CombinedPEM: tls-combined.pem (key, then chain). DER: key.der (the key in PKCS#8 DER).'),
@@ -132,12 +132,11 @@ export const CertificateSpec = z.object({
   nameConstraints: z.looseObject({}).meta({ 'x-kubernetes-preserve-unknown-fields': true }).optional().describe('Refused: name constraints belong to CA certificates, and ACME CAs issue leaf certificates only.'),
 }).meta({
   'x-kubernetes-validations': [
-    { rule: '!has(self.isCA) || !self.isCA', message: 'isCA cannot be true: ACME CAs issue leaf certificates only' },
-    { rule: '!has(self.uris) && !has(self.emailAddresses) && !has(self.otherNames)', message: 'uris, emailAddresses and otherNames cannot be requested: ACME CAs issue certificates for DNS names and IP addresses only' },
-    { rule: '!has(self.nameConstraints)', message: 'nameConstraints cannot be requested: they belong to CA certificates, and ACME CAs issue leaf certificates only' },
+    { rule: '!has(self.otherNames)', message: 'otherNames cannot be requested: certkeeper does not write otherName subject alternative names' },
+    { rule: '!has(self.nameConstraints)', message: 'nameConstraints cannot be requested: certkeeper does not write name constraints into CA certificates' },
     { rule: '!(has(self.renewBefore) && has(self.renewBeforePercentage))', message: 'renewBefore and renewBeforePercentage are mutually exclusive' },
     { rule: '!(has(self.literalSubject) && (has(self.subject) || has(self.commonName)))', message: 'literalSubject is exclusive with subject and commonName' },
-    { rule: 'has(self.commonName) || (has(self.dnsNames) && size(self.dnsNames) > 0) || (has(self.ipAddresses) && size(self.ipAddresses) > 0)', message: 'at least one of commonName, dnsNames or ipAddresses is required' },
+    { rule: 'has(self.commonName) || (has(self.dnsNames) && size(self.dnsNames) > 0) || (has(self.ipAddresses) && size(self.ipAddresses) > 0) || (has(self.uris) && size(self.uris) > 0) || (has(self.emailAddresses) && size(self.emailAddresses) > 0)', message: 'at least one of commonName, dnsNames, ipAddresses, uris or emailAddresses is required' },
   ],
 }).describe('The certificate to obtain and keep valid.');
 export type CertificateSpec = z.infer<typeof CertificateSpec>;

@@ -55,10 +55,39 @@ export const AcmeIssuerSpec = z.object({
 }).describe('An ACME CA account.');
 export type AcmeIssuerSpec = z.infer<typeof AcmeIssuerSpec>;
 
+/** A DNS subdomain (RFC 1123), as Kubernetes names Secrets: checked by the API server, so a bad name fails at apply. */
+export const SecretName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/)
+  .describe('Name of a Secret (a DNS subdomain: lower-case letters, digits, hyphens and dots).');
+
+export const SelfSignedIssuerSpec = z.object({
+  crlDistributionPoints: z.array(z.string()).optional().describe('CRL distribution point URLs to put in each certificate.'),
+}).describe('Signs each Certificate with the Certificate\'s own private key (cert-manager\'s selfSigned issuer). A Certificate with isCA: true becomes a root CA for a ca issuer.');
+
+export const CAIssuerSpec = z.object({
+  secretName: SecretName.describe('The kubernetes.io/tls Secret holding the signing CA\'s certificate (tls.crt) and key (tls.key), in the Issuer\'s namespace (a ClusterIssuer: the cluster resource namespace). certkeeper reads it and never writes it.'),
+  crlDistributionPoints: z.array(z.string()).optional().describe('CRL distribution point URLs to put in each certificate.'),
+  ocspServers: z.array(z.string()).optional().describe('OCSP responder URLs to put in each certificate (Authority Information Access).'),
+  issuingCertificateURLs: z.array(z.string()).optional().describe('URLs where the CA certificate can be fetched (Authority Information Access caIssuers).'),
+}).describe('Signs each Certificate with a CA key pair held in a Secret (cert-manager\'s ca issuer).');
+export type CAIssuerSpec = z.infer<typeof CAIssuerSpec>;
+
 export const IssuerSpec = z.object({
-  acme: AcmeIssuerSpec,
-}).describe('Which CA issues certificates, and with which account.');
+  acme: AcmeIssuerSpec.optional(),
+  selfSigned: SelfSignedIssuerSpec.optional(),
+  ca: CAIssuerSpec.optional(),
+}).meta({
+  'x-kubernetes-validations': [
+    { rule: '[has(self.acme), has(self.selfSigned), has(self.ca)].filter(x, x).size() == 1', message: 'exactly one of acme, selfSigned or ca is required' },
+  ],
+}).refine((spec) => [spec.acme, spec.selfSigned, spec.ca].filter((x) => x !== undefined).length === 1, 'exactly one of acme, selfSigned or ca is required')
+  .describe('Which CA issues certificates: an ACME CA with an account (acme), the Certificate\'s own key (selfSigned), or a CA key pair in a Secret (ca). Exactly one.');
 export type IssuerSpec = z.infer<typeof IssuerSpec>;
+
+/** How an issuer signs: at an ACME CA, or here (selfSigned, ca). */
+export type IssuerType = 'acme' | 'selfSigned' | 'ca';
+export function issuerType(spec: IssuerSpec): IssuerType {
+  return spec.acme ? 'acme' : spec.selfSigned ? 'selfSigned' : 'ca';
+}
 
 export const AcmeIssuerStatus = z.object({
   accountSecretRef: z.object({

@@ -157,7 +157,7 @@ describe('signCertificate', () => {
   it.each([
     { name: 'defaults to digital signature, key encipherment and server auth', usages: undefined, isCA: false, keyUsage: F.digitalSignature | F.keyEncipherment, extended: [EKU.server] },
     { name: 'treats an empty list as the default', usages: [], isCA: false, keyUsage: F.digitalSignature | F.keyEncipherment, extended: [EKU.server] },
-    { name: 'adds cert sign for a CA', usages: undefined, isCA: true, keyUsage: F.digitalSignature | F.keyEncipherment | F.keyCertSign, extended: [EKU.server] },
+    { name: 'gives a CA cert sign and no extended usage by default (a CA\'s EKUs bind every certificate below it)', usages: undefined, isCA: true, keyUsage: F.digitalSignature | F.keyEncipherment | F.keyCertSign, extended: undefined },
     { name: 'adds cert sign for a CA whose usages omit it', usages: ['crl sign'], isCA: true, keyUsage: F.keyCertSign | F.cRLSign, extended: undefined },
     { name: 'reads signing as digital signature and maps every key usage bit', usages: ['signing', 'content commitment', 'key encipherment', 'data encipherment', 'key agreement', 'cert sign', 'crl sign', 'encipher only', 'decipher only'], isCA: false, keyUsage: F.digitalSignature | F.nonRepudiation | F.keyEncipherment | F.dataEncipherment | F.keyAgreement | F.keyCertSign | F.cRLSign | F.encipherOnly | F.decipherOnly, extended: undefined },
     { name: 'maps the extended usages and reads s/mime as email protection, once', usages: ['digital signature', 'server auth', 'client auth', 'code signing', 'email protection', 's/mime', 'timestamping', 'ocsp signing'], isCA: false, keyUsage: F.digitalSignature, extended: [EKU.server, EKU.client, EKU.code, EKU.email, EKU.time, EKU.ocsp] },

@@ -42,6 +42,12 @@ export interface CAKeyPairProblem { reason: CAKeyPairProblemReason; message: str
 
 const DEFAULT_DURATION_MS = 2160 * 3600_000;
 const DEFAULT_USAGES = ['digital signature', 'key encipherment', 'server auth'];
+/**
+ * A CA gets no extended key usage by default: verifiers such as Go's (the API server calling a
+ * webhook) apply a CA's EKUs to every certificate below it, so server auth on a root would
+ * refuse the client certificates it signs.
+ */
+const DEFAULT_CA_USAGES = ['digital signature', 'key encipherment', 'cert sign'];
 
 const KEY_USAGE_FLAGS = new Map<string, x509.KeyUsageFlags>([
   ['signing', x509.KeyUsageFlags.digitalSignature],
@@ -252,7 +258,7 @@ function subjectName(template: CertificateTemplate): x509.Name {
 }
 
 function usageExtensions(template: CertificateTemplate): x509.Extension[] {
-  const usages = template.usages && template.usages.length > 0 ? template.usages : DEFAULT_USAGES;
+  const usages = template.usages && template.usages.length > 0 ? template.usages : template.isCA ? DEFAULT_CA_USAGES : DEFAULT_USAGES;
   let keyUsage = template.isCA ? x509.KeyUsageFlags.keyCertSign : 0;
   const extended = new Set<string>();
   for (const usage of usages) {

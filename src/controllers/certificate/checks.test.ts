@@ -4,7 +4,7 @@ import type { Solver } from '../../api/solvers.ts';
 import type { CertificateFacts } from '../../pki/certificate.ts';
 import {
   deferredRenewal, dnsNameProblem, invalidNames, needsIssuance, Reason, Refusal, renewalTime, requestedNames, secretOwnership, spreadFraction,
-  unsolvableNames, type Claimant, type OwnershipInput, type SecretFacts, certificateNotes, expectedOutputs, foreignIssuerGroup, outputsStale, stillValidDuring,
+  unsolvableNames, acmeUnsupported, signedRequestDigest, type Claimant, type OwnershipInput, type SecretFacts, certificateNotes, expectedOutputs, foreignIssuerGroup, outputsStale, stillValidDuring,
 } from './checks.ts';
 import type { CertificateStatus } from '../../api/certificate.ts';
 
@@ -310,5 +310,58 @@ describe('renew requests', () => {
     expect(needsIssuance({ ...input, secret: good })).toBeUndefined();
     expect(stillValidDuring(Reason.RenewRequested)).toBe(true);
     expect(stillValidDuring(Reason.Expired)).toBe(false);
+  });
+});
+
+describe('selfSigned and ca issuers (signed here)', () => {
+  const local: CertificateSpec = { secretName: 'ca-tls', issuerRef: { name: 'root', kind: 'Issuer' }, isCA: true, commonName: 'Example Root CA' };
+  const signed: SecretFacts = { ...good, certificate: cert({ dnsNames: [], commonName: 'Example Root CA' }), issuer: { kind: 'Issuer', name: 'root' }, signedRequest: signedRequestDigest(local) };
+  const rows: [string, Partial<SecretFacts>, CertificateSpec, string | undefined][] = [
+    ['keeps a CA whose common name is not among its names (a subject field, not a name)', {}, local, undefined],
+    ['signs again when isCA changed', {}, { ...local, isCA: false }, Reason.SignedRequestChanged],
+    ['signs again when the usages changed', {}, { ...local, usages: ['cert sign'] }, Reason.SignedRequestChanged],
+    ['signs again when the subject changed', {}, { ...local, subject: { organizations: ['Other'] } }, Reason.SignedRequestChanged],
+    ['signs again when a URI was added', {}, { ...local, uris: ['spiffe://a/b'] }, Reason.SignedRequestChanged],
+    ['signs again when the duration changed', {}, { ...local, duration: '24h' }, Reason.SignedRequestChanged],
+    ['keeps an adopted certificate without certkeeper\'s mark (a CA migrated from cert-manager is never signed anew)', { signedRequest: undefined }, { ...local, usages: ['cert sign'] }, undefined],
+    ['still renews on the names first', {}, { ...local, dnsNames: ['ca.example.com'] }, Reason.NamesChanged],
+  ];
+  it.each(rows)('%s', (_name, over, certSpec, reason) => {
+    expect(needsIssuance({ spec: certSpec, secretName: 'ca-tls', secret: { ...signed, ...over }, now, localIssuer: true })?.reason).toBe(reason);
+  });
+
+  it('the same spec for an ACME issuer wants the common name among the names', () => {
+    expect(needsIssuance({ spec: local, secretName: 'ca-tls', secret: signed, now })?.reason).toBe(Reason.NamesChanged);
+  });
+
+  it('the digest ignores the order of usages, uris and emails', () => {
+    expect(signedRequestDigest({ ...local, usages: ['server auth', 'client auth'], uris: ['b', 'a'] }))
+      .toBe(signedRequestDigest({ ...local, usages: ['client auth', 'server auth'], uris: ['a', 'b'] }));
+  });
+
+  it('does not check a common name as a DNS name for them', () => {
+    expect(invalidNames(local, false)).toBeUndefined();
+    expect(invalidNames(local)?.reason).toBe(Refusal.InvalidName);
+    expect(requestedNames({ ...local, dnsNames: ['ca.example.com'] }, false)).toEqual({ commonName: 'Example Root CA', dnsNames: ['ca.example.com'], ipAddresses: [] });
+  });
+
+  const refusals: [string, Partial<CertificateSpec>, string | undefined][] = [
+    ['refuses isCA for an ACME issuer', { isCA: true }, 'isCA cannot be true: ACME CAs issue leaf certificates only'],
+    ['refuses uris for an ACME issuer', { uris: ['spiffe://a/b'] }, 'uris cannot be requested: ACME CAs issue certificates for DNS names and IP addresses only'],
+    ['refuses emailAddresses for an ACME issuer', { emailAddresses: ['a@example.com'] }, 'emailAddresses cannot be requested'],
+    ['accepts isCA false and empty lists', { isCA: false, uris: [], emailAddresses: [] }, undefined],
+  ];
+  it.each(refusals)('%s', (_name, over, message) => {
+    const refused = acmeUnsupported({ ...spec, ...over }, 'Issuer ns/gts');
+    expect(refused?.message).toEqual(message === undefined ? undefined : expect.stringContaining(message));
+    if (refused) {
+      expect(refused.reason).toBe(Refusal.NotSupportedByAcme);
+      expect(refused.message).toContain('Issuer ns/gts is an ACME issuer; a selfSigned or ca issuer signs such certificates');
+    }
+  });
+
+  it('notes only what has no effect when signing here (every subject field and usage is written)', () => {
+    const notes = certificateNotes({ ...local, subject: { organizations: ['A', 'B'], postalCodes: ['1'] }, usages: ['client auth'], signatureAlgorithm: 'ECDSAWithSHA256' }, cert(), true);
+    expect(notes).toEqual(['signatureAlgorithm ECDSAWithSHA256 has no effect (the issuer signs with the algorithm of its key)']);
   });
 });

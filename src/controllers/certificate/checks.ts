@@ -20,6 +20,7 @@ export const Reason = {
   Expired: 'Expired',
   RenewalDue: 'RenewalDue',
   RenewRequested: 'RenewRequested',
+  SignedRequestChanged: 'SignedRequestChanged',
 } as const;
 
 /** Set by `certkeeper renew` (like cmctl renew): a request to issue again now, honoured once. */
@@ -48,6 +49,8 @@ export interface SecretFacts {
   keyEncoding?: 'PKCS1';
   /** Where the keystores' passwords came from when written (a Secret's version, or a literal's digest). */
   keystorePasswordSource?: string;
+  /** selfSigned and ca issuers: the signedRequestDigest the certificate was signed for. */
+  signedRequest?: string;
 }
 
 export interface CheckInput {
@@ -58,13 +61,22 @@ export interface CheckInput {
   renewalTime?: Date;
   /** A renew request (its annotation's value) that no issuance has honoured yet. */
   renewRequest?: string;
+  /**
+   * The issuer signs here (selfSigned, ca): the common name is a subject field, not a
+   * name the certificate must carry, and the certificate must match signedRequestDigest(spec).
+   */
+  localIssuer?: boolean;
 }
 
 export type Verdict = { reason: ReissueReason; message: string } | undefined;
 type Check = (input: CheckInput) => Verdict;
 
-/** The names a certificate must carry: dnsNames plus a DNS commonName, sorted and unique. */
-export function requestedNames(spec: CertificateSpec): { commonName?: string; dnsNames: string[]; ipAddresses: string[] } {
+/**
+ * The names a certificate must carry: dnsNames plus a DNS commonName, sorted and unique.
+ * commonNameIsName false (selfSigned and ca issuers, as cert-manager): the common name
+ * is a subject field only ("Example Root CA").
+ */
+export function requestedNames(spec: CertificateSpec, commonNameIsName = true): { commonName?: string; dnsNames: string[]; ipAddresses: string[] } {
   // Plain loops and arrays: this runs on every sync, and Sets, spreads and sorts of two names were its garbage.
   const dnsNames: string[] = [];
   const ipAddresses: string[] = [];
@@ -72,7 +84,7 @@ export function requestedNames(spec: CertificateSpec): { commonName?: string; dn
   for (let i = 0; i < dns.length; i++) addUnique(dnsNames, dns[i]!.toLowerCase());
   const ips = spec.ipAddresses ?? [];
   for (let i = 0; i < ips.length; i++) addUnique(ipAddresses, ips[i]!);
-  if (spec.commonName) {
+  if (spec.commonName && commonNameIsName) {
     if (isIP(spec.commonName) !== 0) addUnique(ipAddresses, spec.commonName.toLowerCase());
     else addUnique(dnsNames, spec.commonName.toLowerCase());
   }
@@ -129,10 +141,10 @@ const keyChanged: Check = ({ spec, secret }) => {
     : undefined;
 };
 
-const namesChanged: Check = ({ spec, secret }) => {
+const namesChanged: Check = ({ spec, secret, localIssuer }) => {
   const cert = secret.certificate;
   if (!cert) return undefined;
-  const want = requestedNames(spec);
+  const want = requestedNames(spec, !localIssuer);
   if (!sameSet(cert.dnsNames.map((n) => n.toLowerCase()), want.dnsNames)) {
     return { reason: Reason.NamesChanged, message: `the certificate is for DNS names [${cert.dnsNames.join(', ')}], spec asks for [${want.dnsNames.join(', ')}]` };
   }
@@ -149,6 +161,24 @@ const issuerChanged: Check = ({ spec, secret }) => {
     : undefined;
 };
 
+/**
+ * What a selfSigned or ca issuer signs beyond the names, as a short digest recorded on the
+ * TLS Secret: a change (isCA, usages, subject, uris, emails, duration) signs again. Pure.
+ */
+export function signedRequestDigest(spec: CertificateSpec): string {
+  const sorted = (list: string[] | undefined) => [...(list ?? [])].sort();
+  return createHash('sha256').update(JSON.stringify([
+    spec.commonName ?? '', spec.subject ?? {}, spec.isCA === true, sorted(spec.usages), sorted(spec.uris), sorted(spec.emailAddresses), spec.duration ?? '',
+  ])).digest('base64url').slice(0, 22);
+}
+
+// Only for a certificate certkeeper signed (it carries the mark): one adopted from cert-manager
+// is kept while its names, key and validity fit, so a migrated CA is never signed anew.
+const signedRequestChanged: Check = ({ spec, secret, localIssuer }) =>
+  localIssuer && secret.certificate && secret.signedRequest !== undefined && secret.signedRequest !== signedRequestDigest(spec)
+    ? { reason: Reason.SignedRequestChanged, message: 'the certificate was signed for another subject, isCA, usages, uris, emailAddresses or duration than the spec asks for' }
+    : undefined;
+
 const expired: Check = ({ secret, now }) =>
   secret.certificate && secret.certificate.notAfter <= now.getTime()
     ? { reason: Reason.Expired, message: `the certificate expired at ${new Date(secret.certificate.notAfter).toISOString()}` }
@@ -161,7 +191,7 @@ const renewalDue: Check = ({ renewalTime, now }) =>
 const renewRequested: Check = ({ renewRequest }) =>
   renewRequest ? { reason: Reason.RenewRequested, message: `renewal requested at ${renewRequest} (certkeeper renew)` } : undefined;
 
-export const checks: readonly Check[] = [secretMissing, secretInvalid, keyMismatch, keyChanged, namesChanged, issuerChanged, expired, renewalDue, renewRequested];
+export const checks: readonly Check[] = [secretMissing, secretInvalid, keyMismatch, keyChanged, namesChanged, issuerChanged, signedRequestChanged, expired, renewalDue, renewRequested];
 
 /** Reasons that re-issue while the current certificate stays valid (Ready stays True meanwhile). */
 export function stillValidDuring(reason: ReissueReason): boolean {
@@ -184,6 +214,7 @@ export function needsIssuance(input: CheckInput): Verdict {
 
 export const Refusal = {
   InvalidName: 'InvalidName',
+  NotSupportedByAcme: 'NotSupportedByAcme',
   NoSolver: 'NoSolver',
   SecretInUse: 'SecretInUse',
   SecretNotOurs: 'SecretNotOurs',
@@ -217,7 +248,7 @@ export function dnsNameProblem(name: string): string | undefined {
  * Names the API server would refuse today, in objects stored before its
  * rules existed: checked again here, so none of them ever reaches the CA.
  */
-export function invalidNames(spec: CertificateSpec): Refused {
+export function invalidNames(spec: CertificateSpec, commonNameIsName = true): Refused {
   const problems: string[] = [];
   for (const name of spec.dnsNames ?? []) {
     const problem = dnsNameProblem(name);
@@ -226,11 +257,25 @@ export function invalidNames(spec: CertificateSpec): Refused {
   for (const ip of spec.ipAddresses ?? []) {
     if (isIP(ip) === 0) problems.push(`ipAddresses: "${ip}" is not an IPv4 or IPv6 address`);
   }
-  if (spec.commonName && isIP(spec.commonName) === 0) {
+  if (spec.commonName && commonNameIsName && isIP(spec.commonName) === 0) {
     const problem = dnsNameProblem(spec.commonName);
     if (problem) problems.push(`commonName: ${problem}`);
   }
   return problems.length > 0 ? { reason: Refusal.InvalidName, message: `${problems.join('; ')}; nothing was ordered` } : undefined;
+}
+
+/**
+ * What a Certificate asks that only selfSigned and ca issuers can do (the API server
+ * refused these for every Certificate before those issuers existed; now the issuer decides).
+ */
+export function acmeUnsupported(spec: CertificateSpec, issuer: string): Refused {
+  const problems: string[] = [];
+  if (spec.isCA) problems.push('isCA cannot be true: ACME CAs issue leaf certificates only');
+  const extra = (['uris', 'emailAddresses'] as const).filter((field) => (spec[field]?.length ?? 0) > 0);
+  if (extra.length) problems.push(`${extra.join(' and ')} cannot be requested: ACME CAs issue certificates for DNS names and IP addresses only`);
+  return problems.length > 0
+    ? { reason: Refusal.NotSupportedByAcme, message: `${problems.join('; ')} (${issuer} is an ACME issuer; a selfSigned or ca issuer signs such certificates); nothing was ordered` }
+    : undefined;
 }
 
 /** A name no solver of the issuer can validate (a wildcard without a matching dns01 solver, say): refused before ordering. */
@@ -423,14 +468,15 @@ export function outputsStale(spec: CertificateSpec, secret: SecretFacts, passwor
 }
 
 /** What the spec asks that has no effect here, or that the issued certificate does not have. Pure. */
-export function certificateNotes(spec: CertificateSpec, certificate: CertificateFacts | undefined): string[] {
+export function certificateNotes(spec: CertificateSpec, certificate: CertificateFacts | undefined, localIssuer = false): string[] {
   const notes: string[] = [];
   if (spec.revisionHistoryLimit !== undefined) notes.push('revisionHistoryLimit has no effect (certkeeper keeps no CertificateRequests)');
-  if (spec.signatureAlgorithm !== undefined) notes.push(`signatureAlgorithm ${spec.signatureAlgorithm} has no effect (the CA signs the certificate with its own algorithm)`);
-  if (spec.encodeUsagesInRequest !== undefined) notes.push('encodeUsagesInRequest has no effect (certkeeper never puts usages in the CSR; the CA chooses them)');
-  if (spec.literalSubject) notes.push('literalSubject is not sent (certkeeper builds the subject from commonName and subject; ACME CAs keep only the common name)');
+  if (spec.signatureAlgorithm !== undefined) notes.push(`signatureAlgorithm ${spec.signatureAlgorithm} has no effect (the ${localIssuer ? 'issuer signs with the algorithm of its key' : 'CA signs the certificate with its own algorithm'})`);
+  if (spec.encodeUsagesInRequest !== undefined && !localIssuer) notes.push('encodeUsagesInRequest has no effect (certkeeper never puts usages in the CSR; the CA chooses them)');
+  if (spec.literalSubject) notes.push(`literalSubject is not ${localIssuer ? 'written' : 'sent'} (certkeeper builds the subject from commonName and subject${localIssuer ? '' : '; ACME CAs keep only the common name'})`);
   const subject = spec.subject;
-  if (subject) {
+  // selfSigned and ca issuers write every subject field and exactly the usages asked for.
+  if (subject && !localIssuer) {
     const multi = (['organizations', 'countries', 'organizationalUnits', 'localities', 'provinces'] as const).filter((k) => (subject[k]?.length ?? 0) > 1);
     const unsent = (['streetAddresses', 'postalCodes', 'serialNumber'] as const).filter((k) => subject[k] !== undefined);
     if (multi.length) notes.push(`only the first value of subject.${multi.join(', subject.')} goes into the CSR`);
@@ -439,7 +485,7 @@ export function certificateNotes(spec: CertificateSpec, certificate: Certificate
   }
   const profile = spec.keystores?.pkcs12?.profile;
   if (profile && profile !== 'Modern2023') notes.push(`keystores.pkcs12.profile ${profile} is written as Modern2023 (AES-256, PBKDF2-SHA256)`);
-  if (certificate && spec.usages) {
+  if (certificate && spec.usages && !localIssuer) {
     const have = certificate.extendedKeyUsage ?? 0;
     const lacking = spec.usages.filter((u) => u in extendedKeyUsageBits && !(have & extendedKeyUsageBits[u as keyof typeof extendedKeyUsageBits].bit));
     if (lacking.length) notes.push(`the CA did not grant usage ${lacking.join(', ')} (ACME CAs choose usages by profile; GTS grants client auth only on its client_auth directory)`);

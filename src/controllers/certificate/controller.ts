@@ -8,7 +8,9 @@
 import type { Logger } from 'pino';
 import { Certificate, CertificateSpec, parseDuration, type CertificateStatus, type OrderStatus } from '../../api/certificate.ts';
 import { withHealth } from '../../api/health.ts';
-import { Issuer } from '../../api/issuer.ts';
+import { Issuer, issuerType, type AcmeIssuerSpec, type IssuerSpec } from '../../api/issuer.ts';
+import { readCaKeyPair } from '../issuer/local.ts';
+import { signCertificate, type Signer } from '../../pki/sign.ts';
 import { API_VERSION, findCondition, MANAGED_BY, setCondition, type ConditionInput } from '../../api/meta.ts';
 import { DEFAULT_ACCOUNT_KEY_NAME } from '../../api/issuer.ts';
 import { parseAccountSecret } from '../../acme/account-protocol.ts';
@@ -25,7 +27,7 @@ import { editedIngresses, INGRESS_NAME, INGRESS_NAME_ANNOTATION, INGRESS_RECHECK
 import type { IssuerController } from '../issuer/controller.ts';
 import {
   ARI_START_SPREAD_MS, deferredRenewal, invalidNames, needsIssuance, Reason, Refusal, renewalTime, requestedNames, secretOwnership,
-  spreadFraction, unsolvableNames, type Claimant, type SecretFacts, certificateNotes, foreignIssuerGroup, outputsStale, RENEW_REQUEST_ANNOTATION, stillValidDuring,
+  spreadFraction, unsolvableNames, acmeUnsupported, signedRequestDigest, type Claimant, type SecretFacts, certificateNotes, foreignIssuerGroup, outputsStale, RENEW_REQUEST_ANNOTATION, stillValidDuring,
 } from './checks.ts';
 import { CERT_MANAGER_SECRET_ANNOTATION, ownerMark, SECRET_ANNOTATION, secretFacts, type SecretObject } from './secret-facts.ts';
 import { clearedNextKeyPatch, issuingElsewhere, NEXT_KEY_ANNOTATION, nextKeySecret, nextKeySecretName, readNextKey, storedKeyFor, type NextKey } from './next-key.ts';
@@ -270,6 +272,75 @@ export class CertificateController {
     return this.informer.hasSynced;
   }
 
+  /** The Certificate's Issuer or ClusterIssuer, from the cache. */
+  private issuerObject(spec: { issuerRef: { name: string; kind?: string } }, ns: string): KubeObject | undefined {
+    return spec.issuerRef.kind === 'ClusterIssuer'
+      ? this.deps.issuers.clusterIssuers.get(spec.issuerRef.name)
+      : this.deps.issuers.issuers.get(`${ns}/${spec.issuerRef.name}`);
+  }
+
+  /**
+   * What an ACME order needs before it is opened: a usable account key, and a solver
+   * (and an Ingress to edit, when asked) for every name. A problem stops the sync.
+   */
+  private async acmePreconditions(object: KubeObject, acme: AcmeIssuerSpec, accountRef: { namespace: string; name: string }, issuerRef: string, names: ReturnType<typeof requestedNames>): Promise<AcmePrepared | { problem: { reason: string; message: string; clearOrder?: boolean; requeueAfterMs?: number } }> {
+    const ns = object.metadata.namespace!;
+    const accountSecret = await this.deps.kube.get<SecretObject>(core.secrets, accountRef.namespace, accountRef.name);
+    const account = parseAccountSecret(accountSecret, acme.privateKeySecretRef.key ?? DEFAULT_ACCOUNT_KEY_NAME);
+    if (account.kind !== 'present' || !account.accountUrl) {
+      return { problem: { reason: 'IssuerNotReady', message: `${issuerRef}'s account key Secret ${keyOf(accountRef)} is not usable` } };
+    }
+    const ingressOverride = object.metadata.annotations?.[INGRESS_NAME_ANNOTATION];
+    if (ingressOverride !== undefined && !INGRESS_NAME.test(ingressOverride)) {
+      return { problem: { reason: 'InvalidIngressName', message: `annotation ${INGRESS_NAME_ANNOTATION} is "${ingressOverride}": the name of an Ingress in namespace ${ns} (DNS subdomain, no namespace)` } };
+    }
+    const annotations = object.metadata.annotations ?? {};
+    const solvers = withIngressOverride(withIngressClassOverride(acme.solvers ?? [], {
+      class: annotations[INGRESS_CLASS_ANNOTATION] || undefined,
+      ingressClassName: annotations[INGRESS_CLASS_NAME_ANNOTATION] || undefined,
+    }), ingressOverride);
+    const unsolvable = unsolvableNames(names, solvers, object.metadata.labels ?? {}, issuerRef);
+    if (unsolvable) return { problem: { ...unsolvable, clearOrder: true } };
+    // An Ingress to edit in place must exist (in this namespace: the only one ever edited) before an order is opened.
+    for (const ingressName of editedIngresses(names.dnsNames, solvers, object.metadata.labels ?? {})) {
+      if (!await this.deps.kube.get(ingresses, ns, ingressName)) {
+        // Ingresses are not watched: look again a little later.
+        return { problem: { reason: 'IngressNotFound', message: ingressMissingMessage({ namespace: ns, ingressName }), requeueAfterMs: INGRESS_RECHECK_MS } };
+      }
+    }
+    return { account: { keyPem: account.keyPem, accountUrl: account.accountUrl }, solvers };
+  }
+
+  /**
+   * Signs here, for a selfSigned or ca issuer: with the Certificate's own key, or with
+   * the CA key pair read live from its Secret (checked again: one that went bad since
+   * the Issuer's last sync signs nothing).
+   */
+  private async signHere(issuerSpec: IssuerSpec, spec: CertificateSpec, ns: string, issuerKind: string, keyPem: string, now: Date): Promise<{ kind: 'issued'; certificatePem: string; keyPem: string; caPem: string; order?: undefined } | { kind: 'failed'; message: string; reason: string; order?: undefined }> {
+    let signer: Signer = { kind: 'self' };
+    if (issuerSpec.ca) {
+      const pair = await readCaKeyPair(this.deps.kube, issuerKind === 'Issuer' ? ns : this.deps.clusterResourceNamespace, issuerSpec.ca, now);
+      if (!pair.ok) return { kind: 'failed', reason: pair.reason, message: pair.message };
+      signer = { kind: 'ca', certificatePem: pair.certificatePem, keyPem: pair.keyPem };
+    }
+    const names = requestedNames(spec, false);
+    const signed = await signCertificate({
+      commonName: spec.commonName,
+      subject: spec.subject,
+      dnsNames: names.dnsNames,
+      ipAddresses: names.ipAddresses,
+      uris: spec.uris ?? [],
+      emailAddresses: spec.emailAddresses ?? [],
+      isCA: spec.isCA === true,
+      usages: spec.usages,
+      durationMs: spec.duration ? parseDuration(spec.duration) : undefined,
+      crlDistributionPoints: (issuerSpec.ca ?? issuerSpec.selfSigned)?.crlDistributionPoints,
+      ocspServers: issuerSpec.ca?.ocspServers,
+      issuingCertificateURLs: issuerSpec.ca?.issuingCertificateURLs,
+    }, keyPem, signer, now);
+    return { kind: 'issued', certificatePem: signed.chainPem, keyPem, caPem: signed.caPem };
+  }
+
   /** The Secret's private key, read live, to reuse it (rotationPolicy: Never); never an account key. */
   private async existingKeyPem(ns: string, name: string): Promise<string | undefined> {
     const secret = await this.deps.kube.get<SecretObject>(core.secrets, ns, name);
@@ -346,9 +417,9 @@ export class CertificateController {
   }
 
   /** Writes the TLS Secret (server-side apply): the data given, and certkeeper's labels, marks and owner reference. */
-  private async applyTlsSecret(object: KubeObject, spec: Certificate['spec'], data: Record<string, string>, passwords: KeystorePasswords, renewRequest?: string): Promise<SecretObject> {
+  private async applyTlsSecret(object: KubeObject, spec: Certificate['spec'], data: Record<string, string>, passwords: KeystorePasswords, renewRequest?: string, signedRequest?: string): Promise<SecretObject> {
     const name = object.metadata.name;
-    const names = requestedNames(spec);
+    const names = requestedNames(spec, signedRequest === undefined);
     return this.deps.kube.apply(core.secrets, {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -369,6 +440,7 @@ export class CertificateController {
           [SECRET_ANNOTATION.ipSans]: names.ipAddresses.join(','),
           ...(renewRequest ? { [SECRET_ANNOTATION.renewRequest]: renewRequest } : {}),
           ...(passwords.source ? { [SECRET_ANNOTATION.keystorePasswordSource]: passwords.source } : {}),
+          ...(signedRequest ? { [SECRET_ANNOTATION.signedRequest]: signedRequest } : {}),
           ...(this.deps.certManagerSecretAnnotations ? {
             [CERT_MANAGER_SECRET_ANNOTATION.certificateName]: name,
             [CERT_MANAGER_SECRET_ANNOTATION.issuerName]: spec.issuerRef.name,
@@ -401,7 +473,11 @@ export class CertificateController {
     const crt = secret?.data?.['tls.crt'];
     const keyData = secret?.data?.['tls.key'];
     if (!crt || !keyData) return undefined; // gone meanwhile: the next sync issues
-    const written = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, Buffer.from(crt, 'base64').toString('utf8'), Buffer.from(keyData, 'base64').toString('utf8'), passwords), passwords, secret?.metadata.annotations?.[SECRET_ANNOTATION.renewRequest]);
+    // ca.crt and the signed-request mark (selfSigned and ca issuers) are kept as they are.
+    const caCrt = secret.data?.['ca.crt'];
+    const data = await tlsSecretData(spec, Buffer.from(crt, 'base64').toString('utf8'), Buffer.from(keyData, 'base64').toString('utf8'), passwords, caCrt ? Buffer.from(caCrt, 'base64').toString('utf8') : undefined);
+    const marks = secret.metadata.annotations ?? {};
+    const written = await this.applyTlsSecret(object, spec, data, passwords, marks[SECRET_ANNOTATION.renewRequest], marks[SECRET_ANNOTATION.signedRequest]);
     this.wrote(`Secret/${ns}/${spec.secretName}`, written);
     log.info({ why }, 'rewrote the Secret\'s outputs without a new order');
     this.deps.events.record(involved(object), 'Normal', 'OutputsUpdated', `Rewrote Secret ${spec.secretName} from its certificate and key, without a new order: ${why}`);
@@ -411,11 +487,10 @@ export class CertificateController {
   /** The CA's suggested renewal window for the Secret's certificate, if its issuer's CA offers ARI. */
   private async renewalWindow(spec: Certificate['spec'], ns: string, certId: string | undefined, log: Logger) {
     if (!this.deps.renewalInfo || !certId) return undefined;
-    const kind = spec.issuerRef.kind ?? 'Issuer';
-    const issuerObject = kind === 'Issuer' ? this.deps.issuers.issuers.get(`${ns}/${spec.issuerRef.name}`) : this.deps.issuers.clusterIssuers.get(spec.issuerRef.name);
+    const issuerObject = this.issuerObject(spec, ns);
     const issuer = issuerObject ? Issuer.safeParse(issuerObject) : undefined;
-    if (!issuer?.success) return undefined;
-    const acme = issuer.data.spec.acme;
+    const acme = issuer?.success ? issuer.data.spec.acme : undefined;
+    if (!acme) return undefined;
     return this.deps.renewalInfo.window(acme.server, certId, {
       ca: acme.caBundle ? Buffer.from(acme.caBundle, 'base64').toString('utf8') : undefined,
       insecureSkipVerify: acme.skipTLSVerify === true,
@@ -459,10 +534,20 @@ export class CertificateController {
       await writer.flush();
       this.deps.onCertificate?.(ns, name, { ready: false });
     };
-    const badNames = invalidNames(spec);
+    // The issuer, from the cache: whether it signs here (selfSigned, ca) or at an ACME CA decides what the spec may ask.
+    const issuerKind = spec.issuerRef.kind ?? 'Issuer';
+    const issuerRef = issuerKind === 'Issuer' ? `Issuer ${ns}/${spec.issuerRef.name}` : `ClusterIssuer ${spec.issuerRef.name}`;
+    const issuerObject = this.issuerObject(spec, ns);
+    const issuer = issuerObject ? Issuer.safeParse(issuerObject) : undefined;
+    const signer = issuer?.success ? issuerType(issuer.data.spec) : undefined;
+    const localIssuer = signer === 'selfSigned' || signer === 'ca';
+    // A common name is a DNS name only for ACME CAs (an unknown issuer is told apart by its own gate below).
+    const badNames = invalidNames(spec, signer === 'acme');
     if (badNames) return refuse(badNames);
     const foreign = foreignIssuerGroup(spec);
     if (foreign) return refuse(foreign);
+    const unsupported = signer === 'acme' ? acmeUnsupported(spec, issuerRef) : undefined;
+    if (unsupported) return refuse(unsupported);
 
     const facts = live
       ? secretFacts(await this.deps.kube.get<SecretObject>(core.secrets, ns, spec.secretName))
@@ -498,7 +583,7 @@ export class CertificateController {
     const requestedAt = object.metadata.annotations?.[RENEW_REQUEST_ANNOTATION];
     // Honoured once: the Secret written for it records the request (level-based, like every other check).
     const renewRequest = requestedAt && requestedAt !== facts.renewRequest ? requestedAt : undefined;
-    const verdict = needsIssuance({ spec, secretName: spec.secretName, secret: facts, now, renewalTime: renewal, renewRequest });
+    const verdict = needsIssuance({ spec, secretName: spec.secretName, secret: facts, now, renewalTime: renewal, renewRequest, localIssuer });
     // Ready means: the Secret holds a valid certificate for this spec (renewal due or requested is still Ready).
     const currentValid = !verdict || stillValidDuring(verdict.reason);
     if (facts.certificate) writer.validity(facts.certificate.notBefore, facts.certificate.notAfter, renewal);
@@ -524,7 +609,7 @@ export class CertificateController {
           return { requeueAfterMs: issuanceBackoffMs(1) };
         }
       }
-      writer.ready(true, 'Ready', readyMessage(facts.certificate!.notAfter, renewal!, certificateNotes(spec, facts.certificate)));
+      writer.ready(true, 'Ready', readyMessage(facts.certificate!.notAfter, renewal!, certificateNotes(spec, facts.certificate, localIssuer)));
       writer.issuing(undefined);
       writer.clearOrder();
       writer.clearFailures();
@@ -540,22 +625,17 @@ export class CertificateController {
     if (!live) return this.sync(key, true);
 
     // Issuance is needed. Is the issuer usable?
-    const issuerKind = spec.issuerRef.kind ?? 'Issuer';
-    const issuerObject = issuerKind === 'Issuer'
-      ? this.deps.issuers.issuers.get(`${ns}/${spec.issuerRef.name}`)
-      : this.deps.issuers.clusterIssuers.get(spec.issuerRef.name);
-    const issuerRef = issuerKind === 'Issuer' ? `Issuer ${ns}/${spec.issuerRef.name}` : `ClusterIssuer ${spec.issuerRef.name}`;
     const notReady = async (reason: string, message: string) => {
       if (!currentValid) writer.ready(false, reason, message);
       writer.issuing({ status: 'False', reason, message });
       await writer.flush();
       this.deps.onCertificate?.(ns, name, { ready: currentValid, notAfter: facts.certificate?.notAfter, renewalTime: renewal });
     };
-    const issuer = issuerObject ? Issuer.safeParse(issuerObject) : undefined;
     if (!issuer?.success) return notReady('IssuerNotFound', `${issuerRef} not found; certkeeper issues as soon as it exists`);
     const issuerReady = findCondition(issuer.data.status?.conditions, 'Ready');
     const accountRef = issuer.data.status?.acme?.accountSecretRef;
-    if (issuerReady?.status !== 'True' || !accountRef) {
+    const acme = issuer.data.spec.acme;
+    if (issuerReady?.status !== 'True' || (acme && !accountRef)) {
       return notReady('IssuerNotReady', `${issuerRef} is not ready${issuerReady ? `: ${issuerReady.message}` : ''}`);
     }
 
@@ -569,45 +649,28 @@ export class CertificateController {
       }
     }
 
-    const accountSecret = await this.deps.kube.get<SecretObject>(core.secrets, accountRef.namespace, accountRef.name);
-    const account = parseAccountSecret(accountSecret, issuer.data.spec.acme.privateKeySecretRef.key ?? DEFAULT_ACCOUNT_KEY_NAME);
-    if (account.kind !== 'present' || !account.accountUrl) {
-      return notReady('IssuerNotReady', `${issuerRef}'s account key Secret ${keyOf(accountRef)} is not usable`);
-    }
-
-    const names = requestedNames(spec);
-    const acme = issuer.data.spec.acme;
-    const ingressOverride = object.metadata.annotations?.[INGRESS_NAME_ANNOTATION];
-    if (ingressOverride !== undefined && !INGRESS_NAME.test(ingressOverride)) {
-      return notReady('InvalidIngressName', `annotation ${INGRESS_NAME_ANNOTATION} is "${ingressOverride}": the name of an Ingress in namespace ${ns} (DNS subdomain, no namespace)`);
-    }
-    const annotations = object.metadata.annotations ?? {};
-    const solvers = withIngressOverride(withIngressClassOverride(acme.solvers ?? [], {
-      class: annotations[INGRESS_CLASS_ANNOTATION] || undefined,
-      ingressClassName: annotations[INGRESS_CLASS_NAME_ANNOTATION] || undefined,
-    }), ingressOverride);
-    const unsolvable = unsolvableNames(names, solvers, object.metadata.labels ?? {}, issuerRef);
-    if (unsolvable) {
-      writer.clearOrder();
-      writer.clearFailures();
-      return notReady(unsolvable.reason, unsolvable.message);
-    }
-    // An Ingress to edit in place must exist (in this namespace: the only one ever edited) before an order is opened.
-    for (const ingressName of editedIngresses(names.dnsNames, solvers, object.metadata.labels ?? {})) {
-      if (!await this.deps.kube.get(ingresses, ns, ingressName)) {
-        await notReady('IngressNotFound', ingressMissingMessage({ namespace: ns, ingressName }));
-        // Ingresses are not watched: look again a little later.
-        return { requeueAfterMs: INGRESS_RECHECK_MS };
+    const names = requestedNames(spec, !localIssuer);
+    let prepared: AcmePrepared | undefined;
+    if (acme) {
+      const outcome = await this.acmePreconditions(object, acme, accountRef!, issuerRef, names);
+      if ('problem' in outcome) {
+        if (outcome.problem.clearOrder) {
+          writer.clearOrder();
+          writer.clearFailures();
+        }
+        await notReady(outcome.problem.reason, outcome.problem.message);
+        return outcome.problem.requeueAfterMs ? { requeueAfterMs: outcome.problem.requeueAfterMs } : undefined;
       }
+      prepared = outcome;
     }
     // Keystore passwords are read now: a missing one must not cost an order.
     const passwords = await keystorePasswords(this.deps.kube, ns, spec);
     if ('problem' in passwords) return notReady('KeystorePasswordMissing', passwords.problem);
     const revision = (previous.revision ?? 0) + 1;
     // cert-manager puts profile and preferredChain on the issuer; a Certificate's own wins.
-    const profile = spec.profile ?? acme.profile;
-    const notAfter = acme.enableDurationFeature && spec.duration ? new Date(now.getTime() + parseDuration(spec.duration)) : undefined;
-    const hash = requestHash({ names, issuer: `${issuerKind}/${spec.issuerRef.name}`, profile, notAfter: spec.duration && acme.enableDurationFeature ? spec.duration : undefined });
+    const profile = spec.profile ?? acme?.profile;
+    const notAfter = acme?.enableDurationFeature && spec.duration ? new Date(now.getTime() + parseDuration(spec.duration)) : undefined;
+    const hash = requestHash({ names, issuer: `${issuerKind}/${spec.issuerRef.name}`, profile, notAfter: spec.duration && acme?.enableDurationFeature ? spec.duration : undefined });
     log.info({ reason: verdict.reason, revision }, `issuing: ${verdict.message}`);
     writer.issuing({ status: 'True', reason: verdict.reason, message: `Issuing revision ${revision}: ${verdict.message}` });
 
@@ -635,7 +698,7 @@ export class CertificateController {
         keyPem = reuseKey ?? generatePrivateKeyPem(spec.privateKey?.algorithm ?? 'ECDSA', spec.privateKey?.size);
         await this.storeNextKey(ns, spec.secretName, self, { pem: keyPem, revision, requestHash: hash }, nextKey);
       }
-      result = await issue({
+      result = !acme || !prepared ? await this.signHere(issuer.data.spec, spec, ns, issuerKind, keyPem, now) : await issue({
         kube: this.deps.kube,
         log,
         http01: this.deps.http01,
@@ -656,9 +719,9 @@ export class CertificateController {
         certificateKey: key,
         labels: object.metadata.labels ?? {},
         directoryUrl: acme.server,
-        accountKeyPem: account.keyPem,
-        accountUrl: account.accountUrl,
-        solvers,
+        accountKeyPem: prepared.account.keyPem,
+        accountUrl: prepared.account.accountUrl,
+        solvers: prepared.solvers,
         secretNamespace: issuerKind === 'Issuer' ? ns : this.deps.clusterResourceNamespace,
         names,
         profile,
@@ -685,10 +748,12 @@ export class CertificateController {
       writer.failure(now, attempts);
       if (result.order) writer.order(result.order);
       else writer.clearOrder();
-      writer.issuing({ status: 'False', reason: 'Failed', message });
-      if (!currentValid) writer.ready(false, 'Failed', message);
+      // A ca issuer's key pair that cannot sign says why (CAExpired, NotACA, ...); everything else is Failed.
+      const reason: string = 'reason' in result && typeof result.reason === 'string' ? result.reason : 'Failed';
+      writer.issuing({ status: 'False', reason, message });
+      if (!currentValid) writer.ready(false, reason, message);
       await writer.flush();
-      this.deps.events.record(involved(object), 'Warning', 'Failed', message);
+      this.deps.events.record(involved(object), 'Warning', reason, message);
       this.deps.onCertificate?.(ns, name, { ready: currentValid, notAfter: facts.certificate?.notAfter, renewalTime: renewal });
       return { requeueAfterMs: retryIn };
     }
@@ -697,16 +762,19 @@ export class CertificateController {
     let writtenSecret: SecretObject;
     try {
       // The renew request outstanding now is answered by this certificate (the Secret records it).
-      writtenSecret = await this.applyTlsSecret(object, spec, await tlsSecretData(spec, result.certificatePem, result.keyPem, passwords), passwords, requestedAt);
+      const data = await tlsSecretData(spec, result.certificatePem, result.keyPem, passwords, 'caPem' in result ? result.caPem : undefined);
+      writtenSecret = await this.applyTlsSecret(object, spec, data, passwords, requestedAt, localIssuer ? signedRequestDigest(spec) : undefined);
     } catch (error) {
       // The certificate is issued and its key stored: keep both, and write them at the next attempt (no new order).
       const attempts = failures + 1;
       const retryIn = issuanceBackoffMs(attempts);
-      const message = `the CA issued the certificate (order ${result.order.url}), but writing Secret ${spec.secretName} failed: ${errorMessage(error)}; `
-        + `the certificate and its key (in Secret ${nextKeyName}) are kept and written at the next attempt, without a new order; attempt ${attempts}, next in ${Math.round(retryIn / 1000)} s`;
+      const message = result.order
+        ? `the CA issued the certificate (order ${result.order.url}), but writing Secret ${spec.secretName} failed: ${errorMessage(error)}; `
+          + `the certificate and its key (in Secret ${nextKeyName}) are kept and written at the next attempt, without a new order; attempt ${attempts}, next in ${Math.round(retryIn / 1000)} s`
+        : `writing Secret ${spec.secretName} failed: ${errorMessage(error)}; the key (in Secret ${nextKeyName}) is kept and signed again at the next attempt; attempt ${attempts}, next in ${Math.round(retryIn / 1000)} s`;
       log.warn({ attempts }, message);
       writer.failure(now, attempts);
-      writer.order(result.order);
+      if (result.order) writer.order(result.order);
       writer.issuing({ status: 'False', reason: 'SecretWriteFailed', message });
       if (!currentValid) writer.ready(false, 'SecretWriteFailed', message);
       await writer.flush();
@@ -727,7 +795,7 @@ export class CertificateController {
     writer.clearOrder();
     writer.clearFailures();
     writer.issuing(undefined);
-    writer.ready(true, 'Ready', readyMessage(issued.notAfter, nextRenewal, certificateNotes(spec, issued)));
+    writer.ready(true, 'Ready', readyMessage(issued.notAfter, nextRenewal, certificateNotes(spec, issued, localIssuer)));
     await writer.flush();
     const renewed = verdict.reason === Reason.RenewalDue || verdict.reason === Reason.Expired || verdict.reason === Reason.RenewRequested;
     this.deps.events.record(involved(object), 'Normal', renewed ? 'Renewed' : 'Issued',
@@ -742,6 +810,12 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** Someone wrote the next-key Secret between this sync's read and its write. */
 class NextKeyRace extends Error {}
+
+/** What an ACME order needs, checked before it is opened (acmePreconditions). */
+interface AcmePrepared {
+  account: { keyPem: string; accountUrl: string };
+  solvers: Solver[];
+}
 
 /** A cached Certificate: metadata, and spec and status as JSON text. */
 export interface CachedCertificate extends KubeObject {

@@ -64,11 +64,12 @@ export async function keystorePasswords(kube: KubeClient, namespace: string, spe
   return source ? { ...passwords, source } : passwords;
 }
 
-/** The Secret's data (base64) for a certificate chain and its key. */
-export async function tlsSecretData(spec: CertificateSpec, certificatePem: string, keyPem: string, passwords: KeystorePasswords): Promise<Record<string, string>> {
+/** The Secret's data (base64) for a certificate chain and its key, and ca.crt when the issuer gives one (selfSigned, ca). */
+export async function tlsSecretData(spec: CertificateSpec, certificatePem: string, keyPem: string, passwords: KeystorePasswords, caPem?: string): Promise<Record<string, string>> {
   const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64');
   const encodedKey = encodePrivateKey(keyPem, spec.privateKey?.encoding ?? 'PKCS8');
   const data: Record<string, string> = { 'tls.crt': b64(certificatePem), 'tls.key': b64(encodedKey) };
+  if (caPem !== undefined) data['ca.crt'] = b64(caPem);
   if (spec.keystores?.pkcs12?.create && passwords.pkcs12 !== undefined) data['keystore.p12'] = b64(await pkcs12Keystore(keyPem, certificatePem, passwords.pkcs12));
   if (spec.keystores?.jks?.create && passwords.jks !== undefined) {
     data['keystore.jks'] = b64(await pkcs12Keystore(keyPem, certificatePem, passwords.jks, spec.keystores.jks.alias ?? 'certificate'));

@@ -23,6 +23,8 @@ export const SECRET_ANNOTATION = {
   renewRequest: 'certkeeper.io/renew-request',
   /** Where the keystores' passwords came from when they were written (outputs.ts keystorePasswordSource). */
   keystorePasswordSource: 'certkeeper.io/keystore-password-source',
+  /** selfSigned and ca issuers: digest of what was signed beyond the names (checks.ts signedRequestDigest). */
+  signedRequest: 'certkeeper.io/signed-request',
 } as const;
 
 /**
@@ -120,6 +122,7 @@ export function secretFacts(secret: SecretObject | undefined): SecretFacts {
     renewRequest: annotations[SECRET_ANNOTATION.renewRequest] || undefined,
     outputs: outputs || undefined,
     keystorePasswordSource: annotations[SECRET_ANNOTATION.keystorePasswordSource] || undefined,
+    signedRequest: annotations[SECRET_ANNOTATION.signedRequest] || undefined,
     // Only the non-default encoding is kept (most Secrets carry nothing extra in the cache).
     keyEncoding: /^-----BEGIN (RSA|EC) PRIVATE KEY-----/.test(keyPem) ? 'PKCS1' : undefined,
     certificate,

@@ -19,6 +19,7 @@ import type { SecretCache } from '../secrets.ts';
 import { RefIndex } from '../../util/ref-index.ts';
 import { ignoredSolverFields } from '../../solvers/http01/routes.ts';
 import { canonicalJson } from '../../util/canonical.ts';
+import { localIssuerVerdict } from './local.ts';
 
 export const issuerTypes: Record<IssuerKind, ResourceType> = {
   Issuer: { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true },
@@ -61,13 +62,18 @@ export function parseIssuerKey(key: string): IssuerKey {
 /** The Secrets (namespace/name) an issuer reads. */
 function referencedSecrets(issuer: Issuer, secretNamespace: string): string[] {
   const acme = issuer.spec.acme;
+  if (issuer.spec.ca) return [`${secretNamespace}/${issuer.spec.ca.secretName}`];
+  if (!acme) return [];
   const refs = [`${secretNamespace}/${acme.privateKeySecretRef.name}`];
   if (acme.externalAccountBinding) refs.push(`${secretNamespace}/${acme.externalAccountBinding.keySecretRef.name}`);
   return refs;
 }
 
 /** What a sync concludes: the account protocol's outcome, or a controller-level reason. */
-type Verdict = AccountOutcome | { ready: false; reason: 'InvalidSpec' | 'Retrying'; message: string; acme: IssuerStatus['acme']; requeueAfterMs?: undefined };
+type Verdict = AccountOutcome
+  | { ready: false; reason: string; message: string; acme: IssuerStatus['acme']; requeueAfterMs?: undefined }
+  // selfSigned and ca issuers (local.ts): no account.
+  | { ready: true; reason: string; message: string; acme: undefined; requeueAfterMs?: number; warning?: undefined };
 
 /** How an issuer is named in messages and the EAB ledger. */
 function issuerName(kind: IssuerKind, namespace: string | undefined, name: string): string {
@@ -174,7 +180,8 @@ export class IssuerController {
       const object = kind === 'Issuer' ? this.issuers.get(`${namespace}/${name}`) : this.clusterIssuers.get(name);
       const parsed = object ? Issuer.safeParse(object) : undefined;
       if (!parsed?.success) continue;
-      sharers.push({ issuer: issuerName(kind, namespace, name), ...(parsed.data.spec.acme.email ? { email: parsed.data.spec.acme.email } : {}) });
+      const email = parsed.data.spec.acme?.email;
+      sharers.push({ issuer: issuerName(kind, namespace, name), ...(email ? { email } : {}) });
     }
     return sharers;
   }
@@ -203,14 +210,22 @@ export class IssuerController {
         message: `spec is invalid at ${problem?.path.join('.') || 'spec'}: ${problem?.message}`,
         acme: previous.acme,
       };
+    } else if (!parsed.data.spec.acme) {
+      // selfSigned or ca: no account, nothing at a CA; ready when it can sign.
+      const secretNamespace = kind === 'Issuer' ? namespace! : this.deps.clusterResourceNamespace;
+      const local = await localIssuerVerdict(this.deps.kube, parsed.data.spec, secretNamespace, this.deps.clock());
+      outcome = local.ready
+        ? { ready: true, message: local.message, reason: local.reason, acme: undefined, requeueAfterMs: local.requeueAfterMs }
+        : { ready: false, reason: local.reason, message: local.message, acme: undefined };
     } else {
+      const acmeSpec = parsed.data.spec.acme;
       const secretNamespace = kind === 'Issuer' ? namespace! : this.deps.clusterResourceNamespace;
       const ready = findCondition(previous.conditions, 'Ready');
       // The first sync says Ready=False (Pending, Reconciling) before any CA request,
       // so GitOps tools never read a new Issuer as done while its account is set up.
       if (!ready) await this.writeStatus(type, object, { ...previous, ...withHealth('Issuer', { generation, conditions: previous.conditions }, this.deps.clock()) });
       try {
-        const accountSecretRef = `${secretNamespace}/${parsed.data.spec.acme.privateKeySecretRef.name}`;
+        const accountSecretRef = `${secretNamespace}/${acmeSpec.privateKeySecretRef.name}`;
         outcome = await ensureAccount({
           kube: this.deps.kube,
           locks: this.deps.locks,
@@ -220,7 +235,7 @@ export class IssuerController {
           settleWindowMs: this.deps.settleWindowMs,
           ...this.deps.accountHooks,
         }, {
-          spec: parsed.data.spec.acme,
+          spec: acmeSpec,
           status: previous.acme,
           issuer: issuerName(kind, namespace, name),
           secretNamespace,
@@ -236,11 +251,11 @@ export class IssuerController {
     }
 
     // Accepted cert-manager fields that do nothing here are named, never silently ignored.
-    const ignored = parsed.success ? ignoredSolverFields(parsed.data.spec.acme.solvers ?? []) : [];
+    const ignored = parsed.success ? ignoredSolverFields(parsed.data.spec.acme?.solvers ?? []) : [];
     const condition = {
       type: 'Ready',
       status: outcome.ready ? 'True' : 'False',
-      reason: outcome.ready ? outcome.warning ?? 'AccountReady' : outcome.reason,
+      reason: outcome.ready ? outcome.warning ?? ('reason' in outcome ? outcome.reason : undefined) ?? 'AccountReady' : outcome.reason,
       message: ignored.length > 0 ? `${outcome.message} Note: ${ignored.join('; ')}.` : outcome.message,
       observedGeneration: generation,
     } as const;
@@ -256,7 +271,7 @@ export class IssuerController {
     }
     if (before?.reason !== condition.reason || before?.status !== condition.status) {
       const involved = { apiVersion: API_VERSION, kind, name, namespace, uid: object.metadata.uid };
-      if (outcome.ready && outcome.registeredNow) this.deps.events.record(involved, 'Normal', 'Registered', `Registered ACME account ${outcome.acme.uri}`);
+      if (outcome.ready && 'registeredNow' in outcome && outcome.registeredNow) this.deps.events.record(involved, 'Normal', 'Registered', `Registered ACME account ${outcome.acme.uri}`);
       this.deps.events.record(involved, outcome.ready && !outcome.warning ? 'Normal' : 'Warning', condition.reason, condition.message);
     }
     this.deps.onIssuerStatus?.(kind, namespace ?? '', name, outcome.ready);
