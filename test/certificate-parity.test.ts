@@ -268,6 +268,8 @@ describe('a cert-manager Certificate with only the group changed', () => {
   it.each([
     ['otherNames', (m: string) => m.replace('  dnsNames:', '  otherNames: [{ oid: 1.3.6.1.4.1.311.20.2.3, utf8Value: a@example.com }]\n  dnsNames:'), 'otherNames cannot be requested'],
     ['nameConstraints', (m: string) => m.replace('  dnsNames:', '  nameConstraints:\n    critical: true\n    permitted: { dnsDomains: [example.com] }\n  dnsNames:'), 'nameConstraints cannot be requested'],
+    ['a secretName that is not a Secret name', (m: string) => m.replace('secretName: bad-tls', 'secretName: Bad_Secret.Name'), 'spec.secretName: Invalid value: "Bad_Secret.Name": must be a Secret name'],
+    ['a keystore password Secret that is not a Secret name', (m: string) => m.replace('passwordSecretRef: { name: keystore-password', 'passwordSecretRef: { name: Keystore_Password'), 'must be a Secret name'],
     ['renewBefore with renewBeforePercentage', (m: string) => m.replace('  renewBeforePercentage: 70', '  renewBeforePercentage: 70\n  renewBefore: 720h'), 'renewBefore and renewBeforePercentage are mutually exclusive'],
     ['a keystore without a password', (m: string) => m.replace('      passwordSecretRef: { name: keystore-password, key: password }\n    jks:', '    jks:'), 'give exactly one of passwordSecretRef or password'],
   ])('refuses %s at apply time, saying why', async (_name, edit, message) => {

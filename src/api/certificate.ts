@@ -2,7 +2,7 @@
 // certkeeper reports back. Field names follow cert-manager where the meaning
 // is the same. One zod schema feeds the types, runtime parsing and the CRD.
 import { z } from 'zod';
-import { Condition, ObjectMeta } from './meta.ts';
+import { Condition, ObjectMeta, SecretName } from './meta.ts';
 
 /** Go-style durations as cert-manager uses them: "2160h", "720h30m", "90s". */
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(h|m|s|ms))+$';
@@ -61,7 +61,7 @@ export const KeyUsage = z.enum([
 ]);
 
 const SecretPasswordRef = z.object({
-  name: z.string().min(1).describe('Name of the Secret in the Certificate\'s namespace.'),
+  name: SecretName.describe('Name of the Secret in the Certificate\'s namespace.'),
   key: z.string().min(1).describe('Key in that Secret holding the password.'),
 }).describe('The Secret entry holding the keystore password.');
 
@@ -95,7 +95,7 @@ export const CertificateSubject = z.object({
 }).describe('Subject fields. selfSigned and ca issuers write them all. ACME CAs (GTS, Let\'s Encrypt) drop every subject field but the common name; certkeeper sends the first organization, country, unit, locality and province and says so.');
 
 export const CertificateSpec = z.object({
-  secretName: z.string().min(1).describe('The kubernetes.io/tls Secret to write (tls.crt, tls.key) in the Certificate\'s namespace.'),
+  secretName: SecretName.describe('The kubernetes.io/tls Secret to write (tls.crt, tls.key) in the Certificate\'s namespace.'),
   secretTemplate: z.object({
     labels: z.record(z.string(), z.string()).optional().describe('Labels to put on the Secret.'),
     annotations: z.record(z.string(), z.string()).optional().describe('Annotations to put on the Secret.'),

@@ -3,7 +3,7 @@
 // from the API server, and the CRDs' OpenAPI schemas (src/api/crds.ts).
 // Field names follow cert-manager's ACME issuer where the meaning is the same.
 import { z } from 'zod';
-import { Condition, ObjectMeta, SecretKeySelector } from './meta.ts';
+import { Condition, ObjectMeta, SecretKeySelector, SecretName } from './meta.ts';
 import { Solver } from './solvers.ts';
 
 export const DEFAULT_ACCOUNT_KEY_NAME = 'tls.key';
@@ -54,10 +54,6 @@ export const AcmeIssuerSpec = z.object({
   ],
 }).describe('An ACME CA account.');
 export type AcmeIssuerSpec = z.infer<typeof AcmeIssuerSpec>;
-
-/** A DNS subdomain (RFC 1123), as Kubernetes names Secrets: checked by the API server, so a bad name fails at apply. */
-export const SecretName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/)
-  .describe('Name of a Secret (a DNS subdomain: lower-case letters, digits, hyphens and dots).');
 
 export const SelfSignedIssuerSpec = z.object({
   crlDistributionPoints: z.array(z.string()).optional().describe('CRL distribution point URLs to put in each certificate.'),

@@ -60,8 +60,24 @@ export function findCondition(conditions: readonly Condition[] | undefined, type
   return conditions?.find((c) => c.type === type);
 }
 
+/** A Secret's name: a DNS subdomain (RFC 1123). RE2 and JavaScript read it the same. */
+export const SECRET_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
+/**
+ * The name of a Secret, checked by the API server (CEL), so `Bad_Secret.Name` fails at
+ * apply instead of at the first write. zod does not check it: an object stored before
+ * the rule existed still parses, and the write names the problem.
+ */
+export const SecretName = z.string().min(1).meta({
+  maxLength: 253,
+  'x-kubernetes-validations': [{
+    rule: `self.matches('${SECRET_NAME_PATTERN}')`,
+    message: 'must be a Secret name: lower-case letters, digits, hyphens and dots (a DNS subdomain), starting and ending with a letter or digit',
+  }],
+});
+
 export const SecretKeySelector = z.object({
-  name: z.string().min(1).describe('Name of the Secret.'),
+  name: SecretName.describe('Name of the Secret.'),
   key: z.string().optional().describe('Key in the Secret\'s data.'),
 });
 
