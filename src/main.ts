@@ -5,17 +5,17 @@ import v8 from 'node:v8';
 import { controllerFlags, parseControllerConfig, UsageError } from './config.ts';
 import { createLogger } from './logging.ts';
 
-const USAGE = `certkeeper: Kubernetes operator for ACME certificates (one registration per EAB key, ever)
+const USAGE = `certkeeper: Kubernetes operator for ACME and locally signed certificates (one registration per EAB key, ever)
 
 Usage:
   certkeeper controller [flags]   run the operator against the cluster in KUBECONFIG or in-cluster
-  certkeeper account import|export  back up, restore or migrate ACME account keys (see "certkeeper account --help")
+  certkeeper account import|export|register  back up, restore, migrate or share across clusters ACME account keys (see "certkeeper account --help")
   certkeeper status certificate|issuer|clusterissuer NAME [-n NS]   conditions, order, Secret, account, EAB ledger, events
   certkeeper renew NAME... | --all [-n NS | -A] [-l SEL]   issue again now (once per request)
   certkeeper inspect secret NAME [-n NS]   the certificates and key in a TLS Secret (no key material)
   certkeeper completion bash|zsh  shell completion (source <(certkeeper completion bash))
   certkeeper convert -f FILE|DIR  cert-manager manifests in, certkeeper manifests out, with what was not carried over (see "certkeeper convert --help")
-  certkeeper migrate [--apply]    move a cluster's cert-manager ACME issuers and certificates, adopting account keys and TLS Secrets (see "certkeeper migrate --help")
+  certkeeper migrate [--apply]    move a cluster's cert-manager issuers (ACME, selfSigned, ca), certificates and CA injection annotations, adopting account keys, CA key pairs and TLS Secrets (see "certkeeper migrate --help")
   certkeeper --help               show this help
   certkeeper version [--client]   this command's version and the operator's running in the cluster
   certkeeper --version            print the version

@@ -456,7 +456,13 @@ describe('the command line', () => {
     ['checks the cert-manager Secret reference', ['account', 'import', '--namespace', 'a', '--secret', 'b', '--server', 'https://ca.example/dir', '--from-cert-manager-secret', 'only-a-name'], 2, /--from-cert-manager-secret must be NAMESPACE\/NAME/],
     ['checks the Secret name', ['account', 'export', '--namespace', 'a', '--secret', 'Not_Valid'], 2, /--secret "Not_Valid" is not a valid Secret name/],
     ['requires the namespace for export', ['account', 'export', '--secret', 'b'], 2, /certkeeper account export: --namespace is required/],
-    ['rejects an unknown account command', ['account', 'rotate'], 2, /unknown command "rotate": expected import or export/],
+    ['rejects an unknown account command', ['account', 'rotate'], 2, /unknown command "rotate": expected import, export or register/],
+    ['refuses an unknown export format', ['account', 'export', '--namespace', 'a', '--secret', 'b', '--format', 'pkcs12'], 2, /--format "pkcs12" is not one of plain, sealed-secret, external-secret/],
+    ['requires the store and remote key for an ExternalSecret', ['account', 'export', '--namespace', 'a', '--secret', 'b', '--format', 'external-secret', '--remote-key', 'k'], 2, /--secret-store is required/],
+    ['keeps the ExternalSecret flags to --format external-secret', ['account', 'export', '--namespace', 'a', '--secret', 'b', '--remote-key', 'k'], 2, /--remote-key goes with --format external-secret/],
+    ['keeps the ledger out of --format', ['account', 'export', '--namespace', 'a', '--secret', 'b', '--format', 'plain', '--ledger-namespace', 'x'], 2, /--ledger-namespace does not go with --format/],
+    ['prints the register help', ['account', 'register', '--help'], 0, /^Usage: certkeeper account register \(--namespace NS --issuer NAME \| --cluster-issuer NAME\)/],
+    ['requires one issuer to register', ['account', 'register', '--namespace', 'a'], 2, /certkeeper account register: give --issuer NAME or --cluster-issuer NAME/],
   ];
   // Processes only, no cluster: run them side by side.
   it.concurrent.for(usage)('%s', async ([, args, code, output], { expect }) => {

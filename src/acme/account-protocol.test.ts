@@ -29,6 +29,8 @@ const facts = (over: Partial<AccountFacts>): AccountFacts => ({
 });
 const registered = (over: Partial<Extract<AccountSecret, { kind: 'present' }>> = {}) =>
   present({ state: 'registered', accountUrl: 'https://ca.example/acct/1', email: 'ops@example.com', ...over });
+/** The same Issuer manifest synced to every cluster of a fleet. */
+const fleet: AcmeIssuerSpec = { ...spec, externalAccountBinding: { ...spec.externalAccountBinding!, sharedWithFleet: true } };
 
 describe('decideAccountStep', () => {
   const rows: [string, Partial<AccountFacts>, Record<string, unknown>][] = [
@@ -149,6 +151,35 @@ describe('decideAccountStep', () => {
       { step: 'use', deferredUntil: new Date(now.getTime() + 3 * 60_000) }],
     ['updates the contact again after five minutes',
       { secret: registered({ email: 'old@example.com', contactUpdatedAt: minutesAgo(6) }) }, { step: 'use', updateContactTo: 'ops@example.com' }],
+
+    // A fleet: one account for an EAB key, many clusters synced from one Git.
+    ['generates no key and sends nothing for a fleet key while the account Secret is absent',
+      { spec: fleet }, { step: 'not-ready', reason: 'FleetAccountMissing' }],
+    ['generates the key on the one cluster whose issuer is annotated with this key ID',
+      { spec: fleet, registerEabKeyId: 'kid-1' }, { step: 'create-key' }],
+    ['takes a register annotation left from another key ID as no permission',
+      { spec: fleet, registerEabKeyId: 'kid-0' }, { step: 'not-ready', reason: 'FleetAccountMissing' }],
+    ['takes an empty register annotation as no permission',
+      { spec: fleet, registerEabKeyId: '' }, { step: 'not-ready', reason: 'FleetAccountMissing' }],
+    ['ignores a register annotation without sharedWithFleet', { registerEabKeyId: 'kid-0' }, { step: 'create-key' }],
+    ['looks up a fleet Secret holding only tls.key (External Secrets, Sealed Secrets), without EAB',
+      { spec: fleet, secret: present({ state: 'imported', server: undefined }) }, { step: 'lookup' }],
+    ['adopts a fleet Secret holding only tls.key that the CA knows',
+      { spec: fleet, secret: present({ state: 'imported', server: undefined }), lookup: { found: true, accountUrl: 'https://ca.example/acct/1' } },
+      { step: 'store-account-url', accountUrl: 'https://ca.example/acct/1' }],
+    ['uses the registered account Secret another cluster exported', { spec: fleet, secret: registered() }, { step: 'use', accountUrl: 'https://ca.example/acct/1' }],
+    ['never sends a pending fleet key from a cluster whose issuer is not annotated',
+      { spec: fleet, secret: present(), ledger: ledger(), lookup: { found: false } }, { step: 'not-ready', reason: 'FleetAccountMissing' }],
+    ['sends a pending fleet key from the annotated cluster once the CA shows it has no account',
+      { spec: fleet, registerEabKeyId: 'kid-1', secret: present(), ledger: ledger(), lookup: { found: false } }, { step: 'register', eab: eabOk.eab }],
+    ['stores a pending fleet key the CA already has, annotated or not',
+      { spec: fleet, secret: present(), ledger: ledger(), lookup: { found: true, accountUrl: 'https://ca.example/acct/1' } },
+      { step: 'store-account-url', accountUrl: 'https://ca.example/acct/1' }],
+    ['reports a lost fleet key from the ledger rather than a missing fleet account',
+      { spec: fleet, registerEabKeyId: 'kid-1', ledger: ledger({ outcome: 'registered', accountURL: 'https://ca.example/acct/1', sends: 1 }) },
+      { step: 'not-ready', reason: 'AccountKeyLost' }],
+    ['generates no key for an annotated fleet issuer with disableAccountKeyGeneration',
+      { spec: { ...fleet, disableAccountKeyGeneration: true }, registerEabKeyId: 'kid-1' }, { step: 'not-ready', reason: 'AccountKeyNotFound' }],
   ];
 
   it.each(rows)('%s', (_name, over, expected) => {
@@ -191,6 +222,68 @@ describe('decideAccountStep', () => {
       expect(step.updateContactTo).toBeUndefined();
       expect(step.warning?.message).toContain('this issuer wants ops@example.com, and Issuer ns/b wants b@example.com');
       expect(step.warning?.message).toContain('contact stays a@example.com');
+    }
+  });
+
+  it('never generates a key or sends a fleet EAB key from a cluster that is not annotated with it, whatever else is true', () => {
+    const secrets: AccountSecret[] = [{ kind: 'absent' }, present(), present({ eabSentAt: minutesAgo(30) }), present({ state: 'imported', server: undefined }), registered()];
+    const ledgers = [undefined, ledger(), ledger({ outcome: 'sent', sends: 1, lastSentAt: minutesAgo(60) }), ledger({ outcome: 'rejected', rejectedEabSecretVersion: '6', sends: 1 })];
+    const lookups = [undefined, { found: false } as const];
+    for (const registerEabKeyId of [undefined, '', 'kid-0', 'KID-1']) {
+      for (const secret of secrets) {
+        for (const led of ledgers) {
+          for (const lookup of lookups) {
+            const step = decideAccountStep(facts({ spec: fleet, registerEabKeyId, secret, ledger: led, lookup }));
+            expect(step.step, JSON.stringify({ registerEabKeyId, secret, led, lookup })).not.toBe('create-key');
+            expect(step.step).not.toBe('register');
+          }
+        }
+      }
+    }
+  });
+
+  it('tells a fleet cluster without the account both ways out, with the commands for this issuer and Secret', () => {
+    const step = decideAccountStep(facts({ spec: fleet, issuerRef: { kind: 'Issuer', namespace: 'ns', name: 'gts' } }));
+    expect(step).toMatchObject({ step: 'not-ready', reason: 'FleetAccountMissing' });
+    if (step.step !== 'not-ready') return;
+    expect(step.message).toContain('Account key Secret ns/acct does not exist');
+    expect(step.message).toContain('certkeeper account export --namespace ns --secret acct --format external-secret|sealed-secret|plain');
+    expect(step.message).toContain('External Secrets, Sealed Secrets, SOPS');
+    expect(step.message).toContain('certkeeper account register --namespace ns --issuer gts');
+    expect(step.message).toContain('kubectl annotate issuer -n ns gts certkeeper.io/register-eab-key-id=kid-1');
+    expect(step.message).toContain('exactly one cluster');
+
+    const cluster = decideAccountStep(facts({ spec: fleet, registerEabKeyId: 'kid-0', issuerRef: { kind: 'ClusterIssuer', name: 'gts' } }));
+    if (cluster.step !== 'not-ready') throw new Error(cluster.step);
+    expect(cluster.message).toContain('certkeeper account register --cluster-issuer gts');
+    expect(cluster.message).toContain('kubectl annotate clusterissuer gts certkeeper.io/register-eab-key-id=kid-1');
+    expect(cluster.message).toContain('names key kid-0, not kid-1: it allows only the key it names');
+  });
+
+  it('names both causes of a 403 at the first send from here (used elsewhere, or expired), with the export command', () => {
+    const step = decideAccountStep(facts({ secret: present(), ledger: ledger({ outcome: 'rejected', rejectedEabSecretVersion: '7', sends: 1 }), lookup: { found: false } }));
+    expect(step).toMatchObject({ step: 'not-ready', reason: 'EABKeyRejected' });
+    if (step.step !== 'not-ready') return;
+    expect(step.message).toContain('the first time this cluster sent it');
+    expect(step.message).toContain('Another cluster or tool already registered an account with this key');
+    expect(step.message).toContain('certkeeper account export --namespace ns --secret acct --format plain > account.yaml');
+    expect(step.message).toContain('kubectl apply -f account.yaml');
+    expect(step.message).toContain(`certkeeper account import --namespace ns --secret acct --server ${server}`);
+    expect(step.message).toContain('The key expired');
+    expect(step.message).toContain('create a new EAB key');
+    // After earlier sends from here, the key may be our own used one: the short message.
+    const later = decideAccountStep(facts({ secret: present(), ledger: ledger({ outcome: 'rejected', rejectedEabSecretVersion: '7', sends: 2 }), lookup: { found: false } }));
+    if (later.step !== 'not-ready') throw new Error(later.step);
+    expect(later.message).not.toContain('the first time');
+    expect(later.message).toContain('already used or has expired');
+  });
+
+  it('tells to point privateKeySecretRef elsewhere when it names a TLS Secret, and sends nothing', () => {
+    const step = decideAccountStep(facts({ secret: { kind: 'invalid', problem: 'is a kubernetes.io/tls Secret (a certificate\'s key pair), not an ACME account key', tls: true } }));
+    expect(step).toMatchObject({ step: 'not-ready', reason: 'AccountKeyInvalid' });
+    if (step.step === 'not-ready') {
+      expect(step.message).toContain('Secret ns/acct, named by spec.acme.privateKeySecretRef, is a kubernetes.io/tls Secret');
+      expect(step.message).toContain('Point spec.acme.privateKeySecretRef at another Secret name');
     }
   });
 
@@ -244,6 +337,11 @@ describe('parseAccountSecret', () => {
 
   it('reports an absent Secret', () => {
     expect(parseAccountSecret(undefined, 'tls.key')).toEqual({ kind: 'absent' });
+  });
+
+  it('refuses a kubernetes.io/tls Secret, whose key is a certificate\'s, even with a valid key under tls.key', () => {
+    const tls = { ...secret({ [ANNOTATION.state]: 'registered', [ANNOTATION.accountUrl]: 'https://ca.example/acct/1' }), type: 'kubernetes.io/tls' };
+    expect(parseAccountSecret(tls, 'tls.key')).toMatchObject({ kind: 'invalid', tls: true, problem: expect.stringContaining('is a kubernetes.io/tls Secret') });
   });
 });
 

@@ -14,6 +14,7 @@
 //   read the account Secret (live, never a cache) and, with EAB, the ledger entry of the key ID
 //     ├ exists
 //     │  ├ key unparseable ─────────────────→ Ready=False AccountKeyInvalid   (never overwritten)
+//     │  ├ a kubernetes.io/tls Secret ─────→ Ready=False AccountKeyInvalid   (a certificate's key never signs for an account)
 //     │  ├ CA URL ≠ spec.acme.server ───────→ Ready=False AccountServerMismatch
 //     │  ├ account URL known ───────────────→ use it. Verified by a lookup with the key when status
 //     │  │                                      did not know it or recorded another URL (≠ → AccountURLMismatch);
@@ -31,16 +32,25 @@
 //     │     │       ├ ledger: rejected ─────→ Ready=False EABKeyRejected (until the EAB Secret changes)
 //     │     │       ├ sent < window ────────→ Ready=False RegistrationOutcomeUnknown; look up again later
 //     │     │       │  (the ledger's last send, or the send mark on the Secret: another installation's)
+//     │     │       ├ sharedWithFleet, issuer not annotated
+//     │     │       │  register-eab-key-id=<this key ID> → Ready=False FleetAccountMissing (not sent)
 //     │     │       └ otherwise ────────────→ mark the Secret (resourceVersion precondition; a conflict means
 //     │     │                                   someone else moved: decide again), ledger: sent,
 //     │     │                                   THEN newAccount WITH EAB  ← the only EAB send
 //     │     │                                   ├ 201/200 → store URL, ledger: registered
-//     │     │                                   ├ 403 → ledger: rejected, Ready=False EABKeyRejected
+//     │     │                                   ├ 403 → ledger: rejected, Ready=False EABKeyRejected (at this
+//     │     │                                   │  installation's first send: used by another cluster or tool,
+//     │     │                                   │  or expired; the message gives the commands for each)
 //     │     │                                   └ timeout / reset / 5xx → outcome unknown: only look up
 //     │     │                                     until the settle window has passed, then send again
 //     └ absent
 //        ├ status or ledger shows this key ID was sent for this Secret ─→ Ready=False AccountKeyLost
 //        ├ ledger or a Secret in this namespace claims it for another ─→ Ready=False EABKeyAlreadyUsed
+//        ├ sharedWithFleet, and the issuer is not annotated
+//        │ certkeeper.io/register-eab-key-id=<this key ID> ─→ Ready=False FleetAccountMissing: no key
+//        │   generated, nothing sent; the account comes from the fleet's secret manager (a Secret with
+//        │   only tls.key is "imported" above: looked up, never registered), or one cluster is annotated
+//        ├ disableAccountKeyGeneration ──────────→ Ready=False AccountKeyNotFound
 //        └ otherwise → generate a key, claim the key ID in the ledger, CREATE the Secret as pending
 //                      (AlreadyExists: someone else won; read theirs), then continue as pending
 //
@@ -56,12 +66,17 @@
 // the ledger's create is the claim across processes. Two installations of
 // certkeeper watching the same Issuer have two leaders and two ledgers; what
 // they share is the account Secret, so its send mark, written on the version
-// that was decided from, lets exactly one of them send.
+// that was decided from, lets exactly one of them send. Several clusters (a
+// fleet synced from one Git) share nothing certkeeper could lock on: with
+// sharedWithFleet, only the cluster whose issuer carries the register
+// annotation for this very key ID may send it, and the others wait for the
+// account Secret their secret manager brings (README, "Running certkeeper on
+// several clusters").
 import type { Logger } from 'pino';
 import { LABEL_ACCOUNT_KEY, MANAGED_BY } from '../api/meta.ts';
 import type { AcmeIssuerSpec, AcmeIssuerStatus } from '../api/issuer.ts';
-import { DEFAULT_ACCOUNT_KEY_NAME, DEFAULT_EAB_SECRET_KEY } from '../api/issuer.ts';
-import { core, isAlreadyExists, isConflict, type KubeClient, type KubeObject } from '../kube/client.ts';
+import { DEFAULT_ACCOUNT_KEY_NAME, DEFAULT_EAB_SECRET_KEY, REGISTER_EAB_KEY_ID_ANNOTATION } from '../api/issuer.ts';
+import { core, isAlreadyExists, isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.ts';
 import { generatePrivateKeyPem, jwkThumbprint, parsePrivateKeyPem } from '../pki/keys.ts';
 import type { KeyedMutex } from '../util/keyed-mutex.ts';
 import {
@@ -96,7 +111,8 @@ export type AccountState = 'pending' | 'registered' | 'imported';
 
 export type AccountSecret =
   | { kind: 'absent' }
-  | { kind: 'invalid'; problem: string }
+  /** tls: a kubernetes.io/tls Secret, a certificate's key pair that must never sign for an account. */
+  | { kind: 'invalid'; problem: string; tls?: true }
   | {
     kind: 'present';
     keyPem: string;
@@ -144,6 +160,8 @@ export function accountSecretObject(opts: {
 /** Reads what the account Secret says. Pure; problems never quote key material. */
 export function parseAccountSecret(secret: SecretObject | undefined, keyName: string): AccountSecret {
   if (!secret) return { kind: 'absent' };
+  // Refused before its key is read: a certificate's key never signs requests to the CA as an account.
+  if (secret.type === 'kubernetes.io/tls') return { kind: 'invalid', problem: 'is a kubernetes.io/tls Secret (a certificate\'s key pair), not an ACME account key', tls: true };
   const annotations = secret.metadata.annotations ?? {};
   const encoded = secret.data?.[keyName];
   if (!encoded) return { kind: 'invalid', problem: `has no "${keyName}" entry` };
@@ -221,7 +239,7 @@ export type NotReadyReason =
   | 'EABSecretNotFound' | 'EABSecretInvalid' | 'EmailRequired'
   | 'AccountKeyInvalid' | 'AccountServerMismatch' | 'AccountKeyLost' | 'EABKeyAlreadyUsed'
   | 'EABKeyRejected' | 'AccountNotFound' | 'AccountDeactivated' | 'AccountURLMismatch' | 'RegistrationRejected'
-  | 'RegistrationOutcomeUnknown' | 'AccountKeyNotFound';
+  | 'RegistrationOutcomeUnknown' | 'AccountKeyNotFound' | 'FleetAccountMissing';
 
 /** A usable account with something the user should know. */
 export type ReadyWarning = 'AccountEmailConflict';
@@ -249,8 +267,19 @@ export interface AccountFacts {
   verify?: boolean;
   /** Other issuers that use the same account Secret, with the email each asks for. */
   sharers?: { issuer: string; email?: string }[];
+  /** The Issuer's certkeeper.io/register-eab-key-id annotation: with sharedWithFleet, this cluster may send that key ID. */
+  registerEabKeyId?: string;
+  /** The issuer, for the commands messages give. */
+  issuerRef?: IssuerRef;
   now: Date;
   settleWindowMs: number;
+}
+
+/** Which issuer a sync is for, as commands name it. */
+export interface IssuerRef {
+  kind: 'Issuer' | 'ClusterIssuer';
+  namespace?: string;
+  name: string;
 }
 
 export type AccountStep =
@@ -279,8 +308,63 @@ function eabRejectedInLedger(facts: AccountFacts): boolean {
     && facts.ledger.rejectedEabSecretVersion === facts.eab.secretResourceVersion;
 }
 
-function rejectedMessage(kid: string): string {
-  return `The CA rejected EAB key ${kid}: it was already used or has expired (GTS keys work once and expire 7 days after creation). certkeeper will not send it again. Create a new EAB key and set spec.acme.externalAccountBinding.keyID (and its Secret) to it.`;
+function splitRef(ref: string): [namespace: string, name: string] {
+  const slash = ref.indexOf('/');
+  return [ref.slice(0, slash), ref.slice(slash + 1)];
+}
+
+/**
+ * Why the CA refused the key. When this cluster had never sent it before, the
+ * refusal cannot be our own earlier use: someone else used it (another cluster
+ * of a fleet, another ACME client), or it expired. The message names both and
+ * the way out of each, with the commands.
+ */
+function rejectedMessage(kid: string, firstSend?: { secretRef: string; server: string }): string {
+  if (!firstSend) {
+    return `The CA rejected EAB key ${kid}: it was already used or has expired (GTS keys work once and expire 7 days after creation). certkeeper will not send it again. Create a new EAB key and set spec.acme.externalAccountBinding.keyID (and its Secret) to it.`;
+  }
+  const [namespace, name] = splitRef(firstSend.secretRef);
+  return `The CA rejected EAB key ${kid} (HTTP 403) the first time this cluster sent it; certkeeper will not send it again. There are two possible causes. `
+    + `(1) Another cluster or tool already registered an account with this key (the CA accepts each key once): use that account here. Where it was registered, run \`certkeeper account export --namespace ${namespace} --secret ${name} --format plain > account.yaml\`; here, delete the key generated for the refused registration if it exists (\`kubectl delete secret -n ${namespace} ${name}\`: it holds no account) and \`kubectl apply -f account.yaml\`. From lego, certbot, acme.sh or cert-manager, use \`certkeeper account import --namespace ${namespace} --secret ${name} --server ${firstSend.server} ...\` (see --help) instead. For one account across several clusters, set spec.acme.externalAccountBinding.sharedWithFleet: true, so the others never send the key. `
+    + `(2) The key expired (GTS keys expire 7 days after creation when unused) or was revoked: create a new EAB key and set spec.acme.externalAccountBinding.keyID (and its Secret) to it.`;
+}
+
+/** The rejection recorded in the ledger came at this installation's first send of the key. */
+function rejectedAtFirstSend(facts: AccountFacts): { secretRef: string; server: string } | undefined {
+  return facts.ledger?.outcome === 'rejected' && facts.ledger.sends <= 1 ? { secretRef: facts.secretRef, server: facts.spec.server } : undefined;
+}
+
+/** With sharedWithFleet, only an issuer annotated with this very key ID may send it: one cluster of the fleet. */
+function fleetSendAllowed(facts: AccountFacts, kid: string): boolean {
+  return facts.spec.externalAccountBinding?.sharedWithFleet !== true || facts.registerEabKeyId === kid;
+}
+
+function issuerCommands(ref: IssuerRef | undefined): { kubectl: string; cli: string } {
+  if (!ref) return { kubectl: 'issuer -n NAMESPACE NAME', cli: '--namespace NAMESPACE --issuer NAME' };
+  return ref.kind === 'ClusterIssuer'
+    ? { kubectl: `clusterissuer ${ref.name}`, cli: `--cluster-issuer ${ref.name}` }
+    : { kubectl: `issuer -n ${ref.namespace} ${ref.name}`, cli: `--namespace ${ref.namespace} --issuer ${ref.name}` };
+}
+
+/**
+ * A fleet's key with no account here: the account comes from the cluster that
+ * registered it, through the secret manager; or, before any cluster has, one
+ * cluster is allowed to register by an annotation that is not in Git.
+ */
+function fleetAccountMissing(facts: AccountFacts, kid: string, pending: boolean): AccountStep {
+  const [namespace, name] = splitRef(facts.secretRef);
+  const commands = issuerCommands(facts.issuerRef);
+  const situation = pending
+    ? `Account key Secret ${facts.secretRef} holds a key the CA does not know (generated here, never registered), and EAB key ${kid} is shared with a fleet (spec.acme.externalAccountBinding.sharedWithFleet): certkeeper sends the key only from the one cluster whose issuer carries ${REGISTER_EAB_KEY_ID_ANNOTATION}: ${kid}, and this one does not.`
+    : `Account key Secret ${facts.secretRef} does not exist, and EAB key ${kid} is shared with a fleet (spec.acme.externalAccountBinding.sharedWithFleet): certkeeper generates no key and sends nothing to the CA from this cluster.`;
+  const stale = facts.registerEabKeyId !== undefined && facts.registerEabKeyId !== kid
+    ? ` The issuer's annotation ${REGISTER_EAB_KEY_ID_ANNOTATION} names key ${facts.registerEabKeyId || '(empty)'}, not ${kid}: it allows only the key it names.`
+    : '';
+  return {
+    step: 'not-ready',
+    reason: 'FleetAccountMissing',
+    message: `${situation}${stale} If another cluster has registered the account, bring its Secret here: there, run \`certkeeper account export --namespace ${namespace} --secret ${name} --format external-secret|sealed-secret|plain\` and deliver the Secret through your secret manager (External Secrets, Sealed Secrets, SOPS) or \`kubectl apply -f\`${pending ? ` (first delete this Secret: \`kubectl delete secret -n ${namespace} ${name}\`)` : ''}; certkeeper adopts it without sending the key. If no cluster has registered it yet, allow the registration on exactly one cluster, outside Git: \`certkeeper account register ${commands.cli}\` (or \`kubectl annotate ${commands.kubectl} ${REGISTER_EAB_KEY_ID_ANNOTATION}=${kid}\`).`,
+  };
 }
 
 function eabKeyUsedElsewhere(kid: string, by: string): AccountStep {
@@ -310,6 +394,9 @@ export function decideAccountStep(facts: AccountFacts): AccountStep {
   if (eab.kind === 'problem') return { step: 'not-ready', reason: eab.reason, message: eab.message };
   if (eab.kind === 'ok' && !spec.email) {
     return { step: 'not-ready', reason: 'EmailRequired', message: 'spec.acme.email is required with an EAB key: the CA rejects accounts without a contact, and a rejected registration can use up the key. Nothing was sent to the CA.' };
+  }
+  if (secret.kind === 'invalid' && secret.tls) {
+    return { step: 'not-ready', reason: 'AccountKeyInvalid', message: `Secret ${facts.secretRef}, named by spec.acme.privateKeySecretRef, ${secret.problem}. certkeeper never uses a certificate's key as an account key and does not change the Secret; nothing was sent to the CA. Point spec.acme.privateKeySecretRef at another Secret name (certkeeper creates the account key there, or import yours with \`certkeeper account import\`).` };
   }
   if (secret.kind === 'invalid') {
     return { step: 'not-ready', reason: 'AccountKeyInvalid', message: `Account key Secret ${facts.secretRef} ${secret.problem}. certkeeper does not overwrite it and does not register a new account. Restore the Secret from a backup (or import the key with \`certkeeper account import\`).` };
@@ -349,7 +436,7 @@ function decidePresent(facts: AccountFacts, secret: PresentSecret): AccountStep 
   if (facts.lookup.found) return { step: 'store-account-url', accountUrl: facts.lookup.accountUrl };
   if (!kid || facts.eab.kind !== 'ok') return { step: 'register' };
 
-  if (eabRejectedInLedger(facts) || eabRejectedInStatus(facts)) return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid) };
+  if (eabRejectedInLedger(facts) || eabRejectedInStatus(facts)) return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid, rejectedAtFirstSend(facts)) };
   if (ledger?.outcome === 'registered') {
     return { step: 'not-ready', reason: 'AccountNotFound', message: `The EAB ledger says key ${kid} registered account ${ledger.accountURL ?? '(URL unknown)'} with the key in Secret ${facts.secretRef}, but the CA does not find an account for that key. certkeeper will not send the key again. Check spec.acme.server; if the account is truly gone, create a new EAB key.` };
   }
@@ -372,6 +459,7 @@ function decidePresent(facts: AccountFacts, secret: PresentSecret): AccountStep 
       };
     }
   }
+  if (!fleetSendAllowed(facts, kid)) return fleetAccountMissing(facts, kid, true);
   return { step: 'register', eab: facts.eab.eab };
 }
 
@@ -419,11 +507,11 @@ function decideAbsent(facts: AccountFacts): AccountStep {
   }
   if (kid && ledger) {
     if (ledger.accountSecret !== facts.secretRef) {
-      if (ledger.outcome === 'rejected') return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid) };
+      if (ledger.outcome === 'rejected') return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid, rejectedAtFirstSend(facts)) };
       return eabKeyUsedElsewhere(kid, ledgerClaimant(ledger));
     }
     if (ledger.outcome === 'rejected') {
-      if (eabRejectedInLedger(facts)) return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid) };
+      if (eabRejectedInLedger(facts)) return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid, rejectedAtFirstSend(facts)) };
     } else if (ledger.outcome !== 'claimed') {
       const what = ledger.outcome === 'registered'
         ? `was deleted after account ${ledger.accountURL ?? '(URL unknown)'} was registered with EAB key ${kid} (EAB ledger)`
@@ -433,6 +521,7 @@ function decideAbsent(facts: AccountFacts): AccountStep {
   }
   if (kid && facts.eabKeyUsedBy) return eabKeyUsedElsewhere(kid, facts.eabKeyUsedBy);
   if (kid && eabRejectedInStatus(facts)) return { step: 'not-ready', reason: 'EABKeyRejected', message: rejectedMessage(kid) };
+  if (kid && !fleetSendAllowed(facts, kid)) return fleetAccountMissing(facts, kid, false);
   if (facts.spec.disableAccountKeyGeneration) {
     return { step: 'not-ready', reason: 'AccountKeyNotFound', message: `Account key Secret ${facts.secretRef} does not exist, and spec.acme.disableAccountKeyGeneration says not to generate one. Create it with the account's key (\`certkeeper account import\`); certkeeper picks it up at once. Nothing was sent to the CA.` };
   }
@@ -480,6 +569,10 @@ export interface AccountRequest {
   eabKeyUsedBy?: (keyId: string, accountSecretRef: string) => string | undefined;
   /** Other issuers that use the same account Secret, with the email each asks for. */
   sharers?: { issuer: string; email?: string }[];
+  /** The Issuer's certkeeper.io/register-eab-key-id annotation (with sharedWithFleet: this cluster may register that key ID). */
+  registerEabKeyId?: string;
+  /** The issuer, for the commands messages give. */
+  issuerRef?: IssuerRef;
 }
 
 export type AccountOutcome =
@@ -563,6 +656,7 @@ export async function ensureAccount(deps: AccountDeps, request: AccountRequest):
         spec, secretRef, eab, secret: run.secret, status: request.status, ledger: run.ledgerEntry, lookup: run.lookup,
         eabKeyUsedBy: kid ? request.eabKeyUsedBy?.(kid, secretRef) : undefined,
         verify: request.verify, sharers: request.sharers,
+        registerEabKeyId: request.registerEabKeyId, issuerRef: request.issuerRef,
         now: deps.clock(), settleWindowMs: deps.settleWindowMs ?? DEFAULT_SETTLE_WINDOW_MS,
       });
       deps.log.debug({ step: step.step }, 'account step');
@@ -643,6 +737,10 @@ async function writeLedger(run: Run, change: Partial<Omit<LedgerEntry, 'resource
       run.ledgerEntry = await run.ledger.update(run.ledgerEntry, next);
     }
   } catch (error) {
+    // Said in the condition, not only in the log: an operator run outside the cluster with the default namespace meets this first.
+    if (isNotFound(error)) {
+      throw new TransientAccountError(`the namespace ${run.ledger.namespace} does not exist: the EAB ledger lives there (the operator's cluster resource namespace, --cluster-resource-namespace). Create it, or start the operator with --cluster-resource-namespace set to an existing namespace; certkeeper sends no EAB key it has not recorded`);
+    }
     asTransient(error, `writing the EAB ledger in namespace ${run.ledger.namespace} (certkeeper sends no EAB key it has not recorded)`);
   }
 }
@@ -751,7 +849,9 @@ async function register(run: Run, eab: Eab | undefined): Promise<AccountOutcome 
           ...request.status,
           eabRejected: { keyID: eab.keyId, secretResourceVersion: run.eab.kind === 'ok' ? run.eab.secretResourceVersion : '', time: deps.clock().toISOString() },
         };
-        return { ready: false, reason: 'EABKeyRejected', message: rejectedMessage(eab.keyId), acme };
+        // No earlier send from here: the key was used elsewhere or expired, and the message says how to tell.
+        const firstSend = sends === 0 ? { secretRef: run.secretRef, server: request.spec.server } : undefined;
+        return { ready: false, reason: 'EABKeyRejected', message: rejectedMessage(eab.keyId, firstSend), acme };
       }
       return {
         ready: false,

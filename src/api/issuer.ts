@@ -8,6 +8,13 @@ import { Solver } from './solvers.ts';
 
 export const DEFAULT_ACCOUNT_KEY_NAME = 'tls.key';
 export const DEFAULT_EAB_SECRET_KEY = 'secret';
+/**
+ * On an Issuer whose EAB key is sharedWithFleet: allows this one cluster to
+ * register the account. Its value must be the keyID itself, so an annotation
+ * left from an earlier key never authorizes a new one. Set imperatively on one
+ * cluster (`certkeeper account register`), never in the Git all clusters share.
+ */
+export const REGISTER_EAB_KEY_ID_ANNOTATION = 'certkeeper.io/register-eab-key-id';
 
 export const AccountKeyAlgorithm = z.enum(['ECDSA', 'RSA']);
 export type AccountKeyAlgorithm = z.infer<typeof AccountKeyAlgorithm>;
@@ -16,6 +23,7 @@ export const ExternalAccountBinding = z.object({
   keyID: z.string().min(1).describe('The EAB key ID the CA issued (GTS: keyId of `gcloud publicca external-account-keys create`). GTS consumes a key on first use: a new key ID is your consent to register a new account.'),
   keySecretRef: SecretKeySelector.describe('The Secret (in the Issuer\'s namespace; for a ClusterIssuer, the cluster resource namespace) holding the base64url HMAC key (GTS: b64MacKey). key defaults to "secret".'),
   keyAlgorithm: z.enum(['HS256', 'HS384', 'HS512']).optional().describe('MAC algorithm of the binding (default HS256, which GTS, ZeroSSL and Sectigo use).'),
+  sharedWithFleet: z.boolean().optional().describe('This EAB key belongs to one account shared by several clusters (the same Issuer synced from Git to a fleet, or a cluster rebuilt from Git). While the account key Secret is absent, certkeeper generates no key and never sends the EAB key: the Issuer reports FleetAccountMissing until the Secret arrives (from External Secrets, Sealed Secrets or SOPS, made with `certkeeper account export --format ...` on the cluster that registered it), and adopts it without sending the key. Only the one cluster whose Issuer carries the annotation certkeeper.io/register-eab-key-id set to this keyID (`certkeeper account register`; not in Git) registers the account.'),
 }).describe('External Account Binding, required by CAs such as Google Trust Services, ZeroSSL and Sectigo.');
 
 export const AccountPrivateKey = z.object({

@@ -7,10 +7,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ANNOTATION, parseAccountSecret } from '../acme/account-protocol.ts';
 import { jwkThumbprint } from '../pki/keys.ts';
+import { load } from 'js-yaml';
 import {
-  acmeShCaPath, certbotServerPath, exportedAccountJson, FormatError, importedAccountSecret, legoHostDir, parseAcmeShConf,
-  readAcmeSh, readCertbot, readKeyFile, readKeySecret, readLego, type FileTree, type ImportedAccount,
+  acmeShCaPath, certbotServerPath, exportedAccountJson, exportNextSteps, externalSecretManifest, externalSecretYaml, FormatError,
+  importedAccountSecret, legoHostDir, parseAcmeShConf, portableAccountSecret, readAcmeSh, readCertbot, readKeyFile, readKeySecret,
+  readLego, secretManifestYaml, type FileTree, type ImportedAccount,
 } from './account-formats.ts';
+import type { AccountSecret } from '../acme/account-protocol.ts';
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -336,5 +339,103 @@ describe('writers', () => {
       server: GTS, accountUrl: ACCOUNT_URL, email: 'me@example.com', eabKeyId: null, state: 'imported', thumbprint: jwkThumbprint(ec),
     });
     expect(exportedAccountJson(parsed)).not.toContain('PRIVATE KEY');
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Fleet formats (export --format)
+// ---------------------------------------------------------------------------
+
+describe('the account Secret for another cluster of a fleet', () => {
+  const pem = pkcs8(ec);
+  const account = (over: Partial<Extract<AccountSecret, { kind: 'present' }>> = {}): Extract<AccountSecret, { kind: 'present' }> => ({
+    kind: 'present', keyPem: pem, thumbprint: jwkThumbprint(ec), state: 'registered', server: GTS, accountUrl: ACCOUNT_URL,
+    eabKeyId: 'kid-1', email: 'ops@example.com', resourceVersion: '42',
+    // Bookkeeping of this cluster that must not travel.
+    contactUpdatedAt: '2026-01-01T00:00:00Z', eabSentAt: '2026-01-01T00:00:00Z', ...over,
+  });
+  const portable = () => portableAccountSecret({ namespace: 'team-a', name: 'gts-account', keyName: 'tls.key', account: account() });
+  /** Pieces of the key as a manifest could carry it: PEM lines and the base64 of the PEM. */
+  const keyPieces = [...pem.split('\n').filter((l) => l && !l.startsWith('-----')).map((l) => l.slice(0, 24)), b64(pem).slice(0, 40)];
+
+  it('carries the key, the account-describing annotations and the labels, and nothing of this cluster\'s bookkeeping', () => {
+    const secret = portable();
+    expect(secret).toMatchObject({ apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: 'gts-account', namespace: 'team-a' } });
+    expect(secret.metadata.labels).toEqual({ 'certkeeper.io/account-key': 'true', 'app.kubernetes.io/managed-by': 'certkeeper' });
+    expect(secret.metadata.annotations).toEqual({
+      [ANNOTATION.state]: 'registered', [ANNOTATION.server]: GTS, [ANNOTATION.accountUrl]: ACCOUNT_URL,
+      [ANNOTATION.eabKeyId]: 'kid-1', [ANNOTATION.email]: 'ops@example.com',
+    });
+    expect(secret.metadata.ownerReferences).toBeUndefined();
+    expect(secret.metadata.resourceVersion).toBeUndefined();
+    expect(parseAccountSecret(secret, 'tls.key')).toMatchObject({ kind: 'present', state: 'registered', accountUrl: ACCOUNT_URL, thumbprint: jwkThumbprint(ec), eabKeyId: 'kid-1' });
+  });
+
+  it('keeps an imported key whose account URL is unknown imported (looked up there, never registered)', () => {
+    const secret = portableAccountSecret({ namespace: 'ns', name: 'acct', keyName: 'tls.key', account: account({ state: 'imported', accountUrl: undefined }) });
+    expect(secret.metadata.annotations?.[ANNOTATION.state]).toBe('imported');
+    expect(secret.metadata.annotations?.[ANNOTATION.accountUrl]).toBeUndefined();
+  });
+
+  it('refuses a pending key: no account to share, and two clusters holding it could both send the EAB key', () => {
+    expect(() => portableAccountSecret({ namespace: 'ns', name: 'acct', keyName: 'tls.key', account: account({ state: 'pending', accountUrl: undefined }) }))
+      .toThrow(/ns\/acct is pending: its key is not registered at the CA yet.*nothing was written/);
+  });
+
+  it('refuses a key that does not record its CA', () => {
+    expect(() => portableAccountSecret({ namespace: 'ns', name: 'acct', keyName: 'tls.key', account: account({ server: undefined }) }))
+      .toThrow(FormatError);
+  });
+
+  it.each(['plain', 'sealed-secret'] as const)('writes a %s manifest that reads back as the same Secret, with a warning header', (format) => {
+    const yaml = secretManifestYaml(portable(), format);
+    expect(yaml.startsWith('# certkeeper ACME account key Secret team-a/gts-account')).toBe(true);
+    expect(yaml).toContain('PRIVATE KEY unencrypted: never commit this file to Git as it is');
+    expect(yaml).toContain(format === 'plain' ? 'kubectl apply -f' : 'kubeseal --format yaml');
+    expect(load(yaml)).toEqual(portable());
+  });
+
+  it('makes an ExternalSecret that recreates the Secret with its labels and annotations, the key coming from the store', () => {
+    const manifest = externalSecretManifest({
+      secret: portable(), keyName: 'tls.key', store: { kind: 'ClusterSecretStore', name: 'vault' }, remoteKey: 'certkeeper/gts', remoteProperty: 'tls.key',
+    }) as { spec: Record<string, unknown> };
+    expect(manifest).toEqual({
+      apiVersion: 'external-secrets.io/v1',
+      kind: 'ExternalSecret',
+      metadata: { name: 'gts-account', namespace: 'team-a' },
+      spec: {
+        refreshInterval: '1h',
+        secretStoreRef: { kind: 'ClusterSecretStore', name: 'vault' },
+        target: {
+          name: 'gts-account',
+          creationPolicy: 'Orphan',
+          deletionPolicy: 'Retain',
+          template: { type: 'Opaque', metadata: { labels: portable().metadata.labels, annotations: portable().metadata.annotations } },
+        },
+        data: [{ secretKey: 'tls.key', remoteRef: { key: 'certkeeper/gts', property: 'tls.key' } }],
+      },
+    });
+    const withoutProperty = externalSecretManifest({ secret: portable(), keyName: 'tls.key', store: { kind: 'SecretStore', name: 's' }, remoteKey: 'k' }) as { spec: { data: unknown[] } };
+    expect(withoutProperty.spec.data).toEqual([{ secretKey: 'tls.key', remoteRef: { key: 'k' } }]);
+  });
+
+  it('never puts key material in the ExternalSecret', () => {
+    const yaml = externalSecretYaml({ secret: portable(), keyName: 'tls.key', store: { kind: 'ClusterSecretStore', name: 'vault' }, remoteKey: 'certkeeper/gts' });
+    for (const piece of keyPieces) expect(yaml).not.toContain(piece);
+    expect(load(yaml)).toMatchObject({ kind: 'ExternalSecret' });
+    // The Secret manifests do carry it (that is their point), which the check above would catch.
+    expect(keyPieces.some((piece) => secretManifestYaml(portable(), 'plain').includes(piece))).toBe(true);
+  });
+
+  it('tells what to do next for each format', () => {
+    const secret = portable();
+    expect(exportNextSteps({ format: 'plain', secret })).toMatch(/kubectl apply -f account-secret\.yaml[\s\S]*sops --encrypt/);
+    expect(exportNextSteps({ format: 'sealed-secret', secret, manifestFile: '/out/account-secret.yaml' }))
+      .toMatch(/Wrote \/out\/account-secret\.yaml[\s\S]*kubeseal --format yaml --cert .* < \/out\/account-secret\.yaml/);
+    const steps = exportNextSteps({ format: 'external-secret', secret, keyFile: '/out/account.key', store: { kind: 'ClusterSecretStore', name: 'vault' }, remoteKey: 'certkeeper/gts', remoteProperty: 'tls.key' });
+    expect(steps).toContain('Wrote /out/account.key (the account\'s private key, mode 0600)');
+    expect(steps).toContain('at certkeeper/gts, field tls.key');
+    expect(steps).toContain('vault kv put -mount=MOUNT certkeeper/gts tls.key=@/out/account.key');
+    expect(steps).toContain('ClusterSecretStore vault must exist in each cluster');
   });
 });

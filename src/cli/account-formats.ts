@@ -16,8 +16,14 @@
 //   cert-manager  a Secret with the PEM under tls.key; the account URL is only in the Issuer's status
 //
 // Every error names the file and never quotes its content: these files hold private keys.
+//
+// For a fleet of clusters, `account export --format` writes the account Secret as
+// another cluster takes it: a plain Secret manifest (kubectl apply, SOPS), the
+// same for kubeseal to seal, or an ExternalSecret whose template recreates the
+// Secret while the key itself goes into the user's secret store.
 import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
+import { dump } from 'js-yaml';
 import { DEFAULT_ACCOUNT_KEY_NAME } from '../api/issuer.ts';
 import { accountSecretObject, ANNOTATION, type AccountSecret, type SecretObject } from '../acme/account-protocol.ts';
 import { jwkThumbprint, parsePrivateKeyPem } from '../pki/keys.ts';
@@ -480,4 +486,163 @@ export function exportedAccountJson(secret: Extract<AccountSecret, { kind: 'pres
     thumbprint: secret.thumbprint,
   };
   return `${JSON.stringify(json, null, 2)}\n`;
+}
+
+// ---------------------------------------------------------------------------
+// Fleet formats: the account Secret as another cluster takes it
+// ---------------------------------------------------------------------------
+
+export const EXPORT_FORMATS = ['plain', 'sealed-secret', 'external-secret'] as const;
+export type ExportFormat = typeof EXPORT_FORMATS[number];
+
+type PresentAccount = Extract<AccountSecret, { kind: 'present' }>;
+
+/**
+ * The account Secret to create in another cluster: the key and the annotations
+ * that describe its account (server, account URL, email, EAB key ID, state),
+ * with certkeeper's labels. Nothing else travels: no send mark, no contact
+ * update time, no ledger (each cluster keeps its own). A pending key is
+ * refused: it has no account yet, and two clusters holding it could both send
+ * the EAB key.
+ */
+export function portableAccountSecret(opts: { namespace: string; name: string; keyName: string; account: PresentAccount }): SecretObject & { type: string } {
+  const { account } = opts;
+  const ref = `${opts.namespace}/${opts.name}`;
+  if (account.state === 'pending') {
+    throw new FormatError(`Secret ${ref} is pending: its key is not registered at the CA yet, so there is no account to share. Export it once its Issuer is Ready; nothing was written`);
+  }
+  if (!account.server) {
+    throw new FormatError(`Secret ${ref} does not record its CA (annotation ${ANNOTATION.server}); let an Issuer adopt it first (or import it with \`certkeeper account import\`); nothing was written`);
+  }
+  return accountSecretObject({
+    namespace: opts.namespace,
+    name: opts.name,
+    keyName: opts.keyName,
+    keyPem: account.keyPem,
+    // An imported key whose account URL is not known yet stays imported: the other cluster looks it up, never registers it.
+    state: account.accountUrl ? 'registered' : 'imported',
+    server: account.server,
+    accountUrl: account.accountUrl,
+    eabKeyId: account.eabKeyId,
+    email: account.email,
+  });
+}
+
+function yamlDocument(header: string[], object: object): string {
+  return `${header.map((line) => `# ${line}`).join('\n')}\n${dump(object, { lineWidth: -1, noRefs: true })}`;
+}
+
+function describeAccount(secret: SecretObject): string {
+  const annotations = secret.metadata.annotations ?? {};
+  return `${annotations[ANNOTATION.accountUrl] ?? 'account URL not recorded'}, ${annotations[ANNOTATION.server]}`;
+}
+
+/** The Secret manifest of --format plain and sealed-secret: the private key in the clear, so the header says where it may go. */
+export function secretManifestYaml(secret: SecretObject, format: 'plain' | 'sealed-secret'): string {
+  const header = [
+    `certkeeper ACME account key Secret ${secret.metadata.namespace}/${secret.metadata.name} (${describeAccount(secret)}).`,
+    'It holds the account\'s PRIVATE KEY unencrypted: never commit this file to Git as it is.',
+    format === 'plain'
+      ? 'Apply it to the other cluster (kubectl apply -f), or encrypt it first (SOPS); certkeeper adopts it without sending the EAB key.'
+      : 'Seal it for the cluster that receives it (kubeseal --format yaml < this-file > sealed.yaml) and commit only the SealedSecret.',
+  ];
+  return yamlDocument(header, secret);
+}
+
+export interface ExternalSecretOptions {
+  /** The portable account Secret (its data is not used: the key comes from the store). */
+  secret: SecretObject;
+  keyName: string;
+  store: { name: string; kind: 'ClusterSecretStore' | 'SecretStore' };
+  /** Where the key is in the store (remoteRef.key). */
+  remoteKey: string;
+  /** The field of that entry holding the PEM (remoteRef.property), for stores with structured entries (Vault KV). */
+  remoteProperty?: string;
+}
+
+/**
+ * An ExternalSecret (external-secrets.io/v1) that recreates the account Secret
+ * from the key in the user's secret store, with the same labels and
+ * annotations: certkeeper adopts it like the Secret it exported. The key
+ * itself is never in the manifest. creationPolicy Orphan: deleting the
+ * ExternalSecret never deletes the account key (certkeeper's account Secrets
+ * have no owner); deletionPolicy Retain: a key gone from the store is kept
+ * here.
+ */
+export function externalSecretManifest(opts: ExternalSecretOptions): object {
+  const { namespace, name, labels, annotations } = opts.secret.metadata;
+  return {
+    apiVersion: 'external-secrets.io/v1',
+    kind: 'ExternalSecret',
+    metadata: { name, namespace },
+    spec: {
+      refreshInterval: '1h',
+      secretStoreRef: { kind: opts.store.kind, name: opts.store.name },
+      target: {
+        name,
+        creationPolicy: 'Orphan',
+        deletionPolicy: 'Retain',
+        template: { type: 'Opaque', metadata: { labels, annotations } },
+      },
+      data: [{
+        secretKey: opts.keyName,
+        remoteRef: { key: opts.remoteKey, ...(opts.remoteProperty ? { property: opts.remoteProperty } : {}) },
+      }],
+    },
+  };
+}
+
+export function externalSecretYaml(opts: ExternalSecretOptions): string {
+  const { namespace, name } = opts.secret.metadata;
+  const where = `${opts.remoteKey}${opts.remoteProperty ? ` (property ${opts.remoteProperty})` : ''}`;
+  return yamlDocument([
+    `Recreates the certkeeper ACME account key Secret ${namespace}/${name} (${describeAccount(opts.secret)})`,
+    `from the key at ${where} in ${opts.store.kind} ${opts.store.name}. It holds no key material: commit it to the Git all clusters sync.`,
+  ], externalSecretManifest(opts));
+}
+
+/** What to do next, for stderr: where the manifest goes, and (external-secret) how the key gets into the store. */
+export function exportNextSteps(opts: {
+  format: ExportFormat; secret: SecretObject; manifestFile?: string; keyFile?: string;
+  store?: ExternalSecretOptions['store']; remoteKey?: string; remoteProperty?: string;
+}): string {
+  const { namespace, name } = opts.secret.metadata;
+  const state = opts.secret.metadata.annotations?.[ANNOTATION.state];
+  const manifest = opts.manifestFile ?? 'account-secret.yaml';
+  const wrote = opts.manifestFile ? `Wrote ${opts.manifestFile}` : 'Wrote the manifest to stdout (saved as account-secret.yaml below)';
+  const lines: string[] = [];
+  switch (opts.format) {
+    case 'plain':
+      lines.push(
+        `${wrote}: Secret ${namespace}/${name} (${state}), with the account's private key unencrypted.`,
+        `In the other cluster: kubectl apply -f ${manifest}  (or pipe this command into: kubectl --context OTHER_CLUSTER apply -f -)`,
+        `Or keep it in Git encrypted with SOPS: sops --encrypt --encrypted-regex '^(data|stringData)$' ${manifest} > ${name}.sops.yaml`,
+      );
+      break;
+    case 'sealed-secret':
+      lines.push(
+        `${wrote}: Secret ${namespace}/${name} (${state}), with the account's private key unencrypted, for kubeseal (not run here).`,
+        'Seal it for each cluster that receives it (the SealedSecret is bound to this namespace and name; kubeseal keeps its labels and annotations):',
+        `  kubeseal --format yaml --cert SEALING_CERT_OF_THAT_CLUSTER < ${manifest} > ${name}.sealedsecret.yaml`,
+        `or directly: certkeeper account export --namespace ${namespace} --secret ${name} --format sealed-secret | kubeseal --format yaml > ${name}.sealedsecret.yaml`,
+        'Commit only the SealedSecret; delete the plain file.',
+      );
+      break;
+    case 'external-secret': {
+      const key = opts.keyFile ?? 'account.key';
+      const property = opts.remoteProperty;
+      lines.push(
+        `Wrote ${key} (the account's private key, mode 0600) and ${opts.manifestFile ? opts.manifestFile : 'the ExternalSecret to stdout'}.`,
+        `Put the key into your secret store at ${opts.remoteKey}${property ? `, field ${property}` : ''}, exactly as it is (the PEM text), then delete ${key}. For example:`,
+        property
+          ? `  Vault (KV):              vault kv put -mount=MOUNT ${opts.remoteKey} ${property}=@${key}   (MOUNT: the path your SecretStore reads)`
+          : `  AWS Secrets Manager:     aws secretsmanager create-secret --name ${opts.remoteKey} --secret-string file://${key}`,
+        ...(property ? [] : [`  Google Secret Manager:   gcloud secrets create ${opts.remoteKey} --data-file=${key}`]),
+        `Then commit the ExternalSecret to the Git every cluster syncs, next to the Issuer. ${opts.store?.kind ?? 'ClusterSecretStore'} ${opts.store?.name ?? ''} must exist in each cluster;`,
+        `each recreates Secret ${namespace}/${name} (${state}) and certkeeper adopts it without sending the EAB key.`,
+      );
+      break;
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }

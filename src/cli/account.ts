@@ -2,6 +2,9 @@
 // migration of ACME account keys. A lost key cannot be registered again with the
 // same EAB key (Google Trust Services consumes it on first use), so users need a
 // way to copy keys out of the cluster and to bring keys of other clients in.
+// `export --format` writes the account Secret for the other clusters of a fleet
+// (README, "Running certkeeper on several clusters"); `account register`
+// (account-register.ts) lets the one cluster that registers a fleet's key do so.
 //
 // This file parses the flags and does the I/O (files, the API server); the
 // formats themselves are pure functions in account-formats.ts.
@@ -13,9 +16,11 @@ import { ANNOTATION, parseAccountSecret } from '../acme/account-protocol.ts';
 import { configMaps, LABEL_EAB_LEDGER } from '../acme/eab-ledger.ts';
 import { ApiError, core, isAlreadyExists, KubeClient, loadKubeConfig, type KubeObject } from '../kube/client.ts';
 import {
-  exportedAccountJson, FormatError, importedAccountSecret, readAcmeSh, readCertbot, readKeyFile, readKeySecret, readLego,
-  type FileTree, type ImportedAccount,
+  EXPORT_FORMATS, exportedAccountJson, exportNextSteps, externalSecretYaml, FormatError, importedAccountSecret, portableAccountSecret,
+  readAcmeSh, readCertbot, readKeyFile, readKeySecret, readLego, secretManifestYaml,
+  type ExportFormat, type ExternalSecretOptions, type FileTree, type ImportedAccount,
 } from './account-formats.ts';
+import { runRegister } from './account-register.ts';
 
 export const ACCOUNT_USAGE = `certkeeper account: back up, restore and migrate ACME account keys
 
@@ -23,10 +28,12 @@ A lost account key cannot be registered again with the same EAB key (Google
 Trust Services consumes each key on first use): keep a copy of every account key.
 
 Usage:
-  certkeeper account import [flags]   create an account key Secret from an existing account (lego, certbot, acme.sh, cert-manager, PEM)
-  certkeeper account export [flags]   write an account key Secret to account.key and account.json
+  certkeeper account import [flags]     create an account key Secret from an existing account (lego, certbot, acme.sh, cert-manager, PEM)
+  certkeeper account export [flags]     write an account key Secret to account.key and account.json, or (--format)
+                                        as a Secret manifest, for kubeseal, or as an ExternalSecret for the other clusters of a fleet
+  certkeeper account register [flags]   allow this one cluster to register a fleet's EAB key (sharedWithFleet)
 
-Run "certkeeper account import --help" or "certkeeper account export --help" for the flags.
+Run "certkeeper account import --help" (or export, register) for the flags.
 `;
 
 export const IMPORT_USAGE = `Usage: certkeeper account import --namespace NS --secret NAME --server DIRECTORY_URL SOURCE [--account-url URL] [--email E] [--eab-key-id ID] [--kubeconfig PATH]
@@ -57,6 +64,7 @@ Flags:
 `;
 
 export const EXPORT_USAGE = `Usage: certkeeper account export --namespace NS --secret NAME [--out DIR] [--ledger-namespace NS] [--kubeconfig PATH]
+       certkeeper account export --namespace NS --secret NAME --format plain|sealed-secret|external-secret [flags]
 
 Writes the account key Secret NS/NAME to DIR/account.key (the PEM key, mode 0600)
 and DIR/account.json (server, accountUrl, email, eabKeyId, state and the RFC 7638
@@ -67,11 +75,30 @@ account.key secret. To restore them later:
     --key-file DIR/account.key --account-url ACCOUNT_URL --email EMAIL --eab-key-id EAB_KEY_ID
   kubectl create -n LEDGER_NS -f DIR/eab-ledger.json
 
+With --format, writes the account Secret as another cluster of a fleet takes it
+(the same namespace and name, the key, and the annotations that describe the
+account: server, account URL, email, EAB key ID, state; never the EAB ledger,
+which each cluster keeps for itself). certkeeper there adopts it without sending
+the EAB key. A pending Secret (not registered yet) is refused.
+  plain            the Secret manifest (YAML), to stdout or DIR/account-secret.yaml:
+                   kubectl apply -f it in the other cluster, or encrypt it with SOPS
+  sealed-secret    the same manifest, to pipe to kubeseal (which is not run here)
+  external-secret  an ExternalSecret (external-secrets.io/v1), to stdout or
+                   DIR/external-secret.yaml, that recreates the Secret from your
+                   secret store; the key goes to DIR/account.key (mode 0600) for you
+                   to put into the store at --remote-key. The manifest holds no key.
+
 Flags:
   --namespace NS        namespace of the account key Secret (required)
   --secret NAME         name of the account key Secret (required)
-  --out DIR             directory to write to (default: the current directory; created if missing)
+  --out DIR             directory to write to (default: the current directory; created if missing;
+                        with --format plain or sealed-secret: stdout unless --out is given)
   --ledger-namespace NS where the operator keeps the EAB ledger: its cluster resource namespace (default certkeeper)
+  --format F            plain, sealed-secret or external-secret (see above)
+  --secret-store NAME   external-secret: the SecretStore or ClusterSecretStore to read from (required)
+  --secret-store-kind K external-secret: ClusterSecretStore (default) or SecretStore
+  --remote-key KEY      external-secret: where the key is in the store (required)
+  --remote-property P   external-secret: the field of that entry holding the key (stores with structured entries, e.g. Vault KV)
   --kubeconfig PATH     kubeconfig to use (default: $KUBECONFIG or ~/.kube/config)
   -h, --help            show this help
 `;
@@ -104,6 +131,8 @@ export async function runAccount(args: string[], io: AccountIo = processIo): Pro
         return await runImport(rest, io);
       case 'export':
         return await runExport(rest, io);
+      case 'register':
+        return await runRegister(rest, { stdout: io.stdout, stderr: io.stderr, now: () => new Date() });
       case '--help':
       case '-h':
       case 'help':
@@ -113,7 +142,7 @@ export async function runAccount(args: string[], io: AccountIo = processIo): Pro
         io.stderr(ACCOUNT_USAGE);
         return 2;
       default:
-        throw new AccountUsageError(`unknown command "${sub}": expected import or export`);
+        throw new AccountUsageError(`unknown command "${sub}": expected import, export or register`);
     }
   } catch (error) {
     if (error instanceof AccountUsageError) {
@@ -350,12 +379,17 @@ function importSummary(namespace: string, name: string, server: string, account:
 // export
 // ---------------------------------------------------------------------------
 
+const EXTERNAL_SECRET_FLAGS = ['secret-store', 'secret-store-kind', 'remote-key', 'remote-property'] as const;
+
 async function runExport(args: string[], io: AccountIo): Promise<number> {
-  const values = parseFlags(args, ['namespace', 'secret', 'out', 'kubeconfig', 'ledger-namespace']);
+  const values = parseFlags(args, ['namespace', 'secret', 'out', 'kubeconfig', 'ledger-namespace', 'format', ...EXTERNAL_SECRET_FLAGS]);
   if (values.help) {
     io.stdout(EXPORT_USAGE);
     return 0;
   }
+  const format = optional(values, 'format');
+  if (format !== undefined) return runFormattedExport(values, format, io);
+  for (const flag of EXTERNAL_SECRET_FLAGS) if (optional(values, flag) !== undefined) throw new AccountUsageError(`--${flag} goes with --format external-secret`);
   const ledgerNamespace = optional(values, 'ledger-namespace') ?? 'certkeeper';
   const namespace = required(values, 'namespace');
   const name = required(values, 'secret');
@@ -411,6 +445,87 @@ async function runExport(args: string[], io: AccountIo): Promise<number> {
     `  EAB ledger:  ${ledger.length} entr${ledger.length === 1 ? 'y' : 'ies'} from namespace ${ledgerNamespace} in ${ledgerFile}`,
     '',
   ].join('\n'));
+  return 0;
+}
+
+/** Reads the account Secret to export; every failure names it. */
+async function readAccountSecret(kubeconfig: string | undefined, namespace: string, name: string): Promise<SecretObject> {
+  const kube = await connect(kubeconfig);
+  try {
+    const secret = await api(kube, 'reading the Secret', () => kube.get<SecretObject>(core.secrets, namespace, name));
+    if (!secret) throw new AccountCommandError(`Secret ${namespace}/${name} not found`);
+    return secret;
+  } catch (error) {
+    if (error instanceof ApiError) throw new AccountCommandError(`cannot read Secret ${namespace}/${name}: ${error.message}`);
+    throw error;
+  } finally {
+    kube.close();
+  }
+}
+
+/**
+ * `export --format`: the account Secret for another cluster of a fleet. The
+ * manifest goes to stdout (or DIR with --out); the key of an ExternalSecret
+ * goes to a file of its own (0600), never into the manifest.
+ */
+async function runFormattedExport(values: Values, formatFlag: string, io: AccountIo): Promise<number> {
+  if (!(EXPORT_FORMATS as readonly string[]).includes(formatFlag)) throw new AccountUsageError(`--format "${formatFlag}" is not one of ${EXPORT_FORMATS.join(', ')}`);
+  const format = formatFlag as ExportFormat;
+  if (optional(values, 'ledger-namespace') !== undefined) {
+    throw new AccountUsageError('--ledger-namespace does not go with --format: the EAB ledger stays in its cluster (export it without --format for a backup)');
+  }
+  const namespace = required(values, 'namespace');
+  const name = required(values, 'secret');
+  checkNames(namespace, name);
+  let store: ExternalSecretOptions['store'] | undefined;
+  let remoteKey: string | undefined;
+  const remoteProperty = optional(values, 'remote-property');
+  if (format === 'external-secret') {
+    const kind = optional(values, 'secret-store-kind') ?? 'ClusterSecretStore';
+    if (kind !== 'ClusterSecretStore' && kind !== 'SecretStore') throw new AccountUsageError(`--secret-store-kind must be ClusterSecretStore or SecretStore, not "${kind}"`);
+    store = { name: required(values, 'secret-store'), kind };
+    remoteKey = required(values, 'remote-key');
+  } else {
+    for (const flag of EXTERNAL_SECRET_FLAGS) if (optional(values, flag) !== undefined) throw new AccountUsageError(`--${flag} goes with --format external-secret`);
+  }
+  const outFlag = optional(values, 'out');
+  const out = path.resolve(io.cwd, outFlag ?? '.');
+  const manifestFile = outFlag === undefined ? undefined : path.join(out, format === 'external-secret' ? 'external-secret.yaml' : 'account-secret.yaml');
+  const keyFile = format === 'external-secret' ? path.join(out, 'account.key') : undefined;
+  const targets = [manifestFile, keyFile].filter((file): file is string => file !== undefined);
+  // Checked before reading the Secret, and again by the exclusive create below.
+  const existing = targets.filter((file) => existsSync(file));
+  if (existing.length) throw new AccountCommandError(`${existing.join(' and ')} already exist${existing.length === 1 ? 's' : ''}; export never overwrites, nothing was written. Choose another --out.`);
+
+  const secretObject = await readAccountSecret(optional(values, 'kubeconfig'), namespace, name);
+  const account = parseAccountSecret(secretObject, DEFAULT_ACCOUNT_KEY_NAME);
+  if (account.kind !== 'present') throw new AccountCommandError(`Secret ${namespace}/${name} ${account.kind === 'invalid' ? account.problem : 'not found'}; nothing was written`);
+  const portable = portableAccountSecret({ namespace, name, keyName: DEFAULT_ACCOUNT_KEY_NAME, account });
+  const manifest = format === 'external-secret'
+    ? externalSecretYaml({ secret: portable, keyName: DEFAULT_ACCOUNT_KEY_NAME, store: store!, remoteKey: remoteKey!, ...(remoteProperty ? { remoteProperty } : {}) })
+    : secretManifestYaml(portable, format);
+
+  if (targets.length) mkdirSync(out, { recursive: true, mode: 0o700 });
+  const written: string[] = [];
+  try {
+    if (keyFile) {
+      writeExclusive(keyFile, account.keyPem, 0o600);
+      written.push(keyFile);
+    }
+    if (manifestFile) {
+      // A plain or sealed-secret manifest holds the key: as private as the key file.
+      writeExclusive(manifestFile, manifest, format === 'external-secret' ? 0o644 : 0o600);
+      written.push(manifestFile);
+    }
+  } catch (error) {
+    for (const file of written) rmSync(file, { force: true });
+    throw error;
+  }
+  if (!manifestFile) io.stdout(manifest);
+  io.stderr(exportNextSteps({
+    format, secret: portable, ...(manifestFile ? { manifestFile } : {}), ...(keyFile ? { keyFile } : {}),
+    ...(store ? { store } : {}), ...(remoteKey ? { remoteKey } : {}), ...(remoteProperty ? { remoteProperty } : {}),
+  }));
   return 0;
 }
 

@@ -5,7 +5,7 @@
 const WORDS: Record<string, string[]> = {
   '': ['controller', 'account', 'status', 'renew', 'inspect', 'convert', 'migrate', 'completion', 'version', '--help'],
   renew: ['--all', '--namespace', '--all-namespaces', '--selector', '--kubeconfig', '--help'],
-  account: ['import', 'export', '--help'],
+  account: ['import', 'export', 'register', '--help'],
   status: ['certificate', 'issuer', 'clusterissuer', '--namespace', '--ledger-namespace', '--kubeconfig', '--help'],
   inspect: ['secret', '--namespace', '--kubeconfig', '--help'],
   completion: ['bash', 'zsh'],

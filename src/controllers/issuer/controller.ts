@@ -4,7 +4,7 @@
 // "ClusterIssuer/<name>"; Secret changes requeue the issuers that reference
 // them, so a fixed EAB or account Secret is picked up at once.
 import type { Logger } from 'pino';
-import { Issuer, type IssuerKind, type IssuerStatus } from '../../api/issuer.ts';
+import { Issuer, REGISTER_EAB_KEY_ID_ANNOTATION, type IssuerKind, type IssuerStatus } from '../../api/issuer.ts';
 import { API_VERSION, findCondition, LABEL_ACCOUNT_KEY, setCondition } from '../../api/meta.ts';
 import { withHealth } from '../../api/health.ts';
 import {
@@ -242,6 +242,9 @@ export class IssuerController {
           verify: ready?.status !== 'True' || ready.observedGeneration !== generation || previous.acme?.uri === undefined,
           eabKeyUsedBy: (kid) => this.eabKeyUsedBy(kid, accountSecretRef, secretNamespace),
           sharers: this.sharersOf(accountSecretRef, key),
+          // Read from the live object: a register annotation removed a moment ago allows nothing.
+          registerEabKeyId: object.metadata.annotations?.[REGISTER_EAB_KEY_ID_ANNOTATION],
+          issuerRef: { kind, ...(namespace ? { namespace } : {}), name },
         });
       } catch (error) {
         if (!(error instanceof TransientAccountError)) throw error;
