@@ -30,6 +30,11 @@ export interface AcmeTransportOptions {
   connections?: AcmeConnections;
 }
 
+/** An Issuer's trust in its CA's TLS certificate (spec.acme caBundle, base64 PEM, and skipTLSVerify) as transport options. */
+export function issuerTls(acme: { caBundle?: string; skipTLSVerify?: boolean }): Pick<AcmeTransportOptions, 'ca' | 'insecureSkipVerify'> {
+  return { ca: acme.caBundle ? Buffer.from(acme.caBundle, 'base64').toString('utf8') : undefined, insecureSkipVerify: acme.skipTLSVerify === true };
+}
+
 export interface AxiosLikeResponse {
   status: number;
   headers: Record<string, string>;

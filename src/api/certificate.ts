@@ -2,7 +2,11 @@
 // certkeeper reports back. Field names follow cert-manager where the meaning
 // is the same. One zod schema feeds the types, runtime parsing and the CRD.
 import { z } from 'zod';
-import { Condition, ObjectMeta, SecretName } from './meta.ts';
+import type { ResourceType } from '../kube/client.ts';
+import { Condition, GROUP, ObjectMeta, SecretName, VERSION } from './meta.ts';
+
+/** Where the API server serves Certificates: the one definition the controllers and the shim use. */
+export const certificates: ResourceType = { group: GROUP, version: VERSION, plural: 'certificates', namespaced: true };
 
 /** Go-style durations as cert-manager uses them: "2160h", "720h30m", "90s". */
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(h|m|s|ms))+$';

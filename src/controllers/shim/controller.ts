@@ -12,7 +12,7 @@
 // of changed ones (a JSON patch guarded by the Certificate's uid), and deletes
 // owned ones no longer asked for (removing the annotation removes them all).
 import type { Logger } from 'pino';
-import { CertificateSpec } from '../../api/certificate.ts';
+import { certificates, CertificateSpec } from '../../api/certificate.ts';
 import { API_VERSION } from '../../api/meta.ts';
 import { isAlreadyExists, isNotFound, type KubeClient, type KubeObject, type ResourceType } from '../../kube/client.ts';
 import { Controller, type ControllerHooks } from '../../kube/controller.ts';
@@ -25,7 +25,8 @@ import { canonicalJson } from '../../util/canonical.ts';
 import { isAnnotated, readAnnotations, type ShimOptions } from './annotations.ts';
 import { desiredForGateway, desiredForIngress, type DesiredCertificate, type GatewayObject, type IngressObject } from './desired.ts';
 
-export const certificates: ResourceType = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'certificates', namespaced: true };
+/** (Re-exported: the shim's tests import it from here.) */
+export { certificates };
 export const gateways: ResourceType = { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gateways', namespaced: true };
 
 export type SourceKind = 'Ingress' | 'Gateway';
