@@ -212,6 +212,8 @@ export function needsIssuance(input: CheckInput): Verdict {
 // Ready and orders nothing until its spec, its Secret or a rival changes.
 // ---------------------------------------------------------------------------
 
+// NoSolver is decided when it comes to ordering (decide.ts, 'a solver matches every name'): a wait,
+// which keeps Ready while the certificate in the Secret serves, and drops the order (reasons.ts).
 export const Refusal = {
   InvalidName: 'InvalidName',
   NotSupportedByAcme: 'NotSupportedByAcme',
