@@ -40,6 +40,10 @@ describe('withHealth', () => {
     ['an Issuer retrying after a network error is reconciling', 'Issuer', [condition('Ready', 'False', 'Retrying')], undefined, 'InProgress', 'Reconciling:Retrying'],
     ['an Issuer waiting for its EAB Secret is reconciling', 'Issuer', [condition('Ready', 'False', 'EABSecretNotFound')], undefined, 'InProgress', 'Reconciling:EABSecretNotFound'],
     ['an Issuer in the settle window is reconciling', 'Issuer', [condition('Ready', 'False', 'RegistrationOutcomeUnknown')], undefined, 'InProgress', 'Reconciling:RegistrationOutcomeUnknown'],
+    ['a ca Issuer whose CA certificate expired is stalled', 'Issuer', [condition('Ready', 'False', 'CAExpired')], undefined, 'Failed', 'Stalled:CAExpired'],
+    ['a ca Issuer whose CA Secret is not there yet is reconciling (a Certificate may be writing it)', 'Issuer', [condition('Ready', 'False', 'CASecretNotFound')], undefined, 'InProgress', 'Reconciling:CASecretNotFound'],
+    ['a selfSigned Issuer is current', 'Issuer', [condition('Ready', 'True', 'SelfSigned')], undefined, 'Current', undefined],
+    ['a CA Certificate asked of an ACME issuer is stalled', 'Certificate', [condition('Ready', 'False', 'NotSupportedByAcme')], undefined, 'Failed', 'Stalled:NotSupportedByAcme'],
   ])('%s', (_name, kind, conditions, failedIssuanceAttempts, expected, extra) => {
     const health = withHealth(kind, { generation: 2, conditions, failedIssuanceAttempts }, now);
     expect(health.observedGeneration).toBe(2);

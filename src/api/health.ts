@@ -24,9 +24,11 @@ export const STALLED_REASONS: Record<HealthKind, ReadonlySet<string>> = {
     'InvalidSpec', 'EABKeyRejected', 'EABKeyAlreadyUsed', 'EABSecretInvalid', 'AccountKeyLost', 'AccountKeyInvalid',
     'AccountServerMismatch', 'AccountURLMismatch', 'AccountNotFound', 'AccountDeactivated', 'AccountEmailConflict',
     'EmailRequired', 'RegistrationRejected',
+    // A ca issuer's key pair that cannot sign (a missing Secret may still be on its way: not here).
+    'CAKeyPairMissing', 'CAKeyPairInvalid', 'NotACA', 'CAExpired', 'CAKeyMismatch',
   ]),
   // Refused before any order: only a person's change of the spec, the Secret or the issuer ends these.
-  Certificate: new Set(['InvalidSpec', 'InvalidName', 'NoSolver', 'SecretInUse', 'SecretNotOurs', 'SecretIsAccountKey', 'IssuerGroupNotServed', 'KeystorePasswordMissing']),
+  Certificate: new Set(['InvalidSpec', 'InvalidName', 'NoSolver', 'SecretInUse', 'SecretNotOurs', 'SecretIsAccountKey', 'IssuerGroupNotServed', 'KeystorePasswordMissing', 'NotSupportedByAcme']),
 };
 
 /** Consecutive failed issuances after which a Certificate counts as stalled (it still retries, with backoff). */
