@@ -282,6 +282,20 @@ describe('the certkeeper Helm chart', () => {
     expect(find(await template(), 'ClusterRole')?.rules).not.toContainEqual(expect.objectContaining({ resources: ['certificates/finalizers'] }));
   });
 
+  it('runs CA injection by default with its rights, and caInjector.enabled=false turns both off', async () => {
+    const caInjectionRules = [
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'], verbs: ['get', 'list', 'watch', 'update'] },
+      { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list', 'watch', 'update'] },
+      { apiGroups: ['apiregistration.k8s.io'], resources: ['apiservices'], verbs: ['get', 'list', 'watch', 'update'] },
+    ];
+    const on = await template();
+    for (const rule of caInjectionRules) expect(find(on, 'ClusterRole')?.rules).toContainEqual(rule);
+    expect((container(on).args as string[]).filter((a) => a.startsWith('--ca-injector'))).toEqual([]);
+    const off = await template({ caInjector: { enabled: false } });
+    for (const rule of caInjectionRules) expect(find(off, 'ClusterRole')?.rules).not.toContainEqual(rule);
+    expect(container(off).args).toContain('--ca-injector=false');
+  });
+
   it('routes HTTP-01 to the solver Service in the release namespace, whatever the cluster resource namespace', async () => {
     // Challenge Ingresses/HTTPRoutes go next to the solver Service (the release namespace), not into the
     // cluster resource namespace, which may be another one.
@@ -302,13 +316,15 @@ describe('the certkeeper Helm chart', () => {
     const manifests = await template({
       replicaCount: 2, certificateOwnerRef: true, secretAnnotationsCertManager: true, leaderElection: { enabled: true }, metrics: { enabled: true }, http01: { enabled: true, routeSettleSeconds: 3, selfCheck: { timeoutSeconds: 30, port: 8080, nameservers: ['10.0.0.10:53'] } },
       ingressShim: { enabled: false, gateway: false, certManagerAnnotations: true },
+      caInjector: { enabled: false },
       dns01: { recursiveNameservers: ['8.8.8.8:53', '1.1.1.1:53'], recursiveNameserversOnly: true, issuerAmbientCredentials: true },
     });
     expect(container(manifests).args).toContain('--dns01-recursive-nameservers=8.8.8.8:53,1.1.1.1:53');
     const flags = (container(manifests).args as string[]).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!);
     for (const flag of flags) expect(accepted, `the chart passes --${flag}, which certkeeper controller does not accept`).toContain(flag);
     // A new operator flag needs a value in the chart (or a reason to leave it to extraArgs here).
-    const leftOut = new Set(['kubeconfig', 'help']);
+    // cert-manager-annotations: the chart sets its older name, --ingress-shim-cert-manager-annotations.
+    const leftOut = new Set(['kubeconfig', 'help', 'cert-manager-annotations']);
     for (const flag of accepted) {
       if (!leftOut.has(flag)) expect(flags, `the operator accepts --${flag} but the chart never sets it`).toContain(flag);
     }
@@ -366,7 +382,7 @@ describe('the certkeeper Helm chart', () => {
     const manifests = await template({ metrics: { serviceMonitor: { enabled: true, interval: '15s', labels: { release: 'prom' } } } });
     const monitor = find(manifests, 'ServiceMonitor');
     expect(monitor?.metadata.labels).toMatchObject({ release: 'prom' });
-    expect(monitor?.spec.endpoints).toEqual([{ port: 'http-metrics', path: '/metrics', interval: '15s', scrapeTimeout: '30s' }]);
+    expect(monitor?.spec.endpoints).toEqual([{ port: 'http-metrics', path: '/metrics', honorLabels: true, interval: '15s', scrapeTimeout: '30s' }]);
     const matchLabels = { 'app.kubernetes.io/name': 'certkeeper', 'app.kubernetes.io/instance': 'certkeeper', 'app.kubernetes.io/component': 'metrics' };
     expect(monitor?.spec.selector.matchLabels).toEqual(matchLabels);
     expect(find(manifests, 'Service', 'certkeeper-metrics')?.metadata.labels).toMatchObject(matchLabels);
