@@ -20,3 +20,20 @@ describe('DNS-01 flags', () => {
     expect(config !== 'help' && config.dns01Endpoints.cloudflare).toBe('http://127.0.0.1:1/client/v4');
   });
 });
+
+describe('CA injection flags', () => {
+  it.each<[string, string[], { caInjector: boolean; ingressShimCertManagerAnnotations: boolean }]>([
+    ['CA injection is on by default, cert-manager\'s annotations off', [], { caInjector: true, ingressShimCertManagerAnnotations: false }],
+    ['--ca-injector=false turns CA injection off', ['--ca-injector=false'], { caInjector: false, ingressShimCertManagerAnnotations: false }],
+    ['--ca-injector true keeps it on', ['--ca-injector', 'true'], { caInjector: true, ingressShimCertManagerAnnotations: false }],
+    ['--ingress-shim-cert-manager-annotations reads cert-manager\'s annotations', ['--ingress-shim-cert-manager-annotations'], { caInjector: true, ingressShimCertManagerAnnotations: true }],
+    ['--cert-manager-annotations is the same flag under a clearer name', ['--cert-manager-annotations'], { caInjector: true, ingressShimCertManagerAnnotations: true }],
+  ])('%s', (_name, args, expected) => {
+    expect(parseControllerConfig(args, {})).toMatchObject(expected);
+  });
+
+  it('refuses a --ca-injector that is neither true nor false, naming the flag', () => {
+    expect(() => parseControllerConfig(['--ca-injector=maybe'], {})).toThrow(/--ca-injector/);
+    expect(() => parseControllerConfig(['--ca-injector=maybe'], {})).toThrow(UsageError);
+  });
+});

@@ -40,6 +40,7 @@ export const ControllerConfig = z.object({
   ingressShim: z.boolean(),
   gatewayShim: z.boolean(),
   ingressShimCertManagerAnnotations: z.boolean(),
+  caInjector: z.stringbool({ truthy: ['true'], falsy: ['false'] }),
 });
 export type ControllerConfig = z.infer<typeof ControllerConfig>;
 
@@ -72,7 +73,9 @@ export const controllerFlags = {
   'acme-request-timeout': { type: 'string', description: 'Seconds to wait for an answer to one ACME request (default 30)' },
   'disable-ingress-shim': { type: 'boolean', description: 'Do not create Certificates for Ingresses annotated certkeeper.io/issuer or certkeeper.io/cluster-issuer' },
   'disable-gateway-shim': { type: 'boolean', description: 'Do not create Certificates for annotated Gateways (the Gateway shim runs only where the Gateway API is installed)' },
-  'ingress-shim-cert-manager-annotations': { type: 'boolean', description: 'Also read cert-manager.io/ and acme.cert-manager.io/ annotations on Ingresses and Gateways (for clusters moving off cert-manager; default off)' },
+  'ingress-shim-cert-manager-annotations': { type: 'boolean', description: 'Also read cert-manager.io/ and acme.cert-manager.io/ annotations: on Ingresses and Gateways, and the inject-ca-from* annotations of CA injection (for clusters moving off cert-manager; default off)' },
+  'cert-manager-annotations': { type: 'boolean', description: 'The same as --ingress-shim-cert-manager-annotations (a name that says it is not only the shim\'s)' },
+  'ca-injector': { type: 'string', description: 'true (default) or false: CA injection, copying a CA into the caBundle of webhook configurations, CRDs and APIServices annotated certkeeper.io/inject-ca-from, inject-ca-from-secret or inject-apiserver-ca' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' },
 } as const;
 
@@ -133,7 +136,8 @@ export function parseControllerConfig(args: string[], env: NodeJS.ProcessEnv): C
     acmeRequestTimeoutSeconds: values['acme-request-timeout'] ?? '30',
     ingressShim: values['disable-ingress-shim'] !== true,
     gatewayShim: values['disable-gateway-shim'] !== true,
-    ingressShimCertManagerAnnotations: values['ingress-shim-cert-manager-annotations'] === true,
+    ingressShimCertManagerAnnotations: values['ingress-shim-cert-manager-annotations'] === true || values['cert-manager-annotations'] === true,
+    caInjector: values['ca-injector'] ?? 'true',
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -18,6 +18,7 @@ import { dns01HandleFactory } from './solvers/dns01-handle.ts';
 import { SecretCache } from './controllers/secrets.ts';
 import { afterStartupBurst, hintMemoryReducer } from './util/memory.ts';
 import { gatewayApiServed, ShimController, type SourceKind } from './controllers/shim/controller.ts';
+import { CaInjector, servedTargetKinds } from './controllers/cainjector/controller.ts';
 
 /** How long a shutdown waits for in-flight reconciles (the chart's grace period is 30 s). */
 export const SHUTDOWN_GRACE_MS = 20_000;
@@ -111,12 +112,24 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
   const shim = shimKinds.length > 0
     ? new ShimController({ kube, log, events, kinds: shimKinds, certificates: certificates.informer, readSpec: (c) => expand(c as CachedCertificate).spec, options: { readCertManager: config.ingressShimCertManagerAnnotations }, hooks })
     : undefined;
+  // CA injection into webhook configurations, CRDs and APIServices: the kinds this cluster serves and lets it list (checked once at start).
+  const caInjector = config.caInjector
+    ? new CaInjector({
+      kube, log, events, secrets, hooks,
+      kinds: await servedTargetKinds(kube, log),
+      certificates: certificates.informer,
+      secretNameOf: (c) => expand(c as CachedCertificate).spec?.secretName,
+      apiserverCa: kube.certificateAuthority,
+      options: { readCertManager: config.ingressShimCertManagerAnnotations },
+    })
+    : undefined;
   metrics.watchQueue('issuer', () => issuers.controller.queue.depth);
   metrics.watchQueue('certificate', () => certificates.controller.queue.depth);
+  if (caInjector) metrics.watchQueue('cainjector', () => caInjector.controller.queue.depth);
 
   http01.fallback = (token) => certificates.keyAuthorizationFor(token);
 
-  const ready = () => secrets.hasSynced && issuers.hasSynced && certificates.hasSynced && (shim?.hasSynced ?? true);
+  const ready = () => secrets.hasSynced && issuers.hasSynced && certificates.hasSynced && (shim?.hasSynced ?? true) && (caInjector?.hasSynced ?? true);
   const { host, port } = parseHostPort(config.healthAddress);
   const health: HealthServer = await listening('--health-address', config.healthAddress, () => startHealthServer(host, port, ready));
   const metricsAddress = parseHostPort(config.metricsAddress);
@@ -128,16 +141,18 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
   issuers.startWatching();
   certificates.startWatching();
   shim?.startWatching();
+  caInjector?.startWatching();
   log.info({ healthPort: health.port, metricsPort: metricsServer.port, http01Port, clusterResourceNamespace: config.clusterResourceNamespace }, 'certkeeper started');
 
   // Like controller-runtime: reconcile only once every cache has synced.
-  const synced = Promise.all([secrets.waitForSync(), issuers.issuers.waitForSync(), issuers.clusterIssuers.waitForSync(), certificates.informer.waitForSync(), shim?.waitForSync()]);
+  const synced = Promise.all([secrets.waitForSync(), issuers.issuers.waitForSync(), issuers.clusterIssuers.waitForSync(), certificates.informer.waitForSync(), shim?.waitForSync(), caInjector?.waitForSync()]);
   const startWorking = () => {
     void synced.then(() => {
       if (running.signal.aborted) return;
       issuers.startWorking();
       certificates.startWorking();
       shim?.startWorking();
+      caInjector?.startWorking();
       stopWaitingForIdle = afterStartupBurst(() => certificates.controller.queue.outstanding === 0 && issuers.controller.queue.outstanding === 0, () => {
         // Operators (and `npm run bench`) read from this line how long a start takes with their number of Certificates.
         log.info({ certificates: certificates.informer.size, secondsSinceProcessStart: Math.round(process.uptime() * 10) / 10 }, 'start-up sync done: every Certificate reconciled once');
@@ -186,7 +201,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
       // from status), and the Lease then simply expires.
       let timer: NodeJS.Timeout | undefined;
       const finished = await Promise.race([
-        Promise.all([certificates.stop(), issuers.stop(), shim?.stop()]).then(() => true),
+        Promise.all([certificates.stop(), issuers.stop(), shim?.stop(), caInjector?.stop()]).then(() => true),
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
       ]);
       clearTimeout(timer);

@@ -4,8 +4,9 @@
 // Events, its Lease, HTTP-01 Ingresses/HTTPRoutes and the EAB ledger's ConfigMaps
 // in its namespace; for the Ingress/Gateway shim, reading Ingresses and Gateways
 // and writing Certificates; for HTTP-01 edit-in-place, patching Ingresses and
-// creating/deleting Services and EndpointSlices) and nothing more: no deleting Secrets or ledger entries, no
-// Pods, ConfigMaps elsewhere, Namespaces or wildcards.
+// creating/deleting Services and EndpointSlices; for CA injection, reading and
+// updating webhook configurations, CRDs and APIServices) and nothing more: no deleting Secrets or ledger entries, no
+// Pods, ConfigMaps elsewhere, Namespaces or wildcards, no creating, patching or deleting the CA injection's kinds.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -94,6 +95,14 @@ describe('the chart\'s RBAC', () => {
     expect(stdout).toContain('resources: ["ingresses"]');
   });
 
+  it('grants no CA injection rights with caInjector.enabled=false', async () => {
+    const { stdout } = await run(path.join(env().binDir, 'helm'), [
+      'template', release, chartDir, '--namespace', namespace, '--kube-version', env().kubernetesVersion,
+      '--show-only', 'templates/rbac.yaml', '--set', 'caInjector.enabled=false',
+    ]);
+    for (const resource of ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations', 'customresourcedefinitions', 'apiservices']) expect(stdout).not.toContain(resource);
+  });
+
   it('grants exactly the rules certkeeper needs', async () => {
     const clusterRole = JSON.parse((await kubectl(['get', 'clusterrole', release, '-o', 'json'])).stdout);
     expect(clusterRole.rules).toEqual([
@@ -103,6 +112,10 @@ describe('the chart\'s RBAC', () => {
       { apiGroups: ['certkeeper.io'], resources: ['certificates'], verbs: ['create', 'patch', 'update', 'delete'] },
       { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['gateway.networking.k8s.io'], resources: ['gateways'], verbs: ['get', 'list', 'watch'] },
+      // CA injection: watch the four kinds, write back the annotated ones.
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'], verbs: ['get', 'list', 'watch', 'update'] },
+      { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get', 'list', 'watch', 'update'] },
+      { apiGroups: ['apiregistration.k8s.io'], resources: ['apiservices'], verbs: ['get', 'list', 'watch', 'update'] },
       // HTTP-01 edit-in-place: the named Ingress is patched, a Service and EndpointSlice sit beside it.
       { apiGroups: ['networking.k8s.io'], resources: ['ingresses'], verbs: ['get', 'patch'] },
       { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'create', 'delete'] },
@@ -141,6 +154,11 @@ describe('the chart\'s RBAC', () => {
     checks.push(['patch', 'ingresses.networking.k8s.io'], ['get', 'services', namespace]);
     for (const verb of ['get', 'list', 'create', 'delete']) checks.push([verb, 'services']);
     for (const verb of ['get', 'list', 'create', 'patch', 'delete']) checks.push([verb, 'endpointslices.discovery.k8s.io'], [verb, 'endpointslices.discovery.k8s.io', namespace]);
+    // CA injection (cluster-scoped kinds).
+    for (const verb of ['get', 'list', 'watch', 'update']) {
+      for (const resource of ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations']) checks.push([verb, `${resource}.admissionregistration.k8s.io`]);
+      checks.push([verb, 'customresourcedefinitions.apiextensions.k8s.io'], [verb, 'apiservices.apiregistration.k8s.io']);
+    }
     const answers = await table(checks);
     expect(Object.entries(answers).filter(([, yes]) => !yes).map(([what]) => what)).toEqual([]);
   });
@@ -171,7 +189,11 @@ describe('the chart\'s RBAC', () => {
       ['create', 'clusterrolebindings.rbac.authorization.k8s.io'], ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
       ['bind', 'clusterroles.rbac.authorization.k8s.io'], ['impersonate', 'users'], ['get', 'nodes'],
       ['create', 'validatingadmissionpolicies.admissionregistration.k8s.io'], ['delete', 'validatingadmissionpolicybindings.admissionregistration.k8s.io'],
-      ['update', 'customresourcedefinitions.apiextensions.k8s.io'],
+      // CA injection writes back what exists (update), never creates, patches or deletes.
+      ['create', 'validatingwebhookconfigurations.admissionregistration.k8s.io'], ['patch', 'validatingwebhookconfigurations.admissionregistration.k8s.io'],
+      ['delete', 'mutatingwebhookconfigurations.admissionregistration.k8s.io'], ['deletecollection', 'validatingwebhookconfigurations.admissionregistration.k8s.io'],
+      ['create', 'customresourcedefinitions.apiextensions.k8s.io'], ['patch', 'customresourcedefinitions.apiextensions.k8s.io'], ['delete', 'customresourcedefinitions.apiextensions.k8s.io'],
+      ['create', 'apiservices.apiregistration.k8s.io'], ['delete', 'apiservices.apiregistration.k8s.io'], ['update', 'apiservices.apiregistration.k8s.io', otherNamespace, 'status'],
     ]);
     expect(Object.entries(answers).filter(([, yes]) => yes).map(([what]) => what)).toEqual([]);
   });

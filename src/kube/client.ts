@@ -122,6 +122,17 @@ export class KubeClient {
       : new http.Agent({ keepAlive: true });
   }
 
+  /**
+   * The CA (PEM) this client trusts for the API server: the kubeconfig's
+   * certificate-authority(-data), or the in-cluster ca.crt. Undefined when it
+   * trusts the system's roots. For CA injection's inject-apiserver-ca.
+   */
+  get certificateAuthority(): string | undefined {
+    const ca = this.connection.tls.ca;
+    if (ca === undefined) return undefined;
+    return (Array.isArray(ca) ? ca : [ca]).map((pem) => pem.toString()).join('\n') || undefined;
+  }
+
   path(type: ResourceType, namespace?: string, name?: string, subresource?: string): string {
     const base = type.group === '' ? `/api/${type.version}` : `/apis/${type.group}/${type.version}`;
     const ns = type.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
