@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterAll(() => kube?.close());
 
 describe('cert-manager manifests with only the API group changed (no convert)', () => {
-  it('apply as they are, except those that cannot work with ACME, which the API server refuses saying why', async () => {
+  it('apply as they are, except what certkeeper does not serve, which the API server refuses saying why', async () => {
     const { readdirSync, readFileSync } = await import('node:fs');
     const accepted: string[] = [];
     const refused: Record<string, string> = {};
@@ -45,20 +45,24 @@ describe('cert-manager manifests with only the API group changed (no convert)', 
         }
       }
     }
-    // What ACME cannot do is refused, with the reason in the message; nothing else.
+    // What certkeeper does not serve is refused, with the reason in the message; nothing else
+    // (selfSigned and ca issuers, and isCA, uris and emails, which an ACME issuer refuses at sync time, apply).
     expect(Object.keys(refused).sort()).toEqual([
       '18-certificate-ed25519-uris.yaml Certificate mesh-gateway',
       '19-external-issuer.yaml Certificate internal-api',
-      '20-selfsigned-ca-chart.yaml Certificate example-operator-root',
-      '20-selfsigned-ca-chart.yaml Issuer example-operator-ca',
-      '20-selfsigned-ca-chart.yaml Issuer example-operator-selfsigned',
+      '28-cluster-ca-subject-and-sans.yaml Certificate kerberos-gateway',
+      '28-cluster-ca-subject-and-sans.yaml Certificate partner-intermediate',
+      '31-vault-venafi-issuers.yaml ClusterIssuer vault-pki',
+      '31-vault-venafi-issuers.yaml Issuer venafi-tpp',
     ]);
-    expect(refused['18-certificate-ed25519-uris.yaml Certificate mesh-gateway']).toMatch(/uris, emailAddresses and otherNames cannot be requested|Ed25519/);
+    expect(refused['18-certificate-ed25519-uris.yaml Certificate mesh-gateway']).toContain('Ed25519');
     expect(refused['19-external-issuer.yaml Certificate internal-api']).toContain('spec.issuerRef.kind: Unsupported value: "AWSPCAClusterIssuer"');
-    expect(refused['20-selfsigned-ca-chart.yaml Certificate example-operator-root']).toContain('isCA cannot be true');
-    expect(refused['20-selfsigned-ca-chart.yaml Issuer example-operator-ca']).toContain('unknown field "spec.ca"');
-    // Every ACME issuer and every Certificate of one (the corpus's other 21 objects) applies unchanged.
-    expect(accepted).toHaveLength(21);
+    expect(refused['28-cluster-ca-subject-and-sans.yaml Certificate kerberos-gateway']).toContain('otherNames cannot be requested');
+    expect(refused['28-cluster-ca-subject-and-sans.yaml Certificate partner-intermediate']).toContain('nameConstraints cannot be requested');
+    expect(refused['31-vault-venafi-issuers.yaml ClusterIssuer vault-pki']).toContain('unknown field "spec.vault"');
+    expect(refused['31-vault-venafi-issuers.yaml Issuer venafi-tpp']).toContain('unknown field "spec.venafi"');
+    // Every other issuer and Certificate of the corpus applies unchanged.
+    expect(accepted).toHaveLength(38);
   });
 });
 
@@ -69,14 +73,46 @@ describe('certkeeper convert', () => {
       env: { PATH: process.env.PATH, KUBECONFIG: '/nonexistent', HTTPS_PROXY: 'http://127.0.0.1:9' },
       maxBuffer: 16 * 1024 * 1024,
     });
-    expect(stderr).toMatch(/^certkeeper convert: 24 converted, 2 passed through unchanged, 6 skipped; \d+ thing\(s\) not carried over:/);
+    expect(stderr).toMatch(/^certkeeper convert: 47 converted, 3 passed through unchanged, 10 skipped; \d+ thing\(s\) not carried over:/);
     expect(stderr).toContain('Certificate mesh/mesh-gateway: spec.uris');
+    expect(stderr).toContain('Certificate edge/edge-ca: spec.isCA');
+    expect(stderr).not.toContain('monitoring-operator');
+    expect(stdout).not.toMatch(/cert-manager\.io\/(inject-|allow-direct-injection)/);
     const objects = (loadAll(stdout) as { kind: string; apiVersion: string; metadata: { namespace?: string; name: string } }[]).filter(Boolean);
     expect(objects.filter((o) => o.apiVersion === 'certkeeper.io/v1alpha1').length).toBeGreaterThanOrEqual(18);
     // Into this test's namespace (the corpus uses many); ClusterIssuers stay cluster-scoped.
     for (const object of objects) if (object.metadata.namespace !== undefined) object.metadata.namespace = ns;
     const { stdout: applied } = await kubectl(['apply', '--dry-run=server', '-f', '-'], objects.map((o) => dump(o)).join('---\n'));
     expect(applied.trim().split('\n')).toHaveLength(objects.length);
+  });
+
+  it('writes a chart\'s selfSigned → root CA → ca issuer chain and its webhook configurations so they are stored as written', async () => {
+    const { stdout } = await run(process.execPath, [path.join(repoRoot, 'bin/certkeeper.js'), 'convert', '-f', path.join(corpus, '27-ca-chain-admission.yaml')]);
+    const objects = (loadAll(stdout) as { kind: string; apiVersion: string; metadata: { namespace?: string; name: string; annotations?: Record<string, string> }; spec?: Record<string, unknown>; webhooks?: unknown[] }[]).filter(Boolean);
+    // Cluster-scoped names made unique to this run; namespaced objects into this test's namespace.
+    const suffix = ns.slice(ns.lastIndexOf('-'));
+    for (const object of objects) {
+      if (object.metadata.namespace !== undefined) object.metadata.namespace = ns;
+      else object.metadata.name += suffix;
+    }
+    const created: string[] = [];
+    try {
+      await kubectl(['create', '-f', '-'], objects.map((o) => dump(o)).join('---\n'));
+      created.push(...objects.filter((o) => o.metadata.namespace === undefined).map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}`));
+      const stored = async (kind: string, name: string) => JSON.parse((await kubectl(['get', kind, name, '-n', ns, '-o', 'json'])).stdout) as typeof objects[number];
+      // An empty selfSigned: {} is kept (not pruned), so the operator reads the issuer type it was given.
+      expect((await stored('issuers.certkeeper.io', 'monitoring-operator-root')).spec).toEqual({ selfSigned: {} });
+      expect((await stored('issuers.certkeeper.io', 'monitoring-operator-ca')).spec).toEqual({ ca: { secretName: 'monitoring-operator-root-cert' } });
+      expect((await stored('certificates.certkeeper.io', 'monitoring-operator-root-cert')).spec).toMatchObject({ isCA: true, commonName: 'ca.webhook.monitoring-operator', duration: '43800h0m0s' });
+      for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
+        const written = objects.find((o) => o.kind === kind)!;
+        const object = await stored(kind.toLowerCase(), written.metadata.name);
+        expect(object.metadata.annotations).toEqual({ 'certkeeper.io/inject-ca-from': 'monitoring/monitoring-operator-admission' });
+        expect(object.webhooks).toMatchObject(written.webhooks!);
+      }
+    } finally {
+      for (const name of created) await kubectl(['delete', '--ignore-not-found', name]);
+    }
   });
 
   it('reads stdin and says which file is not YAML', async () => {

@@ -2,15 +2,20 @@
 // command in convert.ts only reads and writes files). Every field that is not
 // carried over is reported with the reason, never dropped silently:
 //
-// - cert-manager.io/v1 Issuer and ClusterIssuer with spec.acme → certkeeper's,
-//   field by field (the names are the same where the meaning is); other issuer
-//   types (ca, selfSigned, vault, venafi) are skipped.
+// - cert-manager.io/v1 Issuer and ClusterIssuer with spec.acme, spec.selfSigned
+//   or spec.ca → certkeeper's, field by field (the names are the same where the
+//   meaning is); other issuer types (vault, venafi) are skipped.
 // - cert-manager.io/v1 Certificate → certkeeper's; issuerRef.group is dropped
 //   (certkeeper.io is implied) unless it names an external issuer (skipped).
-//   The issuer-level profile and preferredChain move onto the Certificates of
-//   that issuer found in the same input.
+//   What only a selfSigned or ca issuer signs (isCA, uris, emailAddresses) is
+//   carried for those; a Certificate asking it of an ACME issuer in the same
+//   input is skipped (certkeeper would refuse it).
 // - Ingresses and Gateways: cert-manager.io/ and acme.cert-manager.io/
 //   annotations renamed to certkeeper.io/ (the shim reads those).
+// - CA injection: cert-manager.io/inject-ca-from, inject-ca-from-secret and
+//   inject-apiserver-ca on webhook configurations, CRDs and APIServices, and
+//   allow-direct-injection on Secrets, renamed to certkeeper.io/; nothing
+//   else of those objects changes.
 // - CertificateRequests, Orders and Challenges (runtime objects) are skipped;
 //   anything else passes through unchanged.
 import { KeyUsage } from '../api/certificate.ts';
@@ -112,14 +117,58 @@ function convertSolver(solver: Obj, prefix: string, notes: Notes): Obj | undefin
   return out;
 }
 
-function convertIssuer(doc: Obj, notes: Notes): Obj | undefined {
+/** The issuer types certkeeper serves; vault, venafi and the like are skipped. */
+const CARRIED_ISSUER_TYPES = ['acme', 'selfSigned', 'ca'];
+
+/** Which kind of issuer a cert-manager Issuer's spec is: acme, selfSigned, ca, vault, venafi... */
+function issuerTypeOf(spec: Obj): string {
+  return CARRIED_ISSUER_TYPES.find((type) => isObject(spec[type])) ?? Object.keys(spec)[0] ?? 'unknown';
+}
+
+export interface ConvertOptions {
+  /**
+   * The caller copies ClusterIssuers' CA Secrets into this namespace, certkeeper's cluster
+   * resource namespace (certkeeper migrate does): no note that they must be copied.
+   */
+  clusterResourceNamespace?: string;
+  /** cert-manager's cluster resource namespace, where its ClusterIssuers read their Secrets, when known. */
+  certManagerNamespace?: string;
+}
+
+/** The Certificates of the input that write a Secret of each name (in whichever namespace). */
+type SecretWriters = Map<string, { namespace: string; name: string }[]>;
+
+function convertIssuer(doc: Obj, notes: Notes, options: ConvertOptions, writers: SecretWriters): Obj | undefined {
   const spec = isObject(doc.spec) ? doc.spec : {};
-  if (!isObject(spec.acme)) {
-    const type = Object.keys(spec)[0] ?? 'unknown';
-    notes.add('', `a ${type} issuer: certkeeper issues from ACME CAs only; skipped`);
+  const type = issuerTypeOf(spec);
+  const issuer = (localSpec: Obj) => ({ apiVersion: API_VERSION, kind: doc.kind, metadata: doc.metadata, spec: localSpec });
+  if (type === 'selfSigned') {
+    const selfSigned = spec.selfSigned as Obj;
+    notes.rest(selfSigned, ['crlDistributionPoints'], 'spec.selfSigned');
+    return issuer({ selfSigned: pick(selfSigned, ['crlDistributionPoints']) });
+  }
+  if (type === 'ca') {
+    const ca = spec.ca as Obj;
+    const fields = ['secretName', 'crlDistributionPoints', 'ocspServers', 'issuingCertificateURLs'];
+    notes.rest(ca, fields, 'spec.ca');
+    if (doc.kind === 'ClusterIssuer') {
+      // cert-manager reads it in its namespace, certkeeper in its own: the same key pair must be there.
+      const parts: string[] = [];
+      if (options.clusterResourceNamespace === undefined) parts.push('carried over, but certkeeper reads a ClusterIssuer\'s CA Secret in its cluster resource namespace (default certkeeper), cert-manager in its own (default cert-manager): copy the Secret there as it is (certkeeper migrate does), so the same CA key pair signs');
+      const renewedElsewhere = (writers.get(String(ca.secretName)) ?? [])
+        .filter((w) => w.namespace !== options.clusterResourceNamespace && (options.certManagerNamespace === undefined || w.namespace === options.certManagerNamespace));
+      for (const writer of renewedElsewhere) {
+        parts.push(`Certificate ${writer.namespace}/${writer.name} writes this Secret in ${writer.namespace} and renews it there, so a copy goes stale at its renewal: move that Certificate into certkeeper's cluster resource namespace${options.clusterResourceNamespace ? ` (${options.clusterResourceNamespace})` : ''} (it adopts the copy)`);
+      }
+      if (parts.length > 0) notes.add('spec.ca.secretName', parts.join('; '));
+    }
+    return issuer({ ca: pick(ca, fields) });
+  }
+  if (type !== 'acme') {
+    notes.add('', `a ${type} issuer: certkeeper signs with ACME CAs, selfSigned and ca issuers only; skipped`);
     return undefined;
   }
-  const acme = spec.acme;
+  const acme = spec.acme as Obj;
   const out: Obj = pick(acme, ['server', 'email', 'skipTLSVerify', 'caBundle']);
   if (typeof acme.server === 'string' && !acme.server.startsWith('https://')) notes.add('spec.acme.server', 'certkeeper requires an https:// directory URL; the API server will reject this one');
   if (isObject(acme.privateKeySecretRef)) out.privateKeySecretRef = pick(acme.privateKeySecretRef, ['name', 'key']);
@@ -145,21 +194,21 @@ function convertIssuer(doc: Obj, notes: Notes): Obj | undefined {
   return { apiVersion: API_VERSION, kind: doc.kind, metadata: doc.metadata, spec: { acme: out } };
 }
 
-const CERTIFICATE_FIELDS = ['secretName', 'secretTemplate', 'issuerRef', 'commonName', 'dnsNames', 'ipAddresses', 'duration', 'renewBefore', 'privateKey', 'usages'];
+const CERTIFICATE_FIELDS = ['secretName', 'secretTemplate', 'issuerRef', 'commonName', 'dnsNames', 'ipAddresses', 'duration', 'renewBefore', 'privateKey', 'usages', 'isCA', 'uris', 'emailAddresses', 'otherNames', 'nameConstraints'];
 /** Carried over as they are: same names and meaning (what has no effect is said in the Certificate's Ready message). */
 const CERTIFICATE_SAME = ['subject', 'literalSubject', 'keystores', 'additionalOutputFormats', 'renewBeforePercentage', 'revisionHistoryLimit', 'encodeUsagesInRequest', 'signatureAlgorithm', 'profile', 'preferredChain'];
-const CERTIFICATE_UNSUPPORTED: Record<string, string> = {
-  uris: 'ACME issues only DNS and IP identifiers',
-  emailAddresses: 'ACME issues only DNS and IP identifiers',
-  otherNames: 'ACME issues only DNS and IP identifiers',
-  nameConstraints: 'ACME CAs issue leaf certificates only',
-};
 
-/** Issuer-level settings that move onto the Certificates referring to the issuer. */
-type IssuerDefaults = Map<string, { profile?: string; preferredChain?: string; name: string }>;
+/** An issuer found in the input: its type, and how notes name it. */
+interface KnownIssuer {
+  type: string;
+  name: string;
+}
+type KnownIssuers = Map<string, KnownIssuer>;
 const issuerKey = (kind: string, namespace: string | undefined, name: string) => (kind === 'ClusterIssuer' ? `ClusterIssuer/${name}` : `Issuer/${namespace ?? ''}/${name}`);
 
-function convertCertificate(doc: Obj, notes: Notes, defaults: IssuerDefaults, nonAcme: Map<string, string>): Obj | undefined {
+const nonEmpty = (value: unknown): value is unknown[] => Array.isArray(value) && value.length > 0;
+
+function convertCertificate(doc: Obj, notes: Notes, issuers: KnownIssuers): Obj | undefined {
   const spec = isObject(doc.spec) ? doc.spec : {};
   const meta = isObject(doc.metadata) ? doc.metadata : {};
   const ref = isObject(spec.issuerRef) ? spec.issuerRef : {};
@@ -173,16 +222,34 @@ function convertCertificate(doc: Obj, notes: Notes, defaults: IssuerDefaults, no
     notes.add('spec.issuerRef.kind', `kind ${String(ref.kind)} is not served by certkeeper; skipped`);
     return undefined;
   }
-  if (spec.isCA === true) {
-    notes.add('spec.isCA', 'a CA certificate: ACME CAs issue leaf certificates only; skipped');
+  const issuer = issuers.get(issuerKey(kind, typeof meta.namespace === 'string' ? meta.namespace : undefined, String(ref.name)));
+  if (issuer && !CARRIED_ISSUER_TYPES.includes(issuer.type)) {
+    notes.add('spec.issuerRef', `its issuer (${issuer.name}) is a ${issuer.type} issuer, which certkeeper does not serve, and was skipped; skipped`);
     return undefined;
   }
-  const issuer = issuerKey(kind, typeof meta.namespace === 'string' ? meta.namespace : undefined, String(ref.name));
-  if (nonAcme.has(issuer)) {
-    notes.add('spec.issuerRef', `its issuer (${nonAcme.get(issuer)}) is not an ACME issuer and was skipped; skipped`);
+  // undefined: the issuer is not in the input (Certificates converted apart from their issuers).
+  const local = issuer === undefined ? undefined : issuer.type !== 'acme';
+  // What only a selfSigned or ca issuer signs. certkeeper refuses it for an ACME issuer, so such a
+  // Certificate is skipped rather than carried over without the names or the CA it asks for.
+  const localOnly = [
+    ...(spec.isCA === true ? [['spec.isCA', 'a CA certificate: ACME CAs issue leaf certificates only']] : []),
+    ...(nonEmpty(spec.uris) ? [['spec.uris', 'ACME CAs issue certificates for DNS names and IP addresses only']] : []),
+    ...(nonEmpty(spec.emailAddresses) ? [['spec.emailAddresses', 'ACME CAs issue certificates for DNS names and IP addresses only']] : []),
+  ] as [string, string][];
+  if (local === false && localOnly.length > 0) {
+    for (const [field, reason] of localOnly) notes.add(field, `${reason}, and ${issuer!.name} is an ACME issuer (certkeeper would refuse the Certificate; a selfSigned or ca issuer signs it); skipped`);
+    return undefined;
+  }
+  if (spec.nameConstraints !== undefined) {
+    notes.add('spec.nameConstraints', 'certkeeper does not write name constraints, and a CA certificate without them would be trusted for every name; skipped');
     return undefined;
   }
   const out: Obj = pick(spec, ['secretName', 'commonName', 'dnsNames', 'ipAddresses', 'duration', 'renewBefore']);
+  if (spec.isCA === true) out.isCA = true;
+  Object.assign(out, pick(spec, ['uris', 'emailAddresses']));
+  if (local === undefined && localOnly.length > 0) {
+    notes.add('spec.issuerRef', `${kind} ${String(ref.name)} is not in the input: ${localOnly.map(([field]) => field.slice('spec.'.length)).join(', ')} carried over, which certkeeper signs with selfSigned and ca issuers only (an ACME issuer refuses the Certificate, reason NotSupportedByAcme)`);
+  }
   if (isObject(spec.secretTemplate)) {
     out.secretTemplate = pick(spec.secretTemplate, ['labels', 'annotations']);
     notes.rest(spec.secretTemplate, ['labels', 'annotations'], 'spec.secretTemplate');
@@ -214,16 +281,16 @@ function convertCertificate(doc: Obj, notes: Notes, defaults: IssuerDefaults, no
     const unknown = spec.usages.filter((u) => !KeyUsage.safeParse(u).success);
     if (unknown.length > 0) notes.add('spec.usages', `${unknown.map((u) => `"${String(u)}"`).join(', ')} not supported (${KeyUsage.options.join(', ')})`);
     if (known.length > 0) out.usages = known;
-    if (known.includes('client auth')) notes.add('spec.usages', '"client auth" is accepted but not requested: certkeeper\'s CSRs carry no extended key usage, and ACME CAs such as GTS refuse client auth by default');
+    // selfSigned and ca issuers write exactly the usages asked for.
+    if (known.includes('client auth') && local !== true) notes.add('spec.usages', '"client auth" is accepted but not requested from an ACME CA: certkeeper\'s CSRs carry no extended key usage, and ACME CAs such as GTS refuse client auth by default');
   }
   Object.assign(out, pick(spec, CERTIFICATE_SAME));
-  for (const [field, reason] of Object.entries(CERTIFICATE_UNSUPPORTED)) if (spec[field] !== undefined) notes.add(`spec.${field}`, reason);
-  notes.rest(spec, [...CERTIFICATE_FIELDS, ...CERTIFICATE_SAME, ...Object.keys(CERTIFICATE_UNSUPPORTED), 'isCA'], 'spec');
-  void defaults; // profile and preferredChain stay on the issuer, where certkeeper reads them too
+  if (spec.otherNames !== undefined) notes.add('spec.otherNames', 'certkeeper does not write otherName subject alternative names (and ACME CAs issue DNS and IP identifiers only)');
+  notes.rest(spec, [...CERTIFICATE_FIELDS, ...CERTIFICATE_SAME], 'spec');
 
-  const hasName = out.commonName !== undefined || (Array.isArray(out.dnsNames) && out.dnsNames.length > 0) || (Array.isArray(out.ipAddresses) && out.ipAddresses.length > 0);
-  if (!hasName) {
-    notes.add('', 'no commonName, dnsNames or ipAddresses left to ask an ACME CA for; skipped');
+  const names = ['commonName', 'dnsNames', 'ipAddresses', 'uris', 'emailAddresses'];
+  if (!names.some((field) => typeof out[field] === 'string' || nonEmpty(out[field]))) {
+    notes.add('', `no ${names.join(', ')} left to ask for; skipped`);
     return undefined;
   }
   return { apiVersion: API_VERSION, kind: 'Certificate', metadata: doc.metadata, spec: out };
@@ -251,28 +318,90 @@ function convertAnnotated(doc: Obj, notes: Notes): { object: Obj; changed: boole
   return changed ? { object: { ...doc, metadata: { ...meta, annotations: renamed } }, changed } : { object: doc, changed };
 }
 
+/** The objects cert-manager's cainjector fills in, by kind, with their API group. */
+const INJECTABLE_KINDS: Record<string, string> = {
+  ValidatingWebhookConfiguration: 'admissionregistration.k8s.io',
+  MutatingWebhookConfiguration: 'admissionregistration.k8s.io',
+  CustomResourceDefinition: 'apiextensions.k8s.io',
+  APIService: 'apiregistration.k8s.io',
+};
+/** The CA injection annotations, by suffix: on injectable objects, and on the Secrets they may name. */
+const INJECT_SUFFIXES = ['inject-ca-from', 'inject-ca-from-secret', 'inject-apiserver-ca'];
+const SECRET_INJECT_SUFFIXES = ['allow-direct-injection'];
+
+export interface InjectionRename {
+  /** cert-manager's annotation, and certkeeper's name for it. */
+  from: string;
+  to: string;
+  value: string;
+}
+
+/**
+ * cert-manager's CA injection annotations on an object, with certkeeper's names: on
+ * ValidatingWebhookConfiguration, MutatingWebhookConfiguration, CustomResourceDefinition and
+ * APIService the inject-* ones, on a Secret allow-direct-injection. Other objects: none.
+ */
+export function injectionRenames(object: { apiVersion?: unknown; kind?: unknown; metadata?: unknown }): InjectionRename[] {
+  const apiVersion = String(object.apiVersion ?? '');
+  const group = INJECTABLE_KINDS[String(object.kind)];
+  const suffixes = group !== undefined && apiVersion.startsWith(`${group}/`) ? INJECT_SUFFIXES
+    : object.kind === 'Secret' && apiVersion === 'v1' ? SECRET_INJECT_SUFFIXES
+      : [];
+  const annotations = isObject(object.metadata) && isObject(object.metadata.annotations) ? object.metadata.annotations : {};
+  return suffixes
+    .filter((suffix) => typeof annotations[`${CM_GROUP}/${suffix}`] === 'string')
+    .map((suffix) => ({ from: `${CM_GROUP}/${suffix}`, to: `certkeeper.io/${suffix}`, value: annotations[`${CM_GROUP}/${suffix}`] as string }));
+}
+
+/** Renames the CA injection annotations in place (same order); certkeeper's own, when set too, wins. */
+function convertInjectable(doc: Obj, renames: InjectionRename[], notes: Notes, skippedCertificates: Map<string, string>): Obj {
+  const meta = doc.metadata as Obj;
+  const annotations = meta.annotations as Obj;
+  const renamed: Obj = {};
+  for (const [key, value] of Object.entries(annotations)) {
+    const rename = renames.find((r) => r.from === key);
+    if (!rename) {
+      renamed[key] = value;
+      continue;
+    }
+    const own = annotations[rename.to];
+    if (own !== undefined) {
+      if (own !== value) notes.add(`metadata.annotations["${key}"]`, `${rename.to} is set too (to "${String(own)}"): certkeeper's is kept, cert-manager's ("${rename.value}") dropped`);
+      continue;
+    }
+    renamed[rename.to] = value;
+    const source = rename.to === 'certkeeper.io/inject-ca-from' ? skippedCertificates.get(rename.value) : undefined;
+    if (source) notes.add(`metadata.annotations["${key}"]`, `renamed to ${rename.to}, but Certificate ${rename.value} was skipped (${source}): nothing is injected until a certkeeper Certificate of that name exists`);
+  }
+  return { ...doc, metadata: { ...meta, annotations: renamed } };
+}
+
 /** Converts parsed documents (YAML or JSON; Lists are unpacked). */
-export function convertManifests(documents: unknown[]): ConvertResult {
+export function convertManifests(documents: unknown[], options: ConvertOptions = {}): ConvertResult {
   const docs = documents.flatMap((d) => (isObject(d) && Array.isArray(d.items) && String(d.kind).endsWith('List') ? d.items : [d])).filter(isObject);
   const notes: ConvertNote[] = [];
   const counts = { converted: 0, passedThrough: 0, skipped: 0 };
 
-  // First pass: issuer-level settings that certkeeper keeps on Certificates.
-  const defaults: IssuerDefaults = new Map();
-  /** Issuers in the input that are not ACME issuers (their Certificates are skipped too). */
-  const nonAcme = new Map<string, string>();
+  // First passes: the type of each issuer in the input (what its Certificates may ask for, and
+  // whether they are carried at all), then which Certificates are skipped (an injection naming
+  // one is said to inject nothing yet).
+  const issuers: KnownIssuers = new Map();
   for (const doc of docs) {
     if (!isCertManager(doc) || (doc.kind !== 'Issuer' && doc.kind !== 'ClusterIssuer')) continue;
-    const acme = isObject(doc.spec) && isObject(doc.spec.acme) ? doc.spec.acme : undefined;
     const meta = isObject(doc.metadata) ? doc.metadata : {};
-    if (!acme) nonAcme.set(issuerKey(String(doc.kind), typeof meta.namespace === 'string' ? meta.namespace : undefined, String(meta.name)), describe(doc));
-    if (acme && (acme.profile || acme.preferredChain)) {
-      defaults.set(issuerKey(String(doc.kind), typeof meta.namespace === 'string' ? meta.namespace : undefined, String(meta.name)), {
-        name: describe(doc),
-        ...(typeof acme.profile === 'string' ? { profile: acme.profile } : {}),
-        ...(typeof acme.preferredChain === 'string' ? { preferredChain: acme.preferredChain } : {}),
-      });
-    }
+    const key = issuerKey(String(doc.kind), typeof meta.namespace === 'string' ? meta.namespace : undefined, String(meta.name));
+    issuers.set(key, { type: issuerTypeOf(isObject(doc.spec) ? doc.spec : {}), name: describe(doc) });
+  }
+  const skippedCertificates = new Map<string, string>();
+  const writers: SecretWriters = new Map();
+  for (const doc of docs) {
+    if (!isCertManager(doc) || doc.kind !== 'Certificate') continue;
+    const meta = isObject(doc.metadata) ? doc.metadata : {};
+    const secretName = isObject(doc.spec) && typeof doc.spec.secretName === 'string' ? doc.spec.secretName : undefined;
+    if (secretName) writers.set(secretName, [...(writers.get(secretName) ?? []), { namespace: String(meta.namespace), name: String(meta.name) }]);
+    const trial = new Notes(describe(doc));
+    if (convertCertificate(doc, trial, issuers)) continue;
+    skippedCertificates.set(`${String(meta.namespace)}/${String(meta.name)}`, trial.list.map((n) => n.field || n.reason).join(', '));
   }
 
   const objects: unknown[] = [];
@@ -280,15 +409,16 @@ export function convertManifests(documents: unknown[]): ConvertResult {
     const objectNotes = new Notes(describe(doc));
     let result: Obj | undefined;
     let converted = false;
+    const renames = injectionRenames(doc);
     if (isCertManager(doc)) {
       converted = true;
       switch (doc.kind) {
         case 'Issuer':
         case 'ClusterIssuer':
-          result = convertIssuer(doc, objectNotes);
+          result = convertIssuer(doc, objectNotes, options, writers);
           break;
         case 'Certificate':
-          result = convertCertificate(doc, objectNotes, defaults, nonAcme);
+          result = convertCertificate(doc, objectNotes, issuers);
           break;
         default:
           objectNotes.add('', `${String(doc.kind)} is a runtime object of cert-manager; certkeeper keeps its state in the Certificate's status; skipped`);
@@ -297,6 +427,9 @@ export function convertManifests(documents: unknown[]): ConvertResult {
       const annotated = convertAnnotated(doc, objectNotes);
       result = annotated.object;
       converted = annotated.changed;
+    } else if (renames.length > 0) {
+      result = convertInjectable(doc, renames, objectNotes, skippedCertificates);
+      converted = true;
     } else {
       result = doc;
     }

@@ -13,8 +13,11 @@ export const CONVERT_USAGE = `Usage: certkeeper convert -f FILE|DIR|- [-f ...] [
 
 Reads cert-manager manifests (YAML or JSON; a directory is read recursively for
 *.yaml, *.yml and *.json; "-" is stdin) and writes certkeeper manifests:
-ACME Issuers, ClusterIssuers and Certificates converted, cert-manager.io/
-annotations on Ingresses and Gateways renamed to certkeeper.io/, anything else
+ACME, selfSigned and CA Issuers and ClusterIssuers and their Certificates
+converted, cert-manager.io/ annotations on Ingresses and Gateways and the CA
+injection annotations (inject-ca-from, inject-ca-from-secret,
+inject-apiserver-ca on webhook configurations, CRDs and APIServices;
+allow-direct-injection on Secrets) renamed to certkeeper.io/, anything else
 passed through unchanged. Every field that cannot be carried over is listed on
 stderr with the reason. Nothing is sent anywhere.
 
