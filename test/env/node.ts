@@ -351,6 +351,8 @@ async function startLocked(opts: NodeClusterOptions, releaseLock: () => void): P
   const containersLogDirExisted = fs.existsSync('/var/log/containers');
   // kubelet keeps its device plugin socket directory at a fixed path.
   const varLibKubeletExisted = fs.existsSync('/var/lib/kubelet');
+  // containerd's CNI library caches each Pod's network result under /var/lib/cni/results.
+  const varLibCniExisted = fs.existsSync('/var/lib/cni');
   const tablesBefore = nftTables();
   let stopping = false;
   const containerdDir = path.join(workDir, 'containerd');
@@ -434,6 +436,7 @@ async function startLocked(opts: NodeClusterOptions, releaseLock: () => void): P
       if (!containersLogDirExisted && fs.readdirSync('/var/log/containers').length === 0) fs.rmdirSync('/var/log/containers');
     });
     if (!varLibKubeletExisted) await attempt('/var/lib/kubelet', () => fs.rmSync('/var/lib/kubelet', { recursive: true, force: true }));
+    if (!varLibCniExisted) await attempt('/var/lib/cni', () => fs.rmSync('/var/lib/cni', { recursive: true, force: true }));
     await attempt('sysctls', () => writeSysctls(sysctlsBefore));
     if (guardInstalled) await attempt('guard', () => removeGuard());
     await attempt('iptables tables', () => removeNewEmptyTables(tablesBefore));
