@@ -4,13 +4,14 @@
 // separate process, prints a table and writes bench/results.json and
 // bench/time-to-ready.svg. Stops everything it started, also on failure.
 //
-//   npm run bench                       # N = 100 and 1000; 10,000 Certificates + 50,000 unrelated Secrets; idle 2 min
-//   npm run bench -- --quick            # a few minutes: N = 20, 500 + 500, idle 10 s
+//   npm run bench                       # N = 100 and 1000; 10,000 Certificates (then + 1,000 CA-signed + 200 injected webhook configurations) + 50,000 unrelated Secrets; idle 2 min
+//   npm run bench -- --quick            # a few minutes: N = 20, 500 (+ 50 + 10) + 500, idle 10 s
+//   npm run bench -- --only scale --restarts 3 --unrelated 0 --out bench/results-ca-mix.json   # the CA mix against 10,000 alone
 //   npm run bench -- --scale 1000,10000,30000,100000   # also memory by number of Certificates (bench/memory-by-certificates.svg)
 //   npm run bench -- --sizes 20,100 --scale-certs 2000 --unrelated 10000 --idle 30 --rest 20 --profile
 //   npm run bench -- --only pod         # root: the image as a Pod on the node cluster, chart defaults, 10,000 Certificates, restarts
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,7 +20,7 @@ import { ensureOperatorImage } from '../test/env/image.ts';
 import { repoRoot } from '../test/env/tools.ts';
 import { defaultConfig, OPERATOR_CERTIFICATE_WORKERS, quickConfig, runBenchmark, type BenchConfig, type BenchResults } from './bench/harness.ts';
 import { defaultPodConfig, runPodBenchmark, type PodConfig } from './bench/pod.ts';
-import { describeEnvironment, evaluateTargets, formatReport, memoryByCertificatesSvg, timeToReadySvg, type Environment } from './bench/report.ts';
+import { describeEnvironment, evaluateTargets, formatReport, memoryByCertificatesSvg, outputFiles, timeToReadySvg, type Environment } from './bench/report.ts';
 
 /** results.json leaves out the GETs by path the API counts carry (for tests: thousands of paths per run). */
 const withoutPathCounts = (key: string, value: unknown) => (key === 'gets' ? undefined : value);
@@ -39,6 +40,11 @@ const USAGE = `npm run bench -- [flags]
   --sizes 100,1000         issuance sizes (Certificates created at once)
   --concurrency 8          orders in flight in the bare acme-client loop (the operator's certificate workers)
   --scale-certs 10000      Certificates with valid Secrets for the memory/start-up scenario (0 skips it)
+  --scale-ca-certs 1000    after the restarts on those alone: a selfSigned root CA, a ca Issuer and this many Certificates it
+                           signs (valid Secrets signed by the bench), then the same restarts with them, compared (0 and
+                           --scale-webhooks 0: no CA mix)
+  --scale-webhooks 200     ValidatingWebhookConfigurations of the CA mix (1-2 webhooks each, calling nothing, for a group
+                           nobody serves), annotated certkeeper.io/inject-ca-from one of those Certificates
   --scale 1000,10000,...    memory by number of Certificates: a start-up on each many Ready Certificates (long: 100,000 takes ~20 min)
   --series-idle 60         idle seconds per point of --scale (settled RSS)
   --unrelated 50000        unrelated Secrets added for the second start-up (0 skips it)
@@ -51,7 +57,8 @@ const USAGE = `npm run bench -- [flags]
   --heap-snapshots         heap snapshot at the end of each idle period (bench/profiles/)
   --dist                   run the operator from tsc's dist/ (bin/certkeeper.js) instead of the image's bundle (dist-bundle/, built by npm run bench)
   --operator-node-options  extra node/V8 flags for the operator, after the Dockerfile ENTRYPOINT's, e.g. "--max-old-space-size=128"
-  --out bench              where results.json and time-to-ready.svg go
+  --out bench              where results.json and time-to-ready.svg go; a FILE.json: the results there, the SVGs beside it
+                           as FILE-time-to-ready.svg and FILE-memory-by-certificates.svg (only those with something to plot)
   --keep                   keep the work directory (logs, audit log)
   --report FILE            print the table from a results.json without running (rewrites its targets and the SVG next to it)`;
 
@@ -69,6 +76,8 @@ const { values } = parseArgs({
     sizes: { type: 'string' },
     concurrency: { type: 'string' },
     'scale-certs': { type: 'string' },
+    'scale-ca-certs': { type: 'string' },
+    'scale-webhooks': { type: 'string' },
     unrelated: { type: 'string' },
     idle: { type: 'string' },
     restarts: { type: 'string' },
@@ -95,8 +104,9 @@ if (values.report) {
   const targets = evaluateTargets(saved);
   // The measurements stay as they are; the targets' wording and the plot are regenerated.
   writeFileSync(values.report, JSON.stringify({ ...saved, targets }, null, 2) + '\n');
-  writeFileSync(path.join(path.dirname(values.report), 'time-to-ready.svg'), timeToReadySvg(saved));
-  if (saved.scaleSeries) writeFileSync(path.join(path.dirname(values.report), 'memory-by-certificates.svg'), memoryByCertificatesSvg(saved.scaleSeries));
+  const files = outputFiles(values.report);
+  if (saved.issuance.length > 0 || !files.named) writeFileSync(files.timeToReadySvg, timeToReadySvg(saved));
+  if (saved.scaleSeries) writeFileSync(files.memorySvg, memoryByCertificatesSvg(saved.scaleSeries));
   console.log(formatReport(saved, saved, targets, saved.durationSeconds));
   process.exit(0);
 }
@@ -130,11 +140,14 @@ const podConfig: PodConfig = {
   rolloutRestart: !values['no-pod-rollout'],
 };
 const base = values.quick ? quickConfig : defaultConfig;
-const outDir = path.resolve(values.out ?? path.join(repoRoot, 'bench'));
+const outFiles = outputFiles(path.resolve(values.out ?? path.join(repoRoot, 'bench')));
+const outDir = path.dirname(outFiles.json);
 const config: BenchConfig = {
   sizes: onlyScale || onlyPod ? [] : values.sizes ? values.sizes.split(',').map((s) => int('sizes', s.trim(), 0)).filter((n) => n > 0) : base.sizes,
   concurrency: int('concurrency', values.concurrency, base.concurrency),
   scaleCerts: onlyPod ? 0 : int('scale-certs', values['scale-certs'], base.scaleCerts),
+  scaleCaCerts: int('scale-ca-certs', values['scale-ca-certs'], base.scaleCaCerts ?? 0),
+  scaleWebhooks: int('scale-webhooks', values['scale-webhooks'], base.scaleWebhooks ?? 0),
   unrelated: int('unrelated', values.unrelated, base.unrelated),
   idleSeconds: int('idle', values.idle, base.idleSeconds),
   restarts: Math.max(1, int('restarts', values.restarts, base.restarts ?? 1)),
@@ -183,7 +196,13 @@ try {
     log(`starting the local environment (work directory ${workDir})...`);
     env = await startLocalEnv({ workDir, ...(auditLogPath ? { auditLogPath } : {}) });
     log(`config: ${JSON.stringify(config)}`);
-    results = await runBenchmark({ info: env.info, workDir, ...(auditLogPath ? { auditLogPath } : {}), log }, config);
+    // The bundle as built now (it needs nothing beside it): a rebuild in the working tree during the run changes nothing measured.
+    let operatorScript: string | undefined;
+    if (config.operatorEntry === 'bundle') {
+      cpSync(path.join(repoRoot, 'dist-bundle'), path.join(workDir, 'operator-bundle'), { recursive: true });
+      operatorScript = path.join(workDir, 'operator-bundle/main.js');
+    }
+    results = await runBenchmark({ info: env.info, workDir, ...(auditLogPath ? { auditLogPath } : {}), ...(operatorScript ? { operatorScript } : {}), log }, config);
     environment = describeEnvironment(env.info);
     await stopAll();
   } else {
@@ -212,8 +231,8 @@ try {
   const durationSeconds = (performance.now() - started) / 1000;
   const targets = evaluateTargets(results);
   mkdirSync(outDir, { recursive: true });
-  const jsonFile = path.join(outDir, 'results.json');
-  const svgFile = path.join(outDir, 'time-to-ready.svg');
+  const jsonFile = outFiles.json;
+  const svgFile = outFiles.timeToReadySvg;
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   if (onlyPod && existsSync(jsonFile)) {
     // The other scenarios' results of an earlier run stay; the pod key says which run it comes from.
@@ -233,10 +252,12 @@ try {
       ...results,
       targets,
     }, withoutPathCounts, 2) + '\n');
-    writeFileSync(svgFile, timeToReadySvg(results));
-    if (results.scaleSeries) writeFileSync(path.join(outDir, 'memory-by-certificates.svg'), memoryByCertificatesSvg(results.scaleSeries));
+    // A results file of its own (--out FILE.json) gets no empty plot.
+    const plotTimes = results.issuance.length > 0 || !outFiles.named;
+    if (plotTimes) writeFileSync(svgFile, timeToReadySvg(results));
+    if (results.scaleSeries) writeFileSync(outFiles.memorySvg, memoryByCertificatesSvg(results.scaleSeries));
     console.log('\n' + formatReport(results, environment!, targets, durationSeconds));
-    console.log(`\nwrote ${path.relative(process.cwd(), jsonFile)} and ${path.relative(process.cwd(), svgFile)}`);
+    console.log(`\nwrote ${path.relative(process.cwd(), jsonFile)}${plotTimes ? ` and ${path.relative(process.cwd(), svgFile)}` : ''}`);
   }
   exitCode = 0;
 } catch (error) {

@@ -8,7 +8,10 @@
 // 3. API load per issued certificate (reads, writes, watches) and at rest.
 // 4. Scale: thousands of Certificates whose Secrets already hold valid
 //    certificates (the operator must issue nothing), with and without tens of
-//    thousands of unrelated Secrets: time to /readyz, memory, idle CPU.
+//    thousands of unrelated Secrets: time to /readyz, memory, idle CPU. Then
+//    the same start-ups with a CA mix added (a selfSigned root, a ca Issuer,
+//    Certificates it signs, webhook configurations asking for CA injection;
+//    ./ca-mix.ts), against the ones without it in the same run.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,11 +20,17 @@ import pino from 'pino';
 import { API_VERSION } from '../../src/api/meta.ts';
 import { core, KubeClient, loadKubeConfig, type KubeObject, type ResourceType } from '../../src/kube/client.ts';
 import { Informer } from '../../src/kube/informer.ts';
+import { generatePrivateKeyPem } from '../../src/pki/keys.ts';
+import { signCertificate } from '../../src/pki/sign.ts';
 import { getOrders, mintEabKey } from '../../test/env/ca-client.ts';
 import type { LocalEnvInfo } from '../../test/env/types.ts';
 import { runAcmeLoopProcess, type LoopOutput } from './acme-loop.ts';
 import { auditLogCounter, countingProxy, diffCounts, type ApiCounter, type ApiCounts } from './api-count.ts';
 import { createLocalCa, type LocalCa } from './local-ca.ts';
+import {
+  BENCH_RUN_LABEL, CA_MIX, caCertificateName, caMixCertificate, compareStartups, injectSource, isInjected, leafCertificateSpec, localTemplate,
+  localTlsSecret, rootCertificateSpec, validatingWebhookConfigurations, webhookConfiguration, type CaMixResult,
+} from './ca-mix.ts';
 import { startBenchOperator, type BenchOperator } from './operator.ts';
 import type { PodResult } from './pod.ts';
 import { repoRoot } from '../../test/env/tools.ts';
@@ -70,6 +79,15 @@ export interface BenchConfig {
   seriesIdleSeconds?: number;
   /** Delete what the benchmark created (for a shared environment). */
   cleanup?: boolean;
+  /**
+   * The CA mix of the scale scenario (0 and scaleWebhooks 0: none): Certificates signed by a ca
+   * Issuer (whose root CA Certificate a selfSigned Issuer signs), each with a valid Secret made by
+   * the bench, added after the restarts on the ACME Certificates alone; the same restarts are then
+   * measured with them, and compared.
+   */
+  scaleCaCerts?: number;
+  /** ValidatingWebhookConfigurations of the mix, each annotated certkeeper.io/inject-ca-from one of those Certificates. */
+  scaleWebhooks?: number;
 }
 
 export const defaultConfig: BenchConfig = {
@@ -81,9 +99,11 @@ export const defaultConfig: BenchConfig = {
   restarts: 5,
   restSeconds: 60,
   createConcurrency: 32,
+  scaleCaCerts: 1000,
+  scaleWebhooks: 200,
 };
 
-export const quickConfig: BenchConfig = { ...defaultConfig, sizes: [20], scaleCerts: 500, unrelated: 500, idleSeconds: 10, restarts: 1, restSeconds: 10 };
+export const quickConfig: BenchConfig = { ...defaultConfig, sizes: [20], scaleCerts: 500, unrelated: 500, idleSeconds: 10, restarts: 1, restSeconds: 10, scaleCaCerts: 50, scaleWebhooks: 10 };
 
 /** Each start's peak RSS over its settled RSS, percent: median and range (the start-up peak target's measure). */
 export function peakOverSettled(runs: Pick<StartupRun, 'rssPeakMiB' | 'rssAfterIdleMiB'>[]): ScaleResult['peakOverSettled'] {
@@ -102,6 +122,11 @@ export interface BenchEnv {
   /** The API server's audit log, when the environment writes one; else requests are counted by a proxy. */
   auditLogPath?: string;
   log?: (line: string) => void;
+  /**
+   * The script every operator run starts, instead of config.operatorEntry's (bench.ts: a copy of the
+   * bundle taken when the run starts, so a rebuild in the working tree meanwhile changes nothing it measures).
+   */
+  operatorScript?: string;
 }
 
 export interface Distribution {
@@ -219,6 +244,8 @@ export interface ScaleResult {
   rssIncreasePercent: number;
   /** One new Certificate created while all the others are at rest: time to Ready against the CA's own time for one order. */
   firstIssuanceAtRest?: FirstIssuanceAtRest;
+  /** The same restarts with the CA mix added (config.scaleCaCerts, scaleWebhooks), compared with runs[0] and the repeats. */
+  caMix?: CaMixResult;
 }
 
 export interface FirstIssuanceAtRest {
@@ -424,6 +451,72 @@ export class BenchObjects {
       if (++done % 10_000 === 0 || (count - from <= 20_000 && done % 2000 === 0)) this.log(`    ${from + done}/${count} Certificates and Secrets`);
     });
   }
+
+  /**
+   * The CA mix in `namespace` (./ca-mix.ts): a selfSigned Issuer, its root CA
+   * Certificate, a ca Issuer on the root's Secret, `caCertificates` leaves it
+   * signs and `webhooks` webhook configurations asking for their CA. Every
+   * Secret is signed here (src/pki/sign.ts, as the operator signs) and
+   * written with certkeeper's marks, so the operator signs nothing. No
+   * operator may run. Returns the caBundle every configuration must get and
+   * the Secrets' versions (a change would be a re-signing).
+   */
+  async createCaMixObjects(namespace: string, caCertificates: number, webhooks: number, domain: string): Promise<{ caBundle: string; secretVersions: Map<string, string>; signSeconds: number; webhooks: number }> {
+    const secretVersions = new Map<string, string>();
+    const writeSecret = async (secret: KubeObject) => {
+      const created = await this.kube.create(core.secrets, secret);
+      secretVersions.set(created.metadata.name, created.metadata.resourceVersion!);
+    };
+    // Signed first, one after another, so the signing time is its own.
+    const signingStarted = performance.now();
+    const rootSpec = rootCertificateSpec();
+    const rootKey = generatePrivateKeyPem('ECDSA');
+    const root = await signCertificate(localTemplate(rootSpec), rootKey, { kind: 'self' }, new Date());
+    const signer = { kind: 'ca' as const, certificatePem: root.chainPem, keyPem: rootKey };
+    const leaves: KubeObject[] = [];
+    for (let k = 0; k < caCertificates; k++) {
+      const keyPem = generatePrivateKeyPem('ECDSA');
+      const spec = leafCertificateSpec(k, domain);
+      const leaf = await signCertificate(localTemplate(spec), keyPem, signer, new Date());
+      leaves.push(localTlsSecret({ namespace, certificate: caCertificateName(k), specInput: spec, chainPem: leaf.chainPem, keyPem, caPem: leaf.caPem }));
+    }
+    const signSeconds = (performance.now() - signingStarted) / 1000;
+
+    await this.kube.create(issuers, { apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: CA_MIX.selfSignedIssuer, namespace }, spec: { selfSigned: {} } } as KubeObject);
+    await writeSecret(localTlsSecret({ namespace, certificate: CA_MIX.root, specInput: rootSpec, chainPem: root.chainPem, keyPem: rootKey, caPem: root.caPem }));
+    await this.kube.create(certificates, caMixCertificate(namespace, CA_MIX.root, rootSpec));
+    await this.kube.create(issuers, { apiVersion: API_VERSION, kind: 'Issuer', metadata: { name: CA_MIX.caIssuer, namespace }, spec: { ca: { secretName: CA_MIX.rootSecret } } } as KubeObject);
+    let done = 0;
+    await pool(range(caCertificates), this.createConcurrency, async (k) => {
+      await writeSecret(leaves[k]!);
+      await this.kube.create(certificates, caMixCertificate(namespace, caCertificateName(k), leafCertificateSpec(k, domain)));
+      if (++done % 500 === 0) this.log(`    ${done}/${caCertificates} CA-signed Certificates and Secrets`);
+    });
+    let webhookCount = 0;
+    await pool(range(webhooks), this.createConcurrency, async (i) => {
+      const configuration = webhookConfiguration({ run: this.run, index: i, injectFrom: injectSource(namespace, i, caCertificates) });
+      await this.kube.create(validatingWebhookConfigurations, configuration);
+      webhookCount += configuration.webhooks.length;
+    });
+    // Every leaf's ca.crt is the root (a ca issuer writes its chain's last certificate), and so is the root's own.
+    return { caBundle: Buffer.from(root.caPem).toString('base64'), secretVersions, signSeconds, webhooks: webhookCount };
+  }
+
+  /** The bench's webhook configurations whose every webhook has `caBundle`. */
+  async countInjected(caBundle: string): Promise<number> {
+    const list = await this.kube.list<KubeObject & { webhooks?: { clientConfig?: { caBundle?: string } }[] }>(validatingWebhookConfigurations, { labelSelector: `${BENCH_RUN_LABEL}=${this.run}` });
+    return list.items.filter((c) => isInjected(c, caBundle)).length;
+  }
+
+  /** Deletes the CA mix (its namespace's Certificates, Issuers and Secrets, and the run's webhook configurations); no operator may run. */
+  async removeCaMix(namespace: string): Promise<void> {
+    for (const type of [certificates, issuers, core.secrets]) await this.kube.request('DELETE', this.kube.path(type, namespace), {}, 'write');
+    await this.removeWebhookConfigurations();
+  }
+
+  async removeWebhookConfigurations(): Promise<void> {
+    await this.kube.request('DELETE', this.kube.path(validatingWebhookConfigurations), { query: { labelSelector: `${BENCH_RUN_LABEL}=${this.run}` } }, 'write');
+  }
 }
 
 /** Everything one benchmark run shares. */
@@ -481,7 +574,7 @@ export class Bench extends BenchObjects {
       heapSnapshotDir: this.config.heapSnapshots ? this.config.profileDir : undefined,
       nodeOptions: this.config.operatorNodeOptions,
       selfCheckNameservers: this.env.info.dns.server,
-      ...(this.config.operatorEntry === 'bundle' ? { entry: path.join(repoRoot, 'dist-bundle/main.js') } : {}),
+      ...(this.env.operatorScript ? { entry: this.env.operatorScript } : this.config.operatorEntry === 'bundle' ? { entry: path.join(repoRoot, 'dist-bundle/main.js') } : {}),
     });
     this.operator = operator;
     this.log(`  operator ${label}: pid ${operator.pid}, /readyz after ${(operator.readyMs / 1000).toFixed(2)} s (log ${operator.logFile})`);
@@ -820,6 +913,10 @@ export class Bench extends BenchObjects {
     this.log(`  one new Certificate while ${scaleCerts} are at rest...`);
     const firstIssuanceAtRest = await this.firstIssuanceAtRest(namespace, totalCertificates);
     this.log(`    Ready after ${firstIssuanceAtRest.timeToReadySeconds} s (one order of the bare loop: ${firstIssuanceAtRest.caOrderSeconds} s)`);
+    const caCerts = this.config.scaleCaCerts ?? 0;
+    const webhooks = this.config.scaleWebhooks ?? 0;
+    // Measured against the restarts just done, then removed: the run with unrelated Secrets stays comparable with earlier results.
+    const caMix = caCerts > 0 || webhooks > 0 ? await this.caMix(caCerts, webhooks, [runs[0]!, ...repeats], scaleDomain) : undefined;
     let unrelatedCreateSeconds = 0;
     if (unrelated > 0) {
       this.log(`  creating ${unrelated} unrelated Secrets...`);
@@ -843,6 +940,7 @@ export class Bench extends BenchObjects {
       peakOverSettled: peakOverSettled([runs[0]!, ...repeats]),
       caOrdersForScaleNames: (await this.ordersFor(scaleDomain)) - ordersBefore,
       firstIssuanceAtRest,
+      ...(caMix ? { caMix } : {}),
       rssIncreasePercent: runs[1] ? round(((settled(runs[1]) - settled(runs[0]!)) / settled(runs[0]!)) * 100, 1) : 0,
     };
   }
@@ -885,6 +983,114 @@ export class Bench extends BenchObjects {
       await this.kube.delete(certificates, namespace, name).catch(() => undefined);
       await this.kube.delete(core.secrets, namespace, `${name}-tls`).catch(() => undefined);
     }
+  }
+
+  /**
+   * The CA mix (./ca-mix.ts) added to the Certificates at rest: a first start
+   * on it (every status written once, every caBundle injected: waited for,
+   * boundedly, and reported rather than failed, so a build without CA
+   * injection still measures), then as many restarts as without it, measured
+   * the same way and compared with `alone`. Checks that nothing was signed
+   * again, and removes the mix. The operator must be stopped.
+   */
+  async caMix(caCertificates: number, webhookConfigurations: number, alone: StartupRun[], scaleDomain: string): Promise<CaMixResult> {
+    const namespace = await this.createNamespace(`bench-ca-${this.run}`);
+    const domain = `ca-${this.run}.${this.domain}`;
+    const ordersBefore = await this.ordersFor(domain);
+    this.log(`  CA mix: a selfSigned root, a ca Issuer, ${caCertificates} Certificates it signs (Secrets signed here), ${webhookConfigurations} webhook configurations with inject-ca-from, in ${namespace}...`);
+    const started = performance.now();
+    const created = await this.createCaMixObjects(namespace, caCertificates, webhookConfigurations, domain);
+    const createSeconds = (performance.now() - started) / 1000;
+    this.log(`    created in ${round(createSeconds, 1)} s (signing ${round(created.signSeconds, 1)} s)`);
+    const totalCertificates = await this.countAllCertificates();
+    const mixCertificates = caCertificates + 1;
+
+    const readyAt = new Map<string, number>();
+    const informer = new Informer<CertificateObject>({ kube: this.kube, type: certificates, namespace, log: silent });
+    informer.onChange((_key, current) => {
+      if (current && !readyAt.has(current.metadata.name) && isReady(current)) readyAt.set(current.metadata.name, performance.now());
+    });
+    informer.start();
+    let firstStart: CaMixResult['firstStart'];
+    let injection: Omit<CaMixResult['injection'], 'injectedAtEnd'>;
+    try {
+      await informer.waitForSync();
+      const before = await this.counter.snapshot();
+      this.log('  first start with the CA mix (its statuses written once, every caBundle injected)...');
+      const operator = await this.startOperator('ca-mix-first-start');
+      await waitWithProgress(`${mixCertificates} Certificates in ${namespace} to be Ready`, () => readyAt.size >= mixCertificates, () => readyAt.size, {
+        timeoutMs: 120_000 + mixCertificates * 100,
+        stallMs: 90_000,
+        intervalMs: 100,
+        describe: () => `${readyAt.size} Ready`,
+      });
+      const allReadySeconds = (Math.max(...readyAt.values()) - operator.spawnedAt) / 1000;
+      const injectorRunning = [...(await operator.metrics()).keys()].some((series) => series.startsWith('certkeeper_workqueue_depth{') && series.includes('controller="cainjector"'));
+      // Bounded: without CA injection in this build, the mix is measured all the same and reported as not injected.
+      let injected = await this.countInjected(created.caBundle);
+      const deadline = performance.now() + (injectorRunning ? 60_000 + webhookConfigurations * 250 : 10_000);
+      while (injected < webhookConfigurations && performance.now() < deadline) {
+        await sleep(250);
+        injected = await this.countInjected(created.caBundle);
+      }
+      const waitedSeconds = (performance.now() - operator.spawnedAt) / 1000;
+      this.log(`    ${readyAt.size} Ready after ${round(allReadySeconds, 1)} s; ${injected}/${webhookConfigurations} configurations injected after ${round(waitedSeconds, 1)} s${injectorRunning ? '' : ' (the operator runs no CA injection)'}`);
+      await this.quiesce(2_000, 120_000);
+      const api = diffCounts(await this.counter.snapshot(), before);
+      const metrics = await operator.metrics();
+      firstStart = {
+        readyzSeconds: round(operator.readyMs / 1000, 3),
+        allReadySeconds: round(allReadySeconds, 2),
+        api,
+        rssMiB: round((operator.rss() ?? 0) / MiB, 1),
+        rssPeakMiB: round((operator.peakRss() ?? 0) / MiB, 1),
+      };
+      injection = {
+        injectorRunning,
+        configurations: webhookConfigurations,
+        injected,
+        complete: injected === webhookConfigurations,
+        waitedSeconds: round(waitedSeconds, 2),
+        injectorReconciles: metricSum(metrics, 'certkeeper_reconcile_total', { controller: 'cainjector' }),
+      };
+      await this.stopOperator();
+    } finally {
+      await informer.stop();
+    }
+
+    const runs: StartupRun[] = [];
+    const restarts = Math.max(1, alone.length);
+    for (let k = 1; k <= restarts; k++) {
+      this.log(`  restart ${k} of ${restarts} with the CA mix (${totalCertificates} Certificates), idle ${this.config.idleSeconds} s...`);
+      runs.push(await this.startupRun(k === 1 ? 'with-ca-mix' : `with-ca-mix-${k}`, 0, totalCertificates, scaleDomain));
+    }
+    const injectedAtEnd = await this.countInjected(created.caBundle);
+    const secrets = await this.kube.list(core.secrets, { namespace, metadataOnly: true });
+    const rewrittenSecrets = secrets.items.filter((s) => created.secretVersions.has(s.metadata.name) && created.secretVersions.get(s.metadata.name) !== s.metadata.resourceVersion).length
+      + [...created.secretVersions.keys()].filter((name) => !secrets.items.some((s) => s.metadata.name === name)).length;
+    const mix = await this.kube.list<CertificateObject & { status?: { revision?: number } }>(certificates, { namespace });
+    const issuedRevisions = mix.items.filter((c) => (c.status?.revision ?? 0) > 0).length;
+    const caOrders = (await this.ordersFor(domain)) - ordersBefore;
+    const comparison = compareStartups(alone, runs);
+    this.log(`    settled RSS (median) ${comparison.mixSettledMiB} MiB with the mix vs ${comparison.aloneSettledMiB} MiB without = ${comparison.settledPercent >= 0 ? '+' : ''}${comparison.settledPercent} %; peak ${comparison.mixPeakMiB} vs ${comparison.alonePeakMiB} MiB; ${rewrittenSecrets} Secrets rewritten, ${issuedRevisions} issued`);
+    await this.removeCaMix(namespace);
+    return {
+      namespace,
+      caCertificates,
+      webhookConfigurations,
+      webhooks: created.webhooks,
+      totalCertificates,
+      signSeconds: round(created.signSeconds, 2),
+      createSeconds: round(createSeconds, 1),
+      firstStart,
+      injection: { ...injection, injectedAtEnd },
+      runs,
+      peakOverSettled: peakOverSettled(runs),
+      rewrittenSecrets,
+      issuedRevisions,
+      caOrders,
+      comparison,
+    };
   }
 
   /**
@@ -968,6 +1174,7 @@ export class Bench extends BenchObjects {
 
   /** Deletes the objects the run created (the control plane has no namespace controller to do it). */
   async cleanup(): Promise<void> {
+    await this.removeWebhookConfigurations().catch(() => undefined);
     for (const namespace of this.namespaces) {
       for (const type of [certificates, issuers, core.secrets, core.events]) {
         await this.kube.request('DELETE', this.kube.path(type, namespace), {}, 'write').catch(() => undefined);

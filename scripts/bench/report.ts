@@ -50,6 +50,21 @@ export function describeEnvironment(info: LocalEnvInfo): Environment {
   };
 }
 
+/**
+ * Where a run's files go: into a directory (results.json, time-to-ready.svg,
+ * memory-by-certificates.svg), or, for a FILE.json other than results.json,
+ * that file with FILE-time-to-ready.svg and FILE-memory-by-certificates.svg
+ * beside it (a partial run's results kept apart from the full run's).
+ */
+export function outputFiles(out: string): { json: string; timeToReadySvg: string; memorySvg: string; named: boolean } {
+  if (out.endsWith('.json') && path.basename(out) !== 'results.json') {
+    const stem = out.slice(0, -'.json'.length);
+    return { json: out, timeToReadySvg: `${stem}-time-to-ready.svg`, memorySvg: `${stem}-memory-by-certificates.svg`, named: true };
+  }
+  const dir = out.endsWith('.json') ? path.dirname(out) : out;
+  return { json: path.join(dir, 'results.json'), timeToReadySvg: path.join(dir, 'time-to-ready.svg'), memorySvg: path.join(dir, 'memory-by-certificates.svg'), named: false };
+}
+
 const loopFor = (results: BenchResults, n: number): LoopResult | undefined => results.bareLoop.find((l) => l.n === n);
 
 export function ratio(issuance: IssuanceResult, loop: LoopResult | undefined): number | undefined {
@@ -141,6 +156,26 @@ export function evaluateTargets(results: BenchResults): Target[] {
       target: 'no order for Certificates whose Secrets are valid',
       value: `${scale.caOrdersForScaleNames} orders at the CA`,
       met: scale.caOrdersForScaleNames === 0,
+    });
+  }
+  const mix = scale?.caMix;
+  if (scale && mix) {
+    const c = mix.comparison;
+    const full = scale.certificates >= 10_000 && mix.caCertificates >= 1000 && mix.webhookConfigurations >= 200;
+    const signed = (v: number) => `${v >= 0 ? '+' : ''}${v} %`;
+    targets.push({
+      name: 'memory with the CA mix',
+      target: '10,000 ACME + 1,000 CA + 200 webhooks within 10 % of 10,000 alone (settled RSS)',
+      value: `${c.mixSettledMiB} MiB with ${scale.certificates} ACME + ${mix.caCertificates} CA-signed Certificates (and their root) + ${mix.webhookConfigurations} webhook configurations (${mix.injection.injected} injected) vs ${c.aloneSettledMiB} MiB with the ${scale.certificates} alone = ${signed(c.settledPercent)} (medians after ${mix.runs[0]?.idleSeconds ?? '?'} s idle, ${c.mixRuns} and ${c.aloneRuns} restarts of this run); peak ${c.mixPeakMiB} vs ${c.alonePeakMiB} MiB = ${signed(c.peakPercent)}`,
+      met: full ? c.settledPercent <= 10 : undefined,
+      ...(full ? {} : { note: `measured with ${scale.certificates} + ${mix.caCertificates} + ${mix.webhookConfigurations}` }),
+    });
+    const injection = mix.injection;
+    targets.push({
+      name: 'CA mix at rest',
+      target: 'every webhook configuration gets its caBundle; no CA-signed Certificate is signed again',
+      value: `${injection.injected}/${injection.configurations} configurations (${mix.webhooks} webhooks) injected ${injection.waitedSeconds} s after the first start, ${injection.injectedAtEnd} still after the restarts${injection.injectorRunning ? '' : ' (the operator ran no CA injection)'}; ${mix.rewrittenSecrets} Secrets rewritten, ${mix.issuedRevisions} issued, ${mix.caOrders} orders`,
+      met: injection.injected === injection.configurations && injection.injectedAtEnd === injection.configurations && mix.rewrittenSecrets === 0 && mix.issuedRevisions === 0 && mix.caOrders === 0,
     });
   }
   const first = scale?.firstIssuanceAtRest;
@@ -269,6 +304,22 @@ export function formatReport(results: BenchResults, environment: Environment, ta
     if (spread) out.push(`  peak over settled RSS, ${spread.runs} restart(s) without unrelated Secrets: median +${spread.medianPercent} %, from +${spread.minPercent} % to +${spread.maxPercent} %`);
     const first = s.firstIssuanceAtRest;
     if (first) out.push(`  one new Certificate with ${first.atRest} at rest: Ready after ${first.timeToReadySeconds} s; one order of the bare loop on the same CA ${first.caOrderSeconds} s; the operator's part ${first.operatorSeconds} s`);
+    const mix = s.caMix;
+    if (mix) {
+      const c = mix.comparison;
+      const f = mix.firstStart;
+      const signed = (v: number) => `${v >= 0 ? '+' : ''}${v} %`;
+      out.push('');
+      out.push(`CA mix, added to the ${s.certificates} at rest: a selfSigned root CA Certificate, a ca Issuer, ${mix.caCertificates} Certificates it signs (valid Secrets signed by the bench), ${mix.webhookConfigurations} webhook configurations (${mix.webhooks} webhooks) with inject-ca-from; created in ${mix.createSeconds} s (signing ${mix.signSeconds} s); ${mix.totalCertificates} Certificates in all`);
+      out.push(`  first start with it: /readyz ${f.readyzSeconds} s, the mix all Ready ${f.allReadySeconds} s, ${f.api.write} writes (${Object.entries(f.api.writes).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`).join(', ')}), RSS ${f.rssMiB} MiB, peak ${f.rssPeakMiB} MiB; ${mix.injection.injected}/${mix.injection.configurations} configurations injected after ${mix.injection.waitedSeconds} s${mix.injection.injectorRunning ? '' : ' (the operator runs no CA injection)'}, ${mix.injection.injectorReconciles} cainjector reconciles`);
+      out.push(table([
+        ['restart', '/readyz s', 'all synced s', 'RSS@readyz', 'RSS synced', 'RSS idle end', 'RSS peak', 'heap used', 'idle CPU s/min', 'idle writes', 'start reads/cert'],
+        ...mix.runs.map((r) => [r.label, r.readyzSeconds, r.initialSyncSeconds, r.rssAtReadyzMiB, r.rssAfterSyncMiB, r.rssAfterIdleMiB, r.rssPeakMiB, r.heapUsedMiB,
+          r.idleCpuSecondsPerMinute, r.idleApi.write, Math.round((r.startupApi.read / mix.totalCertificates) * 100) / 100]),
+      ]));
+      out.push(`  against the ${s.certificates} alone (medians of ${c.mixRuns} and ${c.aloneRuns} restarts of this run): settled ${c.mixSettledMiB} vs ${c.aloneSettledMiB} MiB = ${signed(c.settledPercent)}; peak ${c.mixPeakMiB} vs ${c.alonePeakMiB} MiB = ${signed(c.peakPercent)}; heap used ${c.mixHeapUsedMiB} vs ${c.aloneHeapUsedMiB} MiB; /readyz ${c.mixReadyzSeconds} vs ${c.aloneReadyzSeconds} s; all synced ${c.mixSyncSeconds} vs ${c.aloneSyncSeconds} s`);
+      out.push(`  still injected after the restarts: ${mix.injection.injectedAtEnd}/${mix.injection.configurations}; Secrets rewritten ${mix.rewrittenSecrets}, Certificates issued ${mix.issuedRevisions}, orders ${mix.caOrders}${mix.peakOverSettled ? `; peak over settled, median +${mix.peakOverSettled.medianPercent} %` : ''}`);
+    }
   }
   const series = results.scaleSeries;
   if (series) {
