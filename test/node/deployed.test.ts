@@ -3,11 +3,16 @@
 // operator in Pods under the chart's ServiceAccount, probes, security context
 // and Lease, issuing from the GTS-like CA; then failover, upgrade, the plain
 // manifests of deploy/, and a stop that leaves nothing behind on the machine.
+// Between upgrade and deploy/: CA injection for an admission webhook that runs
+// as a Pod behind a Service (webhook-pod.ts), installed the way a chart would,
+// called by the API server over the injected CA before and after its serving
+// certificate is renewed.
 //
 // HTTP-01: Pebble validates at 127.0.0.1:<httpChallengePort>, where a TCP
 // forwarder (test/env/forward.ts, the stand-in for a load balancer) sends it
 // to the chart's solver Service; kube-proxy routes that to the operator's Pod.
 import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +24,11 @@ import { ensureOperatorImage, type OperatorImage } from '../env/image.ts';
 import { startLocalEnv, type LocalEnv } from '../env/localenv-core.ts';
 import { repoRoot } from '../env/tools.ts';
 import type { LocalEnvInfo } from '../env/types.ts';
-import { APPS_NS, certificateManifest, clusterTools, isReady, RELEASE_NS, waitFor, waitForServiceHttp } from './helpers.ts';
+import { RENEW_REQUEST_ANNOTATION } from '../../src/controllers/certificate/checks.ts';
+import { APPS_NS, certificateManifest, clusterTools, isReady, RELEASE_NS, waitFor, waitForServiceHttp, type Pod } from './helpers.ts';
+import {
+  DENY_MESSAGE, ROOT_CERTIFICATE, ROOT_SECRET, SERVING_CERTIFICATE, SERVING_SECRET, WEBHOOK_CONFIGURATION, WEBHOOK_DEPLOYMENT, WEBHOOK_NAME, WEBHOOK_NS, webhookChart,
+} from './webhook-pod.ts';
 
 const { kubectl, helm, getJson, operatorPods, leaseHolder, certificateReady } = clusterTools(() => info);
 
@@ -198,6 +207,99 @@ describe('the chart on a real node', () => {
     }
   });
 
+});
+
+describe('an admission webhook in a Pod, its caBundle injected by the chart\'s certkeeper', () => {
+  type SecretData = Record<'tls.crt' | 'tls.key' | 'ca.crt', string>;
+  const secretData = async (name: string) => (await getJson<{ data: SecretData }>(['get', 'secret', name, '-n', WEBHOOK_NS])).data;
+  const caBundle = async () => (await getJson<{ webhooks: { clientConfig: { caBundle?: string } }[] }>(['get', 'validatingwebhookconfiguration', WEBHOOK_CONFIGURATION])).webhooks[0]!.clientConfig.caBundle;
+  const serialOf = (tlsCrt: string) => new X509Certificate(Buffer.from(tlsCrt, 'base64')).serialNumber;
+  const webhookPods = async () => (await getJson<{ items: Pod[] }>(['get', 'pods', '-n', WEBHOOK_NS, '-l', 'app.kubernetes.io/component=webhook'])).items;
+  const injectedEvents = async () => (await getJson<{ items: unknown[] }>(['get', 'events', '-n', 'default', '--field-selector', `involvedObject.name=${WEBHOOK_CONFIGURATION},reason=CAInjected`])).items;
+  /** Creates a ConfigMap in the webhook's namespace: undefined when created, else what the API server said. */
+  const createConfigMap = async (name: string): Promise<string | undefined> => {
+    try {
+      await kubectl(['create', 'configmap', name, '-n', WEBHOOK_NS, '--from-literal=a=b']);
+      return undefined;
+    } catch (error) {
+      return (error as { stderr?: string }).stderr ?? String(error);
+    }
+  };
+  /** The API server's answer to deny-me once it comes from a webhook Pod serving the certificate with this serial. */
+  const deniedWith = async (serial: string) => {
+    // Until kube-proxy routes the Service to a Ready Pod the call fails (refused, or a timeout), which Fail turns into a refusal.
+    let last: string | undefined;
+    return waitFor(`deny-me denied by the webhook Pod serving certificate ${serial}`, async () => {
+      last = await createConfigMap('deny-me');
+      return last?.includes(serial) ? last : undefined;
+    }, 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}; last answer: ${last ?? 'created'}`);
+    });
+  };
+  const loggedBy = (pod: string, line: string) => waitFor(`"${line}" in the log of ${pod}`, async () => (await kubectl(['logs', pod, '-n', WEBHOOK_NS])).includes(line), 15_000);
+
+  afterAll(async () => {
+    // failurePolicy Fail: nothing later may depend on this webhook.
+    await kubectl(['delete', 'validatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '--ignore-not-found']).catch(() => undefined);
+  });
+
+  it('injects the serving Certificate\'s CA; the API server calls the webhook Pod through its Service: deny-me denied with its message, another ConfigMap created', async () => {
+    // Everything a chart would install at once; the webhook configuration comes without a caBundle.
+    await kubectl(['create', 'namespace', WEBHOOK_NS]);
+    await kubectl(['apply', '-f', '-'], JSON.stringify(webhookChart(image.name)));
+    await certificateReady(ROOT_CERTIFICATE, 1, 60_000, WEBHOOK_NS);
+    await certificateReady(SERVING_CERTIFICATE, 1, 60_000, WEBHOOK_NS);
+    const root = await secretData(ROOT_SECRET);
+    const serving = await secretData(SERVING_SECRET);
+    // selfSigned root -> ca issuer -> serving certificate: the serving Secret's ca.crt is the root.
+    expect(serving['ca.crt']).toBe(root['ca.crt']);
+    await waitFor('the root CA in the webhook configuration\'s caBundle', async () => (await caBundle()) === serving['ca.crt'], 60_000);
+
+    await kubectl(['rollout', 'status', `deployment/${WEBHOOK_DEPLOYMENT}`, '-n', WEBHOOK_NS, '--timeout=90s']);
+    const [pod] = (await webhookPods()).filter(isReady);
+    expect(pod).toBeDefined();
+    const serial = serialOf(serving['tls.crt']);
+    await loggedBy(pod!.metadata.name, `serving on :9443 with certificate ${serial}`);
+    const denied = await deniedWith(serial);
+    expect(denied).toContain(`admission webhook "${WEBHOOK_NAME}" denied the request: ${DENY_MESSAGE} (serving certificate ${serial})`);
+    expect(await createConfigMap('allowed-1')).toBeUndefined();
+    await loggedBy(pod!.metadata.name, `allowed CREATE configmap ${WEBHOOK_NS}/allowed-1`);
+    expect(await injectedEvents()).toHaveLength(1);
+  });
+
+  it('renews the serving certificate; the restarted webhook Pod serves the new one and the API server calls it over the same injected CA', async () => {
+    const before = await secretData(SERVING_SECRET);
+    const [oldPod] = (await webhookPods()).filter(isReady);
+    await kubectl(['annotate', 'certificate', SERVING_CERTIFICATE, '-n', WEBHOOK_NS, '--overwrite', `${RENEW_REQUEST_ANNOTATION}=${new Date().toISOString()}`]);
+    await certificateReady(SERVING_CERTIFICATE, 2, 60_000, WEBHOOK_NS);
+    const after = await secretData(SERVING_SECRET);
+    expect(after['tls.crt']).not.toBe(before['tls.crt']);
+    expect(after['tls.key']).not.toBe(before['tls.key']);
+    // Same root: the caBundle stays as it is, and verifies the new certificate too.
+    expect(after['ca.crt']).toBe(before['ca.crt']);
+    expect(await caBundle()).toBe(before['ca.crt']);
+
+    // The server reads its certificate at start: a new Pod mounts the renewed Secret (as a
+    // reloader would restart it; kubelet would refresh the mounted files only at its next sync, up to a minute or more).
+    await kubectl(['rollout', 'restart', `deployment/${WEBHOOK_DEPLOYMENT}`, '-n', WEBHOOK_NS]);
+    await kubectl(['rollout', 'status', `deployment/${WEBHOOK_DEPLOYMENT}`, '-n', WEBHOOK_NS, '--timeout=90s']);
+    // Gone, so no connection the API server keeps alive can still reach the old server.
+    await kubectl(['wait', '--for=delete', `pod/${oldPod!.metadata.name}`, '-n', WEBHOOK_NS, '--timeout=60s']);
+    const [newPod] = (await webhookPods()).filter((p) => isReady(p) && p.metadata.name !== oldPod!.metadata.name);
+    expect(newPod).toBeDefined();
+    const serial = serialOf(after['tls.crt']);
+    await loggedBy(newPod!.metadata.name, `serving on :9443 with certificate ${serial}`);
+    const denied = await deniedWith(serial);
+    expect(denied).toContain(`admission webhook "${WEBHOOK_NAME}" denied the request: ${DENY_MESSAGE} (serving certificate ${serial})`);
+    expect(await createConfigMap('allowed-2')).toBeUndefined();
+    await loggedBy(newPod!.metadata.name, `allowed CREATE configmap ${WEBHOOK_NS}/allowed-2`);
+    // Nothing was injected again: the caBundle was already right.
+    expect(await caBundle()).toBe(before['ca.crt']);
+    expect(await injectedEvents()).toHaveLength(1);
+  });
+});
+
+describe('the plain manifests of deploy/', () => {
   it('kubectl apply --server-side -f deploy/ runs the same operator', async () => {
     await helm(['uninstall', 'certkeeper', '-n', RELEASE_NS, '--wait', '--timeout', '120s']);
     await kubectl(['delete', 'namespace', RELEASE_NS, '--wait=true', '--timeout=120s']);

@@ -32,10 +32,10 @@ export function clusterTools(info: () => LocalEnvInfo) {
     const lease = await getJson<{ spec: { holderIdentity?: string } }>(['get', 'lease', 'certkeeper', '-n', RELEASE_NS]);
     return lease.spec.holderIdentity || undefined;
   };
-  const certificate = (name: string) => getJson<{ metadata: { generation: number }; status?: { revision?: number; conditions?: { type: string; status: string; observedGeneration?: number }[] } }>(['get', 'certificate', name, '-n', APPS_NS]);
+  const certificate = (name: string, namespace: string) => getJson<{ metadata: { generation: number }; status?: { revision?: number; conditions?: { type: string; status: string; observedGeneration?: number }[] } }>(['get', 'certificate', name, '-n', namespace]);
   /** Waits until the Certificate is Ready for its current generation (and, if given, at least at that revision). */
-  const certificateReady = async (name: string, minRevision = 1, timeoutMs = 90_000) => waitFor(`Certificate ${name} Ready at revision ${minRevision} or later`, async () => {
-    const cert = await certificate(name);
+  const certificateReady = async (name: string, minRevision = 1, timeoutMs = 90_000, namespace = APPS_NS) => waitFor(`Certificate ${namespace}/${name} Ready at revision ${minRevision} or later`, async () => {
+    const cert = await certificate(name, namespace);
     const ready = cert.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True' && c.observedGeneration === cert.metadata.generation);
     return ready && (cert.status?.revision ?? 0) >= minRevision ? (cert as { status: { revision: number } }) : undefined;
   }, timeoutMs);
