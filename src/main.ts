@@ -9,7 +9,7 @@ const USAGE = `certkeeper: Kubernetes operator for ACME and locally signed certi
 
 Usage:
   certkeeper controller [flags]   run the operator against the cluster in KUBECONFIG or in-cluster
-  certkeeper account import|export|register  back up, restore, migrate or share across clusters ACME account keys (see "certkeeper account --help")
+  certkeeper account import|export|register|backup  back up, restore, migrate or share across clusters ACME account keys (see "certkeeper account --help")
   certkeeper status certificate|issuer|clusterissuer NAME [-n NS]   conditions, order, Secret, account, EAB ledger, events
   certkeeper renew NAME... | --all [-n NS | -A] [-l SEL]   issue again now (once per request)
   certkeeper inspect secret NAME [-n NS]   the certificates and key in a TLS Secret (no key material)

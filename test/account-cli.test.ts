@@ -456,7 +456,7 @@ describe('the command line', () => {
     ['checks the cert-manager Secret reference', ['account', 'import', '--namespace', 'a', '--secret', 'b', '--server', 'https://ca.example/dir', '--from-cert-manager-secret', 'only-a-name'], 2, /--from-cert-manager-secret must be NAMESPACE\/NAME/],
     ['checks the Secret name', ['account', 'export', '--namespace', 'a', '--secret', 'Not_Valid'], 2, /--secret "Not_Valid" is not a valid Secret name/],
     ['requires the namespace for export', ['account', 'export', '--secret', 'b'], 2, /certkeeper account export: --namespace is required/],
-    ['rejects an unknown account command', ['account', 'rotate'], 2, /unknown command "rotate": expected import, export or register/],
+    ['rejects an unknown account command', ['account', 'rotate'], 2, /unknown command "rotate": expected import, export, register or backup/],
     ['refuses an unknown export format', ['account', 'export', '--namespace', 'a', '--secret', 'b', '--format', 'pkcs12'], 2, /--format "pkcs12" is not one of plain, sealed-secret, external-secret/],
     ['requires the store and remote key for an ExternalSecret', ['account', 'export', '--namespace', 'a', '--secret', 'b', '--format', 'external-secret', '--remote-key', 'k'], 2, /--secret-store is required/],
     ['keeps the ExternalSecret flags to --format external-secret', ['account', 'export', '--namespace', 'a', '--secret', 'b', '--remote-key', 'k'], 2, /--remote-key goes with --format external-secret/],

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { load, loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controllerFlags } from '../src/config.ts';
+import { BACKUP_FLAGS } from '../src/cli/account-backup.ts';
 import type { KubeClient, KubeObject } from '../src/kube/client.ts';
 import {
   chartCrdsDrift, chartDir, crdsDir, deployDir, manifestsDrift, renderManifests, toolsKubernetesVersion,
@@ -404,6 +405,95 @@ describe('the certkeeper Helm chart', () => {
     expect(notKept).toHaveLength(sources.length);
     for (const crd of notKept) expect(crd.metadata.annotations).toBeUndefined();
     expect((await template({ crds: { install: false } })).filter((m) => m.kind === 'CustomResourceDefinition')).toEqual([]);
+  });
+
+  it('renders the account backup CronJob only when accountBackup.enabled, running `certkeeper account backup --all` as the operator\'s image does, with flags the command accepts', async () => {
+    const backupObjects = (manifests: Manifest[]) => manifests.filter((m) => m.metadata.labels?.['app.kubernetes.io/component'] === 'account-backup');
+    expect(backupObjects(await template())).toEqual([]);
+    expect(backupObjects(await template({ networkPolicy: { enabled: true } }))).toEqual([]);
+
+    const manifests = await template({ accountBackup: { enabled: true } }, { namespace: 'ops' });
+    const cronJob = find(manifests, 'CronJob', 'certkeeper-account-backup')!;
+    expect(cronJob.metadata.namespace).toBe('ops');
+    expect(cronJob.spec).toMatchObject({ schedule: '17 3 * * *', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 3600, jobTemplate: { spec: { backoffLimit: 3 } } });
+    const pod = cronJob.spec.jobTemplate.spec.template;
+    const backup = pod.spec.containers[0];
+    expect(backup.args).toEqual(['account', 'backup', '--all', '--ledger-namespace=ops', '--to-secret=ops/certkeeper-account-backup']);
+    const accepted = new Set(Object.keys(BACKUP_FLAGS));
+    for (const flag of (backup.args as string[]).filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]!)) {
+      expect(accepted, `the CronJob passes --${flag}, which certkeeper account backup does not accept`).toContain(flag);
+    }
+    // The operator's image and container security, its own ServiceAccount, and never run twice at once.
+    expect(backup.image).toBe(container(manifests).image);
+    expect(backup.securityContext).toEqual(container(manifests).securityContext);
+    expect(backup.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true });
+    expect(pod.spec).toMatchObject({ serviceAccountName: 'certkeeper-account-backup', restartPolicy: 'Never', securityContext: { runAsUser: 65532, runAsNonRoot: true } });
+    expect(backup.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+    expect(find(manifests, 'ServiceAccount', 'certkeeper-account-backup')?.metadata.namespace).toBe('ops');
+    // No Service, PodDisruptionBudget or NetworkPolicy of the operator selects a backup Pod.
+    const selector = find(manifests, 'Deployment')!.spec.selector.matchLabels as Record<string, string>;
+    expect(Object.entries(selector).every(([k, v]) => pod.metadata.labels[k] === v)).toBe(false);
+
+    const withTls = find(await template({ accountBackup: { enabled: true, includeTlsSecrets: true, secret: { name: 'kept', namespace: 'vault' }, schedule: '0 * * * *', timeZone: 'Europe/Berlin' } }, { namespace: 'ops' }), 'CronJob')!;
+    expect(withTls.spec).toMatchObject({ schedule: '0 * * * *', timeZone: 'Europe/Berlin' });
+    expect(withTls.spec.jobTemplate.spec.template.spec.containers[0].args).toEqual(['account', 'backup', '--all', '--ledger-namespace=ops', '--include-tls-secrets', '--to-secret=vault/kept']);
+
+    const toVolume = await template({ clusterResourceNamespace: 'elsewhere', accountBackup: { enabled: true, destination: 'volume', keep: 7, volume: { persistentVolumeClaim: { claimName: 'certkeeper-backup' } } } }, { namespace: 'ops' });
+    const volumePod = find(toVolume, 'CronJob')!.spec.jobTemplate.spec.template.spec;
+    expect(volumePod.containers[0].args).toEqual(['account', 'backup', '--all', '--ledger-namespace=elsewhere', '--out=/backup', '--keep=7']);
+    expect(volumePod.containers[0].volumeMounts).toContainEqual({ name: 'backup', mountPath: '/backup' });
+    expect(volumePod.volumes).toContainEqual({ name: 'backup', persistentVolumeClaim: { claimName: 'certkeeper-backup' } });
+    // A freshly provisioned volume belongs to root: the Pod's group gets to write it.
+    expect(volumePod.securityContext).toMatchObject({ fsGroup: 65532, fsGroupChangePolicy: 'OnRootMismatch', runAsUser: 65532 });
+
+    const stderr = await helmFails(['template', 'certkeeper', chartDir, '--kube-version', env().kubernetesVersion, '-f', valuesFile({ accountBackup: { enabled: true, destination: 'volume' } })]);
+    expect(stderr).toContain('accountBackup.destination=volume needs accountBackup.volume');
+    const schema = await helmFails(['template', 'certkeeper', chartDir, '--kube-version', env().kubernetesVersion, '-f', valuesFile({ accountBackup: { enabled: true, destination: 'bucket', keep: -1 } })]);
+    expect(schema).toContain('/accountBackup/destination');
+    expect(schema).toContain('/accountBackup/keep');
+  });
+
+  it('gives the backup a ServiceAccount that reads Secrets everywhere and writes only the backup Secret', async () => {
+    const manifests = await template({ clusterResourceNamespace: 'elsewhere', accountBackup: { enabled: true, secret: { namespace: 'vault', name: 'kept' } } }, { namespace: 'ops' });
+    const rbac = manifests.filter((m) => m.metadata.labels?.['app.kubernetes.io/component'] === 'account-backup' && m.apiVersion.startsWith('rbac.'));
+    expect(rbac.map((m) => `${m.kind} ${m.metadata.namespace ?? '-'}/${m.metadata.name}`).sort()).toEqual([
+      'ClusterRole -/certkeeper-account-backup', 'ClusterRoleBinding -/certkeeper-account-backup',
+      'Role elsewhere/certkeeper-account-backup-eab-ledger', 'Role vault/certkeeper-account-backup',
+      'RoleBinding elsewhere/certkeeper-account-backup-eab-ledger', 'RoleBinding vault/certkeeper-account-backup',
+    ]);
+    expect(find(rbac, 'ClusterRole')!.rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] },
+      { apiGroups: ['certkeeper.io'], resources: ['issuers', 'clusterissuers'], verbs: ['list'] },
+    ]);
+    expect(rbac.find((m) => m.kind === 'Role' && m.metadata.namespace === 'elsewhere')!.rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }]);
+    expect(rbac.find((m) => m.kind === 'Role' && m.metadata.namespace === 'vault')!.rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['kept'], verbs: ['update'] },
+    ]);
+    for (const binding of rbac.filter((m) => m.kind.endsWith('Binding'))) {
+      expect((binding as unknown as { subjects: unknown[] }).subjects).toEqual([{ kind: 'ServiceAccount', name: 'certkeeper-account-backup', namespace: 'ops' }]);
+    }
+    // Writing to a volume: no write of any Secret at all.
+    const toVolume = await template({ accountBackup: { enabled: true, destination: 'volume', volume: { emptyDir: {} } } });
+    expect(toVolume.filter((m) => m.kind === 'Role' && m.metadata.labels?.['app.kubernetes.io/component'] === 'account-backup').map((m) => m.metadata.name)).toEqual(['certkeeper-account-backup-eab-ledger']);
+    // rbac.create=false: the user grants it.
+    expect((await template({ rbac: { create: false }, accountBackup: { enabled: true } })).filter((m) => m.apiVersion.startsWith('rbac.'))).toEqual([]);
+    // With the NetworkPolicy on, the backup Pods get their own: no ingress, egress to the API server and DNS.
+    const policy = find(await template({ networkPolicy: { enabled: true }, accountBackup: { enabled: true } }), 'NetworkPolicy', 'certkeeper-account-backup')!;
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec.ingress).toBeUndefined();
+    expect(policy.spec.egress.map((e: { ports: { port: number }[] }) => e.ports.map((p) => p.port))).toEqual([[443, 6443], [53, 53]]);
+  });
+
+  it('renders a backup the API server accepts, to a Secret and to a volume (kubectl apply --dry-run=server)', async () => {
+    const namespace = await createNamespace(kube, 'chart-backup-dry');
+    for (const accountBackup of [{ enabled: true, includeTlsSecrets: true }, { enabled: true, destination: 'volume', volume: { persistentVolumeClaim: { claimName: 'backup' } } }]) {
+      const text = await templateText({ accountBackup, networkPolicy: { enabled: true }, ...GUARD_NOWHERE }, { release: uniqueRelease('certkeeper-backup'), namespace, extra: ['--show-only', 'templates/account-backup.yaml'] });
+      const { stdout } = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], text);
+      expect(stdout).toContain('cronjob.batch/');
+      expect(stdout).toContain('clusterrole.rbac.authorization.k8s.io/');
+      expect(stdout).toContain('networkpolicy.networking.k8s.io/');
+    }
   });
 
   it('renders manifests the API server accepts (kubectl apply --dry-run=server)', async () => {

@@ -8,47 +8,28 @@
 // Secret holding only tls.key, or what an ExternalSecret's template makes), and
 // the key is sent once in all. And the message of a 403 to a key this cluster
 // never sent before names both causes, with the commands that get out of each.
-import { execFile, spawn } from 'node:child_process';
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANNOTATION, accountSecretObject } from '../src/acme/account-protocol.ts';
 import { configMaps, ledgerEntryName } from '../src/acme/eab-ledger.ts';
 import { REGISTER_EAB_KEY_ID_ANNOTATION } from '../src/api/issuer.ts';
-import { API_VERSION } from '../src/api/meta.ts';
-import { core, KubeClient, loadKubeConfig, type KubeObject } from '../src/kube/client.ts';
+import { core, type KubeObject } from '../src/kube/client.ts';
 import { jwkThumbprint } from '../src/pki/keys.ts';
-import { getJournal, mintEabKey } from './env/ca-client.ts';
-import { startControlPlane, type ControlPlane } from './env/controlplane.ts';
+import {
+  applyFromGit, cli, eabSends, issuers, kubectlOn, readyOf, startCluster, startControlPlaneWithCrds, syncsOf, waitForReason,
+  type Cluster, type IssuerObject,
+} from './clusters.ts';
+import { mintEabKey } from './env/ca-client.ts';
+import type { ControlPlane } from './env/controlplane.ts';
 import type { EabKey } from './env/gts-proxy.ts';
-import { freePort } from './env/ports.ts';
-import { ensureTools, repoRoot } from './env/tools.ts';
 import { env, waitFor } from './helpers.ts';
-import { startOperatorProcess, type OperatorProcess } from './operator-process.ts';
 
-const run = promisify(execFile);
-const issuers = { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true };
-
-interface IssuerObject extends KubeObject {
-  status?: {
-    conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number }[];
-    acme?: { uri?: string; keyThumbprint?: string; eabKeyID?: string };
-  };
-}
 interface SecretObject extends KubeObject {
   data?: Record<string, string>;
-}
-
-interface Cluster {
-  name: string;
-  kubeconfig: string;
-  kube: KubeClient;
-  ledgerNamespace: string;
-  operator: OperatorProcess;
 }
 
 let workDir: string;
@@ -58,9 +39,7 @@ let b: Cluster;
 
 beforeAll(async () => {
   workDir = mkdtempSync(path.join(os.tmpdir(), 'certkeeper-fleet-'));
-  planeB = await startControlPlane({ tools: ensureTools(), workDir: path.join(workDir, 'cluster-b') });
-  await run(env().kubectl, ['--kubeconfig', planeB.kubeconfig, 'apply', '--server-side', '-f', path.join(repoRoot, 'crds')]);
-  await run(env().kubectl, ['--kubeconfig', planeB.kubeconfig, 'wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=certkeeper']);
+  planeB = await startControlPlaneWithCrds(path.join(workDir, 'cluster-b'));
   a = await startCluster('A', env().kubeconfig, `fleet-system-${randomBytes(3).toString('hex')}`);
   // Cluster B runs certkeeper with its defaults, as a cluster built from Git would.
   b = await startCluster('B', planeB.kubeconfig, 'certkeeper');
@@ -75,93 +54,13 @@ afterAll(async () => {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
-async function startCluster(name: string, kubeconfig: string, ledgerNamespace: string): Promise<Cluster> {
-  const kube = await KubeClient.fromKubeConfig(loadKubeConfig(kubeconfig), { fieldManager: 'certkeeper-tests' });
-  await kube.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ledgerNamespace } });
-  // Each operator answers HTTP-01 on a port of its own: only accounts matter here.
-  const operator = await startOperatorProcess({ clusterResourceNamespace: ledgerNamespace, kubeconfig, http01Port: await freePort() });
-  return { name, kubeconfig, kube, ledgerNamespace, operator };
-}
-
 // ---------------------------------------------------------------------------
-// Helpers
+// Helpers (the ones shared with the restore drill are in clusters.ts)
 // ---------------------------------------------------------------------------
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built CLI as users do, against one cluster. */
-function certkeeper(cluster: Cluster, args: string[], cwd = workDir): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/certkeeper.js'), ...args, '--kubeconfig', cluster.kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'], cwd });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function kubectl(cluster: Cluster, args: string[], input?: string): Promise<string> {
-  const child = run(env().kubectl, ['--kubeconfig', cluster.kubeconfig, ...args]);
-  if (input !== undefined) child.child.stdin!.end(input);
-  return (await child).stdout;
-}
-
-/** The same manifests, as Git gives them to every cluster: the EAB Secret and an Issuer of the GTS-like CA. */
-async function applyFromGit(cluster: Cluster, namespace: string, eab: EabKey, sharedWithFleet: boolean): Promise<void> {
-  if (!await cluster.kube.get(core.namespaces, undefined, namespace)) {
-    await cluster.kube.create(core.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
-  }
-  await cluster.kube.create(core.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'eab', namespace }, stringData: { secret: eab.hmacKey } } as KubeObject);
-  await cluster.kube.create(issuers, {
-    apiVersion: API_VERSION,
-    kind: 'Issuer',
-    metadata: { name: 'gts', namespace },
-    spec: {
-      acme: {
-        server: env().acme.directoryUrl,
-        email: 'platform@example.com',
-        privateKeySecretRef: { name: 'account-key' },
-        externalAccountBinding: { keyID: eab.keyId, keySecretRef: { name: 'eab' }, ...(sharedWithFleet ? { sharedWithFleet: true } : {}) },
-        caBundle: readFileSync(env().acme.caRootFile).toString('base64'),
-      },
-    },
-  } as KubeObject);
-}
-
-async function waitForReason(cluster: Cluster, namespace: string, reason: string, messagePart?: string): Promise<IssuerObject> {
-  let last = 'no status';
-  try {
-    return await waitFor(`${namespace}/gts on cluster ${cluster.name} to have Ready reason ${reason}`, async () => {
-      const issuer = await cluster.kube.get<IssuerObject>(issuers, namespace, 'gts');
-      const ready = issuer?.status?.conditions?.find((c) => c.type === 'Ready');
-      if (ready) last = `${ready.reason}: ${ready.message}`;
-      if (messagePart !== undefined && !ready?.message.includes(messagePart)) return undefined;
-      return ready?.reason === reason && ready.observedGeneration === issuer?.metadata.generation ? issuer : undefined;
-    }, { timeoutMs: 60_000 });
-  } catch (error) {
-    throw new Error(`${(error as Error).message}; last Ready: ${last}`);
-  }
-}
-
-function readyOf(issuer: IssuerObject) {
-  return issuer.status!.conditions!.find((c) => c.type === 'Ready')!;
-}
-
-/** Every newAccount the CA saw with this EAB key (lookups without EAB carry no kid). */
-async function eabSends(kid: string): Promise<number[]> {
-  return (await getJournal(env().acme.managementUrl)).filter((e) => e.kid === kid).map((e) => e.status);
-}
-
-/** How many syncs of Issuer NS/gts the cluster's operator has logged. */
-function syncsOf(cluster: Cluster, namespace: string): number {
-  return cluster.operator.records().filter((r) => r.msg === 'synced' && r.key === `Issuer/${namespace}/gts`).length;
-}
+/** The CLI against one cluster, run from this file's work directory. */
+const certkeeper = (cluster: Cluster, args: string[]) => cli(cluster, args, workDir);
+const kubectl = kubectlOn;
 
 function fleetNamespace(): string {
   return `fleet-${randomBytes(3).toString('hex')}`;

@@ -30,6 +30,7 @@ const KUBE_SCORE_FLAGS = ['--ignore-test', 'container-image-pull-policy', '--ign
 const DEFAULTS_ONLY_FLAGS = ['--ignore-test', 'pod-networkpolicy'];
 
 let work: string;
+let renders = 0;
 let lintBin: string;
 let schemaDir: string;
 
@@ -38,7 +39,8 @@ const helmBin = () => path.join(env().binDir, 'helm');
 async function render(values: string[]): Promise<string> {
   // No --kube-version: helm assumes the Kubernetes of its own client libraries, as released helm does.
   const { stdout } = await run(helmBin(), ['template', 'certkeeper', chartDir, '--namespace', 'certkeeper', ...values], { maxBuffer: 64 * 1024 * 1024 });
-  const file = path.join(work, `render-${values.join('-').replace(/[^a-z0-9]+/gi, '_')}.yaml`);
+  // Named after the values, cut short (file names have a limit) and kept unique by a count.
+  const file = path.join(work, `render-${++renders}-${values.join('-').replace(/[^a-z0-9]+/gi, '_').slice(0, 120)}.yaml`);
   writeFileSync(file, stdout);
   return file;
 }
@@ -77,17 +79,21 @@ afterAll(() => {
 });
 
 const deployFiles = () => readdirSync(deployDir).filter((f) => f.endsWith('.yaml')).map((f) => path.join(deployDir, f));
-const ALL_ON = ['--set', 'replicaCount=2', '--set', 'networkPolicy.enabled=true', '--set', 'grafanaDashboard.enabled=true', '--set', 'certificateOwnerRef=true'];
+const ALL_ON = ['--set', 'replicaCount=2', '--set', 'networkPolicy.enabled=true', '--set', 'grafanaDashboard.enabled=true', '--set', 'certificateOwnerRef=true', '--set', 'accountBackup.enabled=true'];
+/** The account backup's other destination: a directory on a volume the user gives. */
+const BACKUP_TO_VOLUME = ['--set', 'accountBackup.destination=volume', '--set', 'accountBackup.volume.persistentVolumeClaim.claimName=certkeeper-backup', '--set', 'accountBackup.includeTlsSecrets=true'];
 
 describe('manifest linters', () => {
   it('helm lint --strict passes with the defaults and with the options on, without --kube-version', async () => {
     await run(helmBin(), ['lint', '--strict', chartDir]);
     await run(helmBin(), ['lint', '--strict', chartDir, ...ALL_ON, '--set', 'metrics.serviceMonitor.enabled=true']);
+    await run(helmBin(), ['lint', '--strict', chartDir, ...ALL_ON, ...BACKUP_TO_VOLUME]);
   });
 
-  it('kube-score finds nothing in deploy/ or in the chart with two replicas and the NetworkPolicy', async () => {
+  it('kube-score finds nothing in deploy/ or in the chart with two replicas, the NetworkPolicy and the account backup (to a Secret and to a volume)', async () => {
     await kubeScore(deployFiles(), [...KUBE_SCORE_FLAGS, ...DEFAULTS_ONLY_FLAGS]);
     await kubeScore([await render(ALL_ON)], KUBE_SCORE_FLAGS);
+    await kubeScore([await render([...ALL_ON, ...BACKUP_TO_VOLUME])], KUBE_SCORE_FLAGS);
   });
 
   it('kube-score does flag what the chart would miss (the checks are live)', async () => {
@@ -102,6 +108,7 @@ describe('manifest linters', () => {
     // ServiceMonitor's CRD (prometheus-operator) is not installed here.
     const rendered = await kubeconform([await render([...ALL_ON, '--set', 'metrics.serviceMonitor.enabled=true'])], ['-skip', 'ServiceMonitor']);
     expect(rendered).toMatch(/Invalid: 0, Errors: 0/);
+    expect(await kubeconform([await render([...ALL_ON, ...BACKUP_TO_VOLUME])])).toMatch(/Invalid: 0, Errors: 0/);
   });
 
   it('kubeconform -strict rejects an unknown field (the schemas are strict)', async () => {

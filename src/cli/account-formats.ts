@@ -503,12 +503,14 @@ type PresentAccount = Extract<AccountSecret, { kind: 'present' }>;
  * with certkeeper's labels. Nothing else travels: no send mark, no contact
  * update time, no ledger (each cluster keeps its own). A pending key is
  * refused: it has no account yet, and two clusters holding it could both send
- * the EAB key.
+ * the EAB key. A backup (keepPending, `account backup`) keeps it, still
+ * pending: it goes back to the cluster it came from, with that cluster's
+ * ledger, where it is looked up without EAB before any send.
  */
-export function portableAccountSecret(opts: { namespace: string; name: string; keyName: string; account: PresentAccount }): SecretObject & { type: string } {
+export function portableAccountSecret(opts: { namespace: string; name: string; keyName: string; account: PresentAccount; keepPending?: boolean }): SecretObject & { type: string } {
   const { account } = opts;
   const ref = `${opts.namespace}/${opts.name}`;
-  if (account.state === 'pending') {
+  if (account.state === 'pending' && !opts.keepPending) {
     throw new FormatError(`Secret ${ref} is pending: its key is not registered at the CA yet, so there is no account to share. Export it once its Issuer is Ready; nothing was written`);
   }
   if (!account.server) {
@@ -520,7 +522,7 @@ export function portableAccountSecret(opts: { namespace: string; name: string; k
     keyName: opts.keyName,
     keyPem: account.keyPem,
     // An imported key whose account URL is not known yet stays imported: the other cluster looks it up, never registers it.
-    state: account.accountUrl ? 'registered' : 'imported',
+    state: account.state === 'pending' ? 'pending' : account.accountUrl ? 'registered' : 'imported',
     server: account.server,
     accountUrl: account.accountUrl,
     eabKeyId: account.eabKeyId,

@@ -4,7 +4,9 @@
 // way to copy keys out of the cluster and to bring keys of other clients in.
 // `export --format` writes the account Secret for the other clusters of a fleet
 // (README, "Running certkeeper on several clusters"); `account register`
-// (account-register.ts) lets the one cluster that registers a fleet's key do so.
+// (account-register.ts) lets the one cluster that registers a fleet's key do so;
+// `account backup` (account-backup.ts) takes the scheduled backup of every
+// account key and the EAB ledger that the chart's CronJob runs.
 //
 // This file parses the flags and does the I/O (files, the API server); the
 // formats themselves are pure functions in account-formats.ts.
@@ -20,6 +22,7 @@ import {
   readAcmeSh, readCertbot, readKeyFile, readKeySecret, readLego, secretManifestYaml,
   type ExportFormat, type ExternalSecretOptions, type FileTree, type ImportedAccount,
 } from './account-formats.ts';
+import { runBackup } from './account-backup.ts';
 import { runRegister } from './account-register.ts';
 
 export const ACCOUNT_USAGE = `certkeeper account: back up, restore and migrate ACME account keys
@@ -32,8 +35,10 @@ Usage:
   certkeeper account export [flags]     write an account key Secret to account.key and account.json, or (--format)
                                         as a Secret manifest, for kubeseal, or as an ExternalSecret for the other clusters of a fleet
   certkeeper account register [flags]   allow this one cluster to register a fleet's EAB key (sharedWithFleet)
+  certkeeper account backup --all [flags]  every account key Secret and the EAB ledger (and TLS Secrets) as
+                                        manifests kubectl apply restores, to a directory or a Secret
 
-Run "certkeeper account import --help" (or export, register) for the flags.
+Run "certkeeper account import --help" (or export, register, backup) for the flags.
 `;
 
 export const IMPORT_USAGE = `Usage: certkeeper account import --namespace NS --secret NAME --server DIRECTORY_URL SOURCE [--account-url URL] [--email E] [--eab-key-id ID] [--kubeconfig PATH]
@@ -133,6 +138,8 @@ export async function runAccount(args: string[], io: AccountIo = processIo): Pro
         return await runExport(rest, io);
       case 'register':
         return await runRegister(rest, { stdout: io.stdout, stderr: io.stderr, now: () => new Date() });
+      case 'backup':
+        return await runBackup(rest, { stdout: io.stdout, stderr: io.stderr, now: () => new Date(), cwd: io.cwd });
       case '--help':
       case '-h':
       case 'help':
@@ -142,7 +149,7 @@ export async function runAccount(args: string[], io: AccountIo = processIo): Pro
         io.stderr(ACCOUNT_USAGE);
         return 2;
       default:
-        throw new AccountUsageError(`unknown command "${sub}": expected import, export or register`);
+        throw new AccountUsageError(`unknown command "${sub}": expected import, export, register or backup`);
     }
   } catch (error) {
     if (error instanceof AccountUsageError) {
