@@ -159,9 +159,11 @@ describe('selfSigned and ca issuers', () => {
   });
 
   it('renews locally with a new key (rotationPolicy Always) or the same key (Never), and signs again when the spec changes', async () => {
-    await createCertificate('rotating', { secretName: 'rotating-tls', issuerRef: { name: 'root-ca' }, dnsNames: ['rotating.example.com'] });
+    // cert-manager's renewal windows apply (they are accepted) and the Ready message says they are not applied.
+    await createCertificate('rotating', { secretName: 'rotating-tls', issuerRef: { name: 'root-ca' }, dnsNames: ['rotating.example.com'], renewal: { windows: [{ cron: '0 2 * * 6', windowDuration: '4h' }] } });
     await createCertificate('keeping', { secretName: 'keeping-tls', issuerRef: { name: 'root-ca' }, dnsNames: ['keeping.example.com'], privateKey: { rotationPolicy: 'Never' } });
-    await certificateAt('rotating', readyRevision(1), 'revision 1');
+    const rotating = await certificateAt('rotating', readyRevision(1), 'revision 1');
+    expect(ready(rotating)!.message).toContain('spec.renewal (renewal windows) is not applied');
     await certificateAt('keeping', readyRevision(1), 'revision 1');
     const before = {
       rotating: await kube.get<SecretObject>(core.secrets, ns, 'rotating-tls'),

@@ -133,6 +133,14 @@ export const CertificateSpec = z.object({
   encodeUsagesInRequest: z.boolean().optional().describe('Accepted for cert-manager manifests; certkeeper never encodes usages in the CSR (ACME CAs choose them).'),
   signatureAlgorithm: z.enum(['SHA256WithRSA', 'SHA384WithRSA', 'SHA512WithRSA', 'ECDSAWithSHA256', 'ECDSAWithSHA384', 'ECDSAWithSHA512', 'PureEd25519']).optional()
     .describe('Accepted for cert-manager manifests; no effect on the certificate: an ACME CA signs with its own key and algorithm, and the CSR\'s signature (SHA-256, SHA-384 for P-384 keys) only proves possession of the key.'),
+  renewal: z.object({
+    policy: z.enum(['Disabled', 'RenewBefore']).optional().describe('cert-manager\'s renewal policy.'),
+    windows: z.array(z.object({
+      cron: z.string().describe('When a window opens (5-field cron).'),
+      timezone: z.string().optional().describe('IANA time zone of cron (default UTC).'),
+      windowDuration: z.string().optional().describe('How long each window stays open.'),
+    })).max(16).optional().describe('Renewal windows.'),
+  }).optional().describe('cert-manager\'s renewal windows. Accepted so cert-manager manifests apply, and NOT applied: certkeeper renews at renewBefore (or two thirds of the lifetime, or inside the CA\'s ARI window), and the Ready message says so.'),
   nameConstraints: z.looseObject({}).meta({ 'x-kubernetes-preserve-unknown-fields': true }).optional().describe('Refused: name constraints belong to CA certificates, and ACME CAs issue leaf certificates only.'),
 }).meta({
   'x-kubernetes-validations': [

@@ -360,6 +360,11 @@ describe('selfSigned and ca issuers (signed here)', () => {
     }
   });
 
+  it('says spec.renewal (cert-manager\'s renewal windows) is accepted and not applied', () => {
+    expect(certificateNotes({ ...spec, renewal: { windows: [{ cron: '0 2 * * 6', windowDuration: '4h' }] } }, cert())).toContain('spec.renewal (renewal windows) is not applied: certkeeper renews at the renewal time above, whatever the windows say');
+    expect(certificateNotes(spec, cert()).join()).not.toContain('spec.renewal');
+  });
+
   it('notes only what has no effect when signing here (every subject field and usage is written)', () => {
     const notes = certificateNotes({ ...local, subject: { organizations: ['A', 'B'], postalCodes: ['1'] }, usages: ['client auth'], signatureAlgorithm: 'ECDSAWithSHA256' }, cert(), true);
     expect(notes).toEqual(['signatureAlgorithm ECDSAWithSHA256 has no effect (the issuer signs with the algorithm of its key)']);

@@ -473,6 +473,7 @@ export function outputsStale(spec: CertificateSpec, secret: SecretFacts, passwor
 export function certificateNotes(spec: CertificateSpec, certificate: CertificateFacts | undefined, localIssuer = false): string[] {
   const notes: string[] = [];
   if (spec.revisionHistoryLimit !== undefined) notes.push('revisionHistoryLimit has no effect (certkeeper keeps no CertificateRequests)');
+  if (spec.renewal !== undefined) notes.push('spec.renewal (renewal windows) is not applied: certkeeper renews at the renewal time above, whatever the windows say');
   if (spec.signatureAlgorithm !== undefined) notes.push(`signatureAlgorithm ${spec.signatureAlgorithm} has no effect (the ${localIssuer ? 'issuer signs with the algorithm of its key' : 'CA signs the certificate with its own algorithm'})`);
   if (spec.encodeUsagesInRequest !== undefined && !localIssuer) notes.push('encodeUsagesInRequest has no effect (certkeeper never puts usages in the CSR; the CA chooses them)');
   if (spec.literalSubject) notes.push(`literalSubject is not ${localIssuer ? 'written' : 'sent'} (certkeeper builds the subject from commonName and subject${localIssuer ? '' : '; ACME CAs keep only the common name'})`);
