@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { AcmeIssuerSpec } from '../api/issuer.ts';
 import { generatePrivateKeyPem } from '../pki/keys.ts';
+import { AcmeProblemError } from './account-client.ts';
 import {
-  ANNOTATION, checkEabSecret, decideAccountStep, parseAccountSecret, settleRecheckMs, type AccountFacts, type AccountSecret,
+  ANNOTATION, checkEabSecret, classifySendFailure, decideAccountStep, parseAccountSecret, settleRecheckMs, type AccountFacts, type AccountSecret,
 } from './account-protocol.ts';
 import type { LedgerEntry } from './eab-ledger.ts';
+import { AcmeTransportError } from './transport.ts';
 
 const server = 'https://ca.example/directory';
 const spec: AcmeIssuerSpec = {
@@ -294,6 +296,33 @@ describe('decideAccountStep', () => {
     expect(step.message).toContain('ns/acct was deleted after account https://ca.example/acct/1 was registered with EAB key kid-1');
     expect(step.message).toContain('Restore the Secret');
     expect(step.message).toContain('create a new EAB key');
+  });
+});
+
+describe('classifySendFailure', () => {
+  const problem = (status: number, type: string, retryAfterMs?: number) => new AcmeProblemError(status, type && `urn:ietf:params:acme:error:${type}`, 'detail', retryAfterMs);
+  const transport = (requestSent: boolean) => new AcmeTransportError('https://ca.example/new-acct', Object.assign(new Error('x'), { code: requestSent ? 'ETIMEDOUT' : 'ECONNREFUSED' }), requestSent);
+  const rows: [string, unknown, boolean, Record<string, unknown>][] = [
+    ['a 403 unauthorized to an EAB send: the key was used or expired (EABKeyRejected)', problem(403, 'unauthorized'), true, { kind: 'rejected', eabRejected: true }],
+    ['another problem the CA answered an EAB send with: rejected, not the key (RegistrationRejected)', problem(400, 'malformed'), true, { kind: 'rejected', eabRejected: false }],
+    ['a 403 to a send without EAB: rejected, with no EAB key to blame', problem(403, 'unauthorized'), false, { kind: 'rejected', eabRejected: false }],
+    ['a timeout after the EAB send left: the CA may have registered it, outcome unknown', transport(true), true, { kind: 'outcome-unknown', retryAfterMs: 0 }],
+    ['a connection that never opened: the EAB key never left, not processed', transport(false), true, { kind: 'not-processed' }],
+    ['a 500 to an EAB send: outcome unknown', problem(500, 'serverInternal'), true, { kind: 'outcome-unknown', retryAfterMs: 0 }],
+    ['a 503 with Retry-After to an EAB send: outcome unknown, and the CA gets the time it asked for', problem(503, '', 90_000), true, { kind: 'outcome-unknown', retryAfterMs: 90_000 }],
+    ['a 429 to an EAB send: refused before processing, not processed', problem(429, 'rateLimited', 60_000), true, { kind: 'not-processed' }],
+    ['a badNonce to an EAB send: refused before processing, not processed', problem(400, 'badNonce'), true, { kind: 'not-processed' }],
+    ['an unexpected error during an EAB send: assumed to have reached the CA, outcome unknown', new Error('boom'), true, { kind: 'outcome-unknown', retryAfterMs: 0 }],
+    ['a timeout without EAB: nothing to burn, retried', transport(true), false, { kind: 'not-processed' }],
+    ['a 500 without EAB: retried', problem(500, 'serverInternal'), false, { kind: 'not-processed' }],
+  ];
+  it.each(rows)('%s', (_name, error, withEab, expected) => {
+    expect(classifySendFailure(error, withEab)).toMatchObject(expected);
+  });
+
+  it('never calls an EAB send that got no answer "not processed" unless it surely never left', () => {
+    const unknowns = [transport(true), problem(500, ''), problem(502, ''), problem(504, 'serverInternal'), new Error('?'), 'a string'];
+    for (const error of unknowns) expect(classifySendFailure(error, true).kind).toBe('outcome-unknown');
   });
 });
 

@@ -38,11 +38,14 @@
 //     │     │                                   someone else moved: decide again), ledger: sent,
 //     │     │                                   THEN newAccount WITH EAB  ← the only EAB send
 //     │     │                                   ├ 201/200 → store URL, ledger: registered
+//     │     │                                   │ a failure, judged by classifySendFailure (pure):
 //     │     │                                   ├ 403 → ledger: rejected, Ready=False EABKeyRejected (at this
 //     │     │                                   │  installation's first send: used by another cluster or tool,
-//     │     │                                   │  or expired; the message gives the commands for each)
-//     │     │                                   └ timeout / reset / 5xx → outcome unknown: only look up
-//     │     │                                     until the settle window has passed, then send again
+//     │     │                                   │  or expired; the message gives the commands for each);
+//     │     │                                   │  another problem → ledger: rejected, RegistrationRejected
+//     │     │                                   ├ timeout / reset / 5xx → outcome unknown: only look up
+//     │     │                                   │  until the settle window has passed, then send again
+//     │     │                                   └ never left, 429, badNonce → ledger: claimed, mark removed; retried
 //     └ absent
 //        ├ status or ledger shows this key ID was sent for this Secret ─→ Ready=False AccountKeyLost
 //        ├ ledger or a Secret in this namespace claims it for another ─→ Ready=False EABKeyAlreadyUsed
@@ -83,7 +86,7 @@ import {
   AcmeProblemError, lookupAccount, registerAccount, updateAccountContact, type AccountClientOptions, type Eab,
 } from './account-client.ts';
 import { EabLedger, historyLine, LedgerUnreadableError, type LedgerEntry } from './eab-ledger.ts';
-import { AcmeTransportError, type AcmeTransportOptions } from './transport.ts';
+import { AcmeTransportError, issuerTls, type AcmeTransportOptions } from './transport.ts';
 
 // ---------------------------------------------------------------------------
 // The account Secret's format
@@ -528,6 +531,41 @@ function decideAbsent(facts: AccountFacts): AccountStep {
   return { step: 'create-key' };
 }
 
+/** What a newAccount that failed means for the EAB key it carried. */
+export type SendFailure =
+  /**
+   * The CA may have acted on it: the ledger stays "sent", and the account is
+   * only looked up (without EAB) until the settle window has passed, or
+   * longer if the CA asked for time (Retry-After).
+   */
+  | { kind: 'outcome-unknown'; retryAfterMs: number }
+  /**
+   * The CA answered with a problem and registered nothing. With EAB it is not
+   * sent again until the EAB Secret changes; eabRejected: a 403 unauthorized,
+   * the key used or expired (EABKeyRejected, else RegistrationRejected).
+   */
+  | { kind: 'rejected'; problem: AcmeProblemError; eabRejected: boolean }
+  /** Surely not acted on as a registration: no send is outstanding; retried with backoff. */
+  | { kind: 'not-processed' };
+
+/**
+ * Did the CA act on a newAccount that failed? Pure: every case is a row in
+ * account-protocol.test.ts. Unknown after a timeout or reset once the request
+ * left, after a 5xx, and after anything unexpected. Known not to after a
+ * connection that never opened, or a 429 or badNonce (refused before
+ * processing); a refusal after any other problem document (the CA answered).
+ * Without EAB no key is at stake: only a refusal counts, anything else is retried.
+ */
+export function classifySendFailure(error: unknown, withEab: boolean): SendFailure {
+  if (error instanceof AcmeProblemError && !error.transient) {
+    return { kind: 'rejected', problem: error, eabRejected: withEab && error.status === 403 && error.is('unauthorized') };
+  }
+  if (!withEab) return { kind: 'not-processed' };
+  if (error instanceof AcmeTransportError) return error.requestSent ? { kind: 'outcome-unknown', retryAfterMs: 0 } : { kind: 'not-processed' };
+  if (error instanceof AcmeProblemError) return error.status >= 500 ? { kind: 'outcome-unknown', retryAfterMs: error.retryAfterMs ?? 0 } : { kind: 'not-processed' };
+  return { kind: 'outcome-unknown', retryAfterMs: 0 };
+}
+
 // ---------------------------------------------------------------------------
 // The driver: runs the steps against the API server and the CA
 // ---------------------------------------------------------------------------
@@ -579,14 +617,6 @@ export type AccountOutcome =
   | { ready: true; acme: AcmeIssuerStatus; message: string; registeredNow: boolean; warning?: ReadyWarning; requeueAfterMs?: number }
   | { ready: false; reason: NotReadyReason; message: string; acme: AcmeIssuerStatus | undefined; requeueAfterMs?: number };
 
-function transportOf(spec: AcmeIssuerSpec, deps: AccountDeps): AcmeTransportOptions {
-  return {
-    ca: spec.caBundle ? Buffer.from(spec.caBundle, 'base64').toString('utf8') : undefined,
-    insecureSkipVerify: spec.skipTLSVerify === true,
-    ...deps.transportHooks,
-  };
-}
-
 /** Turns CA and network errors into transient errors (rethrown) or a problem to report. */
 function asTransient(error: unknown, what: string): never {
   if (error instanceof AcmeProblemError && error.transient) {
@@ -595,18 +625,6 @@ function asTransient(error: unknown, what: string): never {
   if (error instanceof AcmeTransportError) throw new TransientAccountError(`${what}: ${error.message}`);
   if (isConflict(error)) throw new TransientAccountError(`${what}: another writer changed the object first`);
   throw error;
-}
-
-/**
- * Did the CA possibly act on a newAccount that failed? Unknown after a timeout
- * or reset once the request left, and after a 5xx. Known not to after a
- * connection that never opened, a 429 (refused before processing) or any
- * other problem document (the CA answered).
- */
-function outcomeUnknown(error: unknown): boolean {
-  if (error instanceof AcmeTransportError) return error.requestSent;
-  if (error instanceof AcmeProblemError) return error.status >= 500;
-  return true;
 }
 
 /** State one run of ensureAccount carries between steps. */
@@ -713,7 +731,7 @@ async function readLedger(run: Run): Promise<void> {
 }
 
 function clientOptions(run: Run, keyPem: string): AccountClientOptions {
-  return { directoryUrl: run.request.spec.server, accountKeyPem: keyPem, transport: transportOf(run.request.spec, run.deps) };
+  return { directoryUrl: run.request.spec.server, accountKeyPem: keyPem, transport: { ...issuerTls(run.request.spec), ...run.deps.transportHooks } };
 }
 
 /** Writes the ledger entry for this key ID: claims it when absent, else replaces what was read. */
@@ -816,7 +834,16 @@ async function register(run: Run, eab: Eab | undefined): Promise<AccountOutcome 
     run.registeredNow = true;
     return undefined;
   } catch (error) {
-    if (eab && outcomeUnknown(error)) {
+    return afterFailedSend(run, eab, sends, error);
+  }
+}
+
+/** Records what a failed newAccount means (classifySendFailure) and says so; a failure to retry is rethrown. */
+async function afterFailedSend(run: Run, eab: Eab | undefined, sends: number, error: unknown): Promise<AccountOutcome> {
+  const { deps, request } = run;
+  const failure = classifySendFailure(error, eab !== undefined);
+  switch (failure.kind) {
+    case 'outcome-unknown': {
       deps.onRegistration?.(true, 'error');
       deps.log.warn({ secret: run.secretRef, err: (error as Error).message }, 'registration outcome unknown; only lookups until the settle window has passed');
       // The ledger stays "sent": the next syncs look the account up, without EAB, until the window has passed.
@@ -824,27 +851,19 @@ async function register(run: Run, eab: Eab | undefined): Promise<AccountOutcome 
       return {
         ready: false,
         reason: 'RegistrationOutcomeUnknown',
-        message: `A registration with EAB key ${eab.keyId} got no definite answer (${(error as Error).message}). The CA may still process it, so certkeeper only looks the account up (without the EAB key) until ${new Date(deps.clock().getTime() + settle).toISOString()}, and sends the key again only if the CA has no account by then.`,
+        message: `A registration with EAB key ${eab!.keyId} got no definite answer (${(error as Error).message}). The CA may still process it, so certkeeper only looks the account up (without the EAB key) until ${new Date(deps.clock().getTime() + settle).toISOString()}, and sends the key again only if the CA has no account by then.`,
         acme: request.status,
         // A CA that asked for time (Retry-After) gets it before the next lookup.
-        requeueAfterMs: Math.max(settleRecheckMs(0, settle), error instanceof AcmeProblemError ? error.retryAfterMs ?? 0 : 0),
+        requeueAfterMs: Math.max(settleRecheckMs(0, settle), failure.retryAfterMs),
       };
     }
-    if (eab) {
-      // Known not to have been acted on as a registration: no send is outstanding.
-      const refused = error instanceof AcmeProblemError && !error.transient;
-      if (!refused) {
-        await writeLedger(run, { outcome: 'claimed' }, `not sent or refused before processing: ${(error as Error).message}`);
-        // Nothing is in flight: the mark would only hold the next attempt back for the settle window.
-        await markSent(run, undefined).catch(() => undefined);
-      }
-    }
-    if (error instanceof AcmeProblemError && !error.transient) {
+    case 'rejected': {
+      const { problem } = failure;
       deps.onRegistration?.(Boolean(eab), 'rejected');
       if (eab && run.eab.kind === 'ok') {
-        await writeLedger(run, { outcome: 'rejected', rejectedEabSecretVersion: run.eab.secretResourceVersion }, `rejected by the CA: HTTP ${error.status} ${error.type}`);
+        await writeLedger(run, { outcome: 'rejected', rejectedEabSecretVersion: run.eab.secretResourceVersion }, `rejected by the CA: HTTP ${problem.status} ${problem.type}`);
       }
-      if (eab && error.status === 403 && error.is('unauthorized')) {
+      if (eab && failure.eabRejected) {
         const acme: AcmeIssuerStatus = {
           ...request.status,
           eabRejected: { keyID: eab.keyId, secretResourceVersion: run.eab.kind === 'ok' ? run.eab.secretResourceVersion : '', time: deps.clock().toISOString() },
@@ -856,12 +875,18 @@ async function register(run: Run, eab: Eab | undefined): Promise<AccountOutcome 
       return {
         ready: false,
         reason: 'RegistrationRejected',
-        message: `The CA rejected the registration: ${error.message}. ${eab ? 'The CA may have used up the EAB key; certkeeper sends it again only after the EAB Secret changes (or with a new key ID).' : 'Fix the Issuer and certkeeper will try again.'}`,
+        message: `The CA rejected the registration: ${problem.message}. ${eab ? 'The CA may have used up the EAB key; certkeeper sends it again only after the EAB Secret changes (or with a new key ID).' : 'Fix the Issuer and certkeeper will try again.'}`,
         acme: request.status,
       };
     }
-    deps.onRegistration?.(Boolean(eab), 'error');
-    asTransient(error, 'registering the account');
+    case 'not-processed':
+      if (eab) {
+        await writeLedger(run, { outcome: 'claimed' }, `not sent or refused before processing: ${(error as Error).message}`);
+        // Nothing is in flight: the mark would only hold the next attempt back for the settle window.
+        await markSent(run, undefined).catch(() => undefined);
+      }
+      deps.onRegistration?.(Boolean(eab), 'error');
+      asTransient(error, 'registering the account');
   }
 }
 

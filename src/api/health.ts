@@ -18,11 +18,15 @@ import { findCondition, setCondition, type Condition, type ConditionInput } from
 
 export type HealthKind = 'Issuer' | 'Certificate';
 
-/** Ready reasons that need a person: certkeeper will not get further by itself. */
+/**
+ * Ready reasons that need a person: certkeeper will not get further by itself.
+ * Issuers: the reasons with `stalled: true` in controllers/issuer/reasons.ts
+ * (its test keeps the two equal; the table lives with the controller, above this module).
+ */
 export const STALLED_REASONS: Record<HealthKind, ReadonlySet<string>> = {
   Issuer: new Set([
     'InvalidSpec', 'EABKeyRejected', 'EABKeyAlreadyUsed', 'EABSecretInvalid', 'AccountKeyLost', 'AccountKeyInvalid',
-    'AccountServerMismatch', 'AccountURLMismatch', 'AccountNotFound', 'AccountDeactivated', 'AccountEmailConflict',
+    'AccountServerMismatch', 'AccountURLMismatch', 'AccountNotFound', 'AccountDeactivated',
     'EmailRequired', 'RegistrationRejected',
     // A ca issuer's key pair that cannot sign (a missing Secret may still be on its way: not here).
     'CAKeyPairMissing', 'CAKeyPairInvalid', 'NotACA', 'CAExpired', 'CAKeyMismatch',

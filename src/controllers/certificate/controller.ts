@@ -39,7 +39,7 @@ import { IssuerResolver, type TransportHooks } from './issuers.ts';
 import { NextKeyStore } from './next-key-store.ts';
 import { effectOf, retryAfterMs } from './reasons.ts';
 import { CertificateReferences } from './references.ts';
-import { involved, statusFor, StatusWriter, type StatusChange } from './status.ts';
+import { CertificateStatusWriter, involved, statusFor, type StatusChange } from './status.ts';
 import { TlsSecrets } from './tls-secret.ts';
 import { OwnWrites } from './writes.ts';
 
@@ -257,8 +257,9 @@ export class CertificateController {
     return { requeueAfterMs: Math.min(outcome.validity.renewal!.getTime() - this.deps.clock().getTime(), MAX_RESYNC_MS) };
   }
 
-  private writer(facts: CertificateFacts, now: Date): StatusWriter {
-    return new StatusWriter(this.deps.kube, facts, facts.previous, { generation: facts.generation, now }, (written) => this.writes.wrote(`Certificate/${facts.key}`, written));
+  private writer(facts: CertificateFacts, now: Date): CertificateStatusWriter {
+    const target = { namespace: facts.namespace, name: facts.name, uid: facts.object.metadata.uid! };
+    return new CertificateStatusWriter(this.deps.kube, target, facts.previous, { generation: facts.generation, now }, (written) => this.writes.wrote(`Certificate/${facts.key}`, written));
   }
 
   private report(facts: CertificateFacts, state: { ready: boolean; notAfter?: number; renewalTime?: Date }): void {

@@ -1,14 +1,15 @@
 // A Certificate's status: computed in memory from what a sync decided or
 // what its issuance came to (statusFor, pure: the Ready effect of each reason
-// is read from reasons.ts), and written once per sync (StatusWriter), only if
-// it changed, with the health conditions GitOps tools read (api/health.ts).
+// is read from reasons.ts), and written once per sync (CertificateStatusWriter:
+// only if it changed, only onto the Certificate it was computed for, with the
+// health conditions GitOps tools read, api/health.ts).
 // The only other writes are an ACME order's checkpoints (issuance.ts), so a
 // restart resumes the order.
 import { certificates, type CertificateStatus, type OrderStatus } from '../../api/certificate.ts';
 import { withHealth } from '../../api/health.ts';
 import { API_VERSION, setCondition } from '../../api/meta.ts';
 import type { KubeClient, KubeObject } from '../../kube/client.ts';
-import { jsonEqual } from '../../util/canonical.ts';
+import { StatusWriter, type StatusTarget } from '../status-writer.ts';
 import { effectOf } from './reasons.ts';
 
 /** The certificate in the Secret: its validity, and when it is renewed. */
@@ -141,21 +142,14 @@ export function involved(object: KubeObject) {
   return { apiVersion: API_VERSION, kind: 'Certificate', name: object.metadata.name, namespace: object.metadata.namespace, uid: object.metadata.uid };
 }
 
-/** Writes a Certificate's status (server-side apply) when it differs from the one last read or written. */
-export class StatusWriter {
-  private readonly kube: KubeClient;
-  private readonly object: { namespace: string; name: string };
+/** A Certificate's status writer: each status gets its health conditions, and is written only if it changed, only onto this Certificate (its uid; ../status-writer.ts). */
+export class CertificateStatusWriter {
+  private readonly writer: StatusWriter<CertificateStatus>;
   private readonly at: At;
-  private readonly onWritten: (written: KubeObject) => void;
-  /** The status as last read or written (never modified). */
-  private written: CertificateStatus;
 
-  constructor(kube: KubeClient, object: { namespace: string; name: string }, previous: CertificateStatus, at: At, onWritten: (written: KubeObject) => void) {
-    this.kube = kube;
-    this.object = object;
-    this.written = previous;
+  constructor(kube: KubeClient, object: StatusTarget, previous: CertificateStatus, at: At, onWritten: (written: KubeObject) => void) {
+    this.writer = new StatusWriter({ kube, type: certificates, target: object, read: previous, onWritten });
     this.at = at;
-    this.onWritten = onWritten;
   }
 
   /** Writes the status with its health conditions (Ready always present, Stalled, Reconciling, observedGeneration), and returns it. */
@@ -165,15 +159,7 @@ export class StatusWriter {
       ...status,
       ...withHealth('Certificate', { generation: this.at.generation, conditions: status.conditions, failedIssuanceAttempts: status.failedIssuanceAttempts }, this.at.now),
     };
-    if (jsonEqual(healthy, this.written)) return healthy;
-    const written = await this.kube.apply(certificates, {
-      apiVersion: API_VERSION,
-      kind: 'Certificate',
-      metadata: { name: this.object.name, namespace: this.object.namespace },
-      status: healthy,
-    } as KubeObject, { subresource: 'status' });
-    this.onWritten(written);
-    this.written = healthy;
+    await this.writer.write(healthy);
     return healthy;
   }
 }

@@ -1,25 +1,38 @@
-// The Issuer and ClusterIssuer controller: keeps each issuer's ACME account
-// usable (src/acme/account-protocol.ts does the account work) and writes its
-// status once per sync. Keys on the queue are "Issuer/<namespace>/<name>" or
-// "ClusterIssuer/<name>"; Secret changes requeue the issuers that reference
-// them, so a fixed EAB or account Secret is picked up at once.
+// The Issuer and ClusterIssuer controller: keeps each issuer able to sign
+// (its ACME account, src/acme/account-protocol.ts; a selfSigned or ca
+// issuer, local.ts). This file is the wiring (informers, the index of the
+// Secrets issuers read) and the sync, read → decide → act → flush:
+//
+//   gather      the issuer, read live, its spec parsed, its type
+//   decide.ts   the decision, pure: invalid spec, local issuer, or ACME account
+//               (a new one passes the Pending checkpoint first)
+//   act         local.ts's check of the key pair, or ensureAccount
+//   status.ts   the status and the events for what it came to, pure; written
+//               once (../status-writer.ts: only if it changed, only onto this
+//               issuer, by its uid)
+//   reasons.ts  each Ready reason's effect (Ready, event, Stalled)
+//
+// Keys on the queue are "Issuer/<namespace>/<name>" or "ClusterIssuer/<name>";
+// Secret changes requeue the issuers that reference them, so a fixed EAB or
+// account Secret is picked up at once.
 import type { Logger } from 'pino';
-import { Issuer, REGISTER_EAB_KEY_ID_ANNOTATION, type IssuerKind, type IssuerStatus } from '../../api/issuer.ts';
-import { API_VERSION, findCondition, LABEL_ACCOUNT_KEY, setCondition } from '../../api/meta.ts';
-import { withHealth } from '../../api/health.ts';
+import { Issuer, issuerType, REGISTER_EAB_KEY_ID_ANNOTATION, type IssuerKind, type IssuerStatus } from '../../api/issuer.ts';
+import { API_VERSION, findCondition, LABEL_ACCOUNT_KEY } from '../../api/meta.ts';
 import {
   ANNOTATION, ensureAccount, TransientAccountError, type AccountDeps, type AccountOutcome,
 } from '../../acme/account-protocol.ts';
 import { type KubeClient, type KubeObject, type ResourceType } from '../../kube/client.ts';
-import { Controller, type ControllerHooks } from '../../kube/controller.ts';
+import { Controller, type ControllerHooks, type ReconcileResult } from '../../kube/controller.ts';
 import type { EventRecorder } from '../../kube/events.ts';
 import { Informer, keyOf } from '../../kube/informer.ts';
 import type { KeyedMutex } from '../../util/keyed-mutex.ts';
 import type { SecretCache } from '../secrets.ts';
+import { StatusWriter } from '../status-writer.ts';
 import { RefIndex } from '../../util/ref-index.ts';
 import { ignoredSolverFields } from '../../solvers/http01/routes.ts';
-import { canonicalJson } from '../../util/canonical.ts';
+import { decide, type IssuerFacts, type IssuerPlan } from './decide.ts';
 import { localIssuerVerdict } from './local.ts';
+import { eventsFor, pendingStatus, statusFor, type IssuerOutcome } from './status.ts';
 
 export const issuerTypes: Record<IssuerKind, ResourceType> = {
   Issuer: { group: 'certkeeper.io', version: 'v1alpha1', plural: 'issuers', namespaced: true },
@@ -68,12 +81,6 @@ function referencedSecrets(issuer: Issuer, secretNamespace: string): string[] {
   if (acme.externalAccountBinding) refs.push(`${secretNamespace}/${acme.externalAccountBinding.keySecretRef.name}`);
   return refs;
 }
-
-/** What a sync concludes: the account protocol's outcome, or a controller-level reason. */
-type Verdict = AccountOutcome
-  | { ready: false; reason: string; message: string; acme: IssuerStatus['acme']; requeueAfterMs?: undefined }
-  // selfSigned and ca issuers (local.ts): no account.
-  | { ready: true; reason: string; message: string; acme: undefined; requeueAfterMs?: number; warning?: undefined };
 
 /** How an issuer is named in messages and the EAB ledger. */
 function issuerName(kind: IssuerKind, namespace: string | undefined, name: string): string {
@@ -186,119 +193,114 @@ export class IssuerController {
     return sharers;
   }
 
-  private async sync(key: string): Promise<{ requeueAfterMs: number } | undefined> {
+  /** One sync: gather, decide, act (the account work may pass the Pending checkpoint), flush once. */
+  private async sync(key: string): Promise<ReconcileResult | undefined> {
     const { kind, namespace, name } = parseIssuerKey(key);
-    const type = issuerTypes[kind];
-    const log = this.deps.log.child({ controller: 'issuer', kind, namespace, name });
-    // A live read: the status holds the record of used EAB keys, and a stale
-    // copy could send a rejected key again.
-    const object = await this.deps.kube.get<KubeObject>(type, namespace, name);
-    if (!object || object.metadata.deletionTimestamp) {
+    const facts = await this.gather(kind, namespace, name);
+    if (!facts) {
       this.deps.onIssuerStatus?.(kind, namespace ?? '', name, undefined);
       return undefined;
     }
-    const generation = object.metadata.generation ?? 0;
-    const parsed = Issuer.safeParse(object);
-    const previous = (object as { status?: IssuerStatus }).status ?? {};
-    let outcome: Verdict;
-    let transient: TransientAccountError | undefined;
-    if (!parsed.success) {
-      const problem = parsed.error.issues[0];
-      outcome = {
-        ready: false,
-        reason: 'InvalidSpec',
-        message: `spec is invalid at ${problem?.path.join('.') || 'spec'}: ${problem?.message}`,
-        acme: previous.acme,
-      };
-    } else if (!parsed.data.spec.acme) {
-      // selfSigned or ca: no account, nothing at a CA; ready when it can sign.
-      const secretNamespace = kind === 'Issuer' ? namespace! : this.deps.clusterResourceNamespace;
-      const local = await localIssuerVerdict(this.deps.kube, parsed.data.spec, secretNamespace, this.deps.clock());
-      outcome = local.ready
-        ? { ready: true, message: local.message, reason: local.reason, acme: undefined, requeueAfterMs: local.requeueAfterMs }
-        : { ready: false, reason: local.reason, message: local.message, acme: undefined };
-    } else {
-      const acmeSpec = parsed.data.spec.acme;
-      const secretNamespace = kind === 'Issuer' ? namespace! : this.deps.clusterResourceNamespace;
-      const ready = findCondition(previous.conditions, 'Ready');
-      // The first sync says Ready=False (Pending, Reconciling) before any CA request,
-      // so GitOps tools never read a new Issuer as done while its account is set up.
-      if (!ready) await this.writeStatus(type, object, { ...previous, ...withHealth('Issuer', { generation, conditions: previous.conditions }, this.deps.clock()) });
-      try {
-        const accountSecretRef = `${secretNamespace}/${acmeSpec.privateKeySecretRef.name}`;
-        outcome = await ensureAccount({
-          kube: this.deps.kube,
-          locks: this.deps.locks,
-          clock: this.deps.clock,
-          log,
-          ledgerNamespace: this.deps.clusterResourceNamespace,
-          settleWindowMs: this.deps.settleWindowMs,
-          ...this.deps.accountHooks,
-        }, {
-          spec: acmeSpec,
-          status: previous.acme,
-          issuer: issuerName(kind, namespace, name),
-          secretNamespace,
-          verify: ready?.status !== 'True' || ready.observedGeneration !== generation || previous.acme?.uri === undefined,
-          eabKeyUsedBy: (kid) => this.eabKeyUsedBy(kid, accountSecretRef, secretNamespace),
-          sharers: this.sharersOf(accountSecretRef, key),
-          // Read from the live object: a register annotation removed a moment ago allows nothing.
-          registerEabKeyId: object.metadata.annotations?.[REGISTER_EAB_KEY_ID_ANNOTATION],
-          issuerRef: { kind, ...(namespace ? { namespace } : {}), name },
-        });
-      } catch (error) {
-        if (!(error instanceof TransientAccountError)) throw error;
-        transient = error;
-        outcome = { ready: false, reason: 'Retrying', message: `${error.message}. certkeeper retries with backoff.`, acme: previous.acme };
-      }
-    }
-
-    // Accepted cert-manager fields that do nothing here are named, never silently ignored.
-    const ignored = parsed.success ? ignoredSolverFields(parsed.data.spec.acme?.solvers ?? []) : [];
-    const condition = {
-      type: 'Ready',
-      status: outcome.ready ? 'True' : 'False',
-      reason: outcome.ready ? outcome.warning ?? ('reason' in outcome ? outcome.reason : undefined) ?? 'AccountReady' : outcome.reason,
-      message: ignored.length > 0 ? `${outcome.message} Note: ${ignored.join('; ')}.` : outcome.message,
-      observedGeneration: generation,
-    } as const;
-    const now = this.deps.clock();
-    const status: IssuerStatus = {
-      ...withHealth('Issuer', { generation, conditions: setCondition(previous.conditions, condition, now) }, now),
-      ...(outcome.acme ? { acme: outcome.acme } : {}),
-    };
-    const before = findCondition(previous.conditions, 'Ready');
-    if (!sameStatus(previous, status)) {
-      await this.writeStatus(type, object, status);
-      log.info({ ready: condition.status, reason: condition.reason }, condition.message);
-    }
-    if (before?.reason !== condition.reason || before?.status !== condition.status) {
-      const involved = { apiVersion: API_VERSION, kind, name, namespace, uid: object.metadata.uid };
-      if (outcome.ready && 'registeredNow' in outcome && outcome.registeredNow) this.deps.events.record(involved, 'Normal', 'Registered', `Registered ACME account ${outcome.acme.uri}`);
-      this.deps.events.record(involved, outcome.ready && !outcome.warning ? 'Normal' : 'Warning', condition.reason, condition.message);
-    }
-    this.deps.onIssuerStatus?.(kind, namespace ?? '', name, outcome.ready);
-    log.debug({ key, reason: condition.reason }, 'synced');
+    const log = this.deps.log.child({ controller: 'issuer', kind, namespace, name });
+    const writer = new StatusWriter<IssuerStatus>({
+      kube: this.deps.kube, type: issuerTypes[kind], target: { namespace, name, uid: facts.object.metadata.uid! }, read: facts.previous,
+    });
+    const plan = decide(facts);
+    const { outcome, transient } = await this.act(facts, plan, writer, log);
+    await this.flush(facts, outcome, writer, log);
+    log.debug({ key, reason: outcome.reason }, 'synced');
     if (transient) throw transient;
     return outcome.requeueAfterMs !== undefined ? { requeueAfterMs: outcome.requeueAfterMs } : undefined;
   }
 
-  /**
-   * The whole status, on the condition that this is still the object it was
-   * computed for: an Issuer deleted and re-created under the same name never
-   * gets the old one's status (server-side apply would ignore a uid).
-   */
-  private async writeStatus(type: ResourceType, object: KubeObject, status: IssuerStatus): Promise<void> {
-    await this.deps.kube.jsonPatch(type, object.metadata.namespace, object.metadata.name, [
-      { op: 'test', path: '/metadata/uid', value: object.metadata.uid },
-      { op: 'add', path: '/status', value: status },
-    ], 'status');
+  /** Every read a decision needs: the issuer, live (its status records the EAB keys used), parsed. */
+  private async gather(kind: IssuerKind, namespace: string | undefined, name: string): Promise<IssuerFacts | undefined> {
+    const object = await this.deps.kube.get<KubeObject>(issuerTypes[kind], namespace, name);
+    if (!object || object.metadata.deletionTimestamp) return undefined;
+    const parsed = Issuer.safeParse(object);
+    const problem = parsed.success ? undefined : parsed.error.issues[0];
+    return {
+      kind, namespace, name, object,
+      generation: object.metadata.generation ?? 0,
+      previous: (object as { status?: IssuerStatus }).status ?? {},
+      parsed: parsed.success
+        ? { ok: true, issuer: parsed.data, type: issuerType(parsed.data.spec) }
+        : { ok: false, problem: `spec is invalid at ${problem?.path.join('.') || 'spec'}: ${problem?.message}` },
+      secretNamespace: kind === 'Issuer' ? namespace! : this.deps.clusterResourceNamespace,
+    };
+  }
+
+  /** What the plan comes to; a transient account failure is rethrown after the flush (backoff, Retry-After). */
+  private async act(facts: IssuerFacts, plan: IssuerPlan, writer: StatusWriter<IssuerStatus>, log: Logger): Promise<{ outcome: IssuerOutcome; transient?: TransientAccountError }> {
+    switch (plan.kind) {
+      case 'invalid':
+        return { outcome: { reason: plan.reason, message: plan.message, acme: facts.previous.acme } };
+      case 'local': {
+        // selfSigned or ca: no account, nothing at a CA; ready when it can sign.
+        const local = await localIssuerVerdict(this.deps.kube, plan.spec, facts.secretNamespace, this.deps.clock());
+        return { outcome: { reason: local.reason, message: local.message, ...(local.requeueAfterMs !== undefined ? { requeueAfterMs: local.requeueAfterMs } : {}) } };
+      }
+      case 'account': {
+        // THE CHECKPOINT before any CA request (see pendingStatus): the one status write besides the flush.
+        if (plan.checkpoint) await writer.write(pendingStatus(facts.previous, { generation: facts.generation, now: this.deps.clock() }));
+        try {
+          return { outcome: accountOutcome(await this.account(facts, plan, log)) };
+        } catch (error) {
+          if (!(error instanceof TransientAccountError)) throw error;
+          return { outcome: { reason: 'Retrying', message: `${error.message}. certkeeper retries with backoff.`, acme: facts.previous.acme }, transient: error };
+        }
+      }
+    }
+  }
+
+  /** The account protocol for this issuer, with what only the controller knows (the Secret cache, the other issuers). */
+  private account(facts: IssuerFacts, plan: Extract<IssuerPlan, { kind: 'account' }>, log: Logger): Promise<AccountOutcome> {
+    const { kind, namespace, name, secretNamespace } = facts;
+    const accountSecretRef = `${secretNamespace}/${plan.spec.privateKeySecretRef.name}`;
+    return ensureAccount({
+      kube: this.deps.kube,
+      locks: this.deps.locks,
+      clock: this.deps.clock,
+      log,
+      ledgerNamespace: this.deps.clusterResourceNamespace,
+      settleWindowMs: this.deps.settleWindowMs,
+      ...this.deps.accountHooks,
+    }, {
+      spec: plan.spec,
+      status: facts.previous.acme,
+      issuer: issuerName(kind, namespace, name),
+      secretNamespace,
+      verify: plan.verify,
+      eabKeyUsedBy: (kid) => this.eabKeyUsedBy(kid, accountSecretRef, secretNamespace),
+      sharers: this.sharersOf(accountSecretRef, issuerKey(kind, namespace, name)),
+      // Read from the live object: a register annotation removed a moment ago allows nothing.
+      registerEabKeyId: facts.object.metadata.annotations?.[REGISTER_EAB_KEY_ID_ANNOTATION],
+      issuerRef: { kind, ...(namespace ? { namespace } : {}), name },
+    });
+  }
+
+  /** The sync's one status write (when it changed), with its log line, events and metric. */
+  private async flush(facts: IssuerFacts, outcome: IssuerOutcome, writer: StatusWriter<IssuerStatus>, log: Logger): Promise<void> {
+    const { kind, namespace, name } = facts;
+    const notes = facts.parsed.ok ? ignoredSolverFields(facts.parsed.issuer.spec.acme?.solvers ?? []) : [];
+    // From the status last written: Ready keeps the checkpoint's transition time while it stays False.
+    const status = statusFor(outcome, writer.status, { generation: facts.generation, now: this.deps.clock(), notes });
+    const ready = findCondition(status.conditions, 'Ready')!;
+    if (await writer.write(status)) log.info({ ready: ready.status, reason: ready.reason }, ready.message);
+    const involved = { apiVersion: API_VERSION, kind, name, namespace, uid: facts.object.metadata.uid };
+    for (const event of eventsFor(outcome, findCondition(facts.previous.conditions, 'Ready'), notes)) {
+      this.deps.events.record(involved, event.type, event.reason, event.message);
+    }
+    this.deps.onIssuerStatus?.(kind, namespace ?? '', name, ready.status === 'True');
   }
 }
 
-/** Compares statuses ignoring key order. */
-function sameStatus(a: IssuerStatus, b: IssuerStatus): boolean {
-  return canonicalJson(a) === canonicalJson(b);
+/** The account protocol's outcome as the issuer's: a usable account is AccountReady unless it carries a warning. */
+function accountOutcome(account: AccountOutcome): IssuerOutcome {
+  const requeue = account.requeueAfterMs !== undefined ? { requeueAfterMs: account.requeueAfterMs } : {};
+  if (!account.ready) return { reason: account.reason, message: account.message, acme: account.acme, ...requeue };
+  return {
+    reason: account.warning ?? 'AccountReady', message: account.message, acme: account.acme, ...requeue,
+    ...(account.registeredNow && account.acme.uri ? { registered: account.acme.uri } : {}),
+  };
 }
-
-

@@ -6,7 +6,7 @@
 // so a Secret that went bad since the Issuer's last sync signs nothing.
 import type { CAIssuerSpec, IssuerSpec } from '../../api/issuer.ts';
 import { core, type KubeClient } from '../../kube/client.ts';
-import { caKeyPairProblem } from '../../pki/sign.ts';
+import { caKeyPairProblem, type CAKeyPairProblemReason } from '../../pki/sign.ts';
 import { X509Certificate } from 'node:crypto';
 import type { SecretObject } from '../certificate/secret-facts.ts';
 
@@ -16,9 +16,12 @@ export const LocalIssuerReason = {
   CASecretNotFound: 'CASecretNotFound',
 } as const;
 
+/** The reasons a local issuer's Ready gives (rows of reasons.ts). */
+export type LocalReason = (typeof LocalIssuerReason)[keyof typeof LocalIssuerReason] | CAKeyPairProblemReason;
+
 export type CaKeyPair =
   | { ok: true; certificatePem: string; keyPem: string; subject: string; notAfter: Date }
-  | { ok: false; reason: string; message: string };
+  | { ok: false; reason: typeof LocalIssuerReason.CASecretNotFound | CAKeyPairProblemReason; message: string };
 
 /** The CA key pair of a ca issuer, read live from its Secret and checked; the message never quotes key material. */
 export async function readCaKeyPair(kube: KubeClient, namespace: string, ca: CAIssuerSpec, now: Date): Promise<CaKeyPair> {
@@ -45,7 +48,7 @@ export async function readCaKeyPair(kube: KubeClient, namespace: string, ca: CAI
 
 export interface LocalIssuerVerdict {
   ready: boolean;
-  reason: string;
+  reason: LocalReason;
   message: string;
   /** Look again then (the CA certificate expires). */
   requeueAfterMs?: number;
