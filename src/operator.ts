@@ -5,7 +5,7 @@ import type { ControllerConfig } from './config.ts';
 import { parseHostPort, UsageError } from './config.ts';
 import { IssuerController } from './controllers/issuer/controller.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
-import { KubeClient, loadKubeConfig, supportsStreamingLists } from './kube/client.ts';
+import { core, KubeClient, loadKubeConfig, supportsStreamingLists } from './kube/client.ts';
 import { createEventRecorder } from './kube/events.ts';
 import { LeaderElector } from './kube/leader-election.ts';
 import { acmeEndpointOf, Metrics } from './metrics.ts';
@@ -143,6 +143,7 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
   shim?.startWatching();
   caInjector?.startWatching();
   log.info({ healthPort: health.port, metricsPort: metricsServer.port, http01Port, clusterResourceNamespace: config.clusterResourceNamespace }, 'certkeeper started');
+  await warnIfMissing(kube, log, config.clusterResourceNamespace);
 
   // Like controller-runtime: reconcile only once every cache has synced.
   const synced = Promise.all([secrets.waitForSync(), issuers.issuers.waitForSync(), issuers.clusterIssuers.waitForSync(), certificates.informer.waitForSync(), shim?.waitForSync(), caInjector?.waitForSync()]);
@@ -215,4 +216,19 @@ export async function startOperator(config: ControllerConfig, kube: KubeClient, 
       kube.close();
     },
   };
+}
+
+/**
+ * Says once at start that the cluster resource namespace does not exist (an operator run
+ * outside the cluster with the default): the EAB ledger and ClusterIssuers' Secrets live there,
+ * and the Issuers waiting for it say so in their conditions too. Not allowed to look: silent.
+ */
+async function warnIfMissing(kube: KubeClient, log: Logger, namespace: string): Promise<void> {
+  try {
+    if (!await kube.get(core.namespaces, undefined, namespace)) {
+      log.warn({ clusterResourceNamespace: namespace }, `the cluster resource namespace ${namespace} does not exist: EAB Issuers wait (nothing is sent to a CA) and ClusterIssuers find no Secrets until it is created, or set --cluster-resource-namespace`);
+    }
+  } catch (error) {
+    log.debug({ err: (error as Error).message }, 'could not check the cluster resource namespace');
+  }
 }

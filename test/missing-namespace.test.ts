@@ -43,6 +43,9 @@ describe('a cluster resource namespace that does not exist', () => {
       return condition?.message.includes(`the namespace ${missing} does not exist`) ? condition : undefined;
     });
     expect(ready).toMatchObject({ status: 'False', reason: 'Retrying' });
+    // The operator said so once, at start.
+    const warnings = operator.records().filter((r) => String(r.msg).startsWith(`the cluster resource namespace ${missing} does not exist`));
+    expect(warnings).toHaveLength(1);
     expect(ready.message).toContain('--cluster-resource-namespace');
     expect((await getJournal(env().acme.managementUrl)).filter((e) => e.kid === key.keyId)).toEqual([]);
 
