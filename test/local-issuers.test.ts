@@ -191,6 +191,16 @@ describe('selfSigned and ca issuers', () => {
     expect(resigned!.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
   });
 
+  it('never signs a certificate into the Secret of the CA that signs it (the CA key would be lost)', async () => {
+    const before = await kube.get<SecretObject>(core.secrets, ns, 'root-ca');
+    await createCertificate('into-own-ca', { secretName: 'root-ca', issuerRef: { name: 'root-ca' }, dnsNames: ['oops.example.com'] });
+    const refused = await certificateAt('into-own-ca', (c) => ready(c)?.reason === 'SecretNotOurs', 'refused SecretNotOurs');
+    expect(ready(refused)!.message).toContain('holds the CA key pair Issuer');
+    const after = await kube.get<SecretObject>(core.secrets, ns, 'root-ca');
+    expect(after!.metadata.resourceVersion).toBe(before!.metadata.resourceVersion);
+    await kube.delete(certificates, ns, 'into-own-ca');
+  });
+
   it('signs with a ClusterIssuer whose CA Secret is in the cluster resource namespace', async () => {
     await createIssuer(`ca-${ns}`, { ca: { secretName: 'root-ca' } }, 'ClusterIssuer');
     await issuerCondition(`ca-${ns}`, 'KeyPairVerified', 'ClusterIssuer');

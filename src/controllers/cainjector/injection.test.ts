@@ -119,7 +119,8 @@ describe('caBundleFromPem and caBundleFromSecretData', () => {
     ['refuses nothing at all', () => undefined, /empty/],
     ['refuses whitespace', () => ' \n', /empty/],
     ['refuses text without a PEM block', () => 'not a certificate', /no PEM CERTIFICATE block/],
-    ['refuses a private key alone', () => '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n', /no PEM CERTIFICATE block/],
+    ['refuses a private key alone', () => '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n', /holds a private key/],
+    ['refuses certificates with a private key among them, never copying the key', () => `${pem}-----BEGIN EC PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END EC PRIVATE KEY-----\n`, /holds a private key besides certificates/],
     ['refuses a CERTIFICATE block that is no certificate', () => `${pem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`, /block 2 is not a certificate/],
   ])('%s', (_name, input, message) => {
     const bundle = caBundleFromPem(input());

@@ -140,25 +140,28 @@ export type CaBundle = { ok: true; caBundle: string; certificates: number } | { 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
 
 /**
- * A PEM bundle as a caBundle (base64 of its bytes, as the API server stores
- * []byte): at least one CERTIFICATE block, and every CERTIFICATE block a
- * certificate. Anything else would make the API server unable to call the
- * webhook while it still could with the old bundle.
+ * A PEM bundle as a caBundle (base64, as the API server stores []byte): at
+ * least one CERTIFICATE block, and every CERTIFICATE block a certificate.
+ * Anything else would make the API server unable to call the webhook while it
+ * still could with the old bundle. One holding a private key is refused: a
+ * caBundle sits in a cluster-scoped object many can read, and a key must never
+ * be copied there.
  */
 export function caBundleFromPem(pem: string | undefined): CaBundle {
   if (pem === undefined || pem.trim() === '') return { ok: false, message: 'it is empty' };
-  let certificates = 0;
+  const blocks: string[] = [];
   for (const [block, label] of pem.matchAll(PEM_BLOCK)) {
+    if (label!.includes('PRIVATE KEY')) return { ok: false, message: 'it holds a private key besides certificates (nothing was copied)' };
     if (label !== 'CERTIFICATE') continue;
     try {
       new X509Certificate(block);
     } catch {
-      return { ok: false, message: `its CERTIFICATE block ${certificates + 1} is not a certificate` };
+      return { ok: false, message: `its CERTIFICATE block ${blocks.length + 1} is not a certificate` };
     }
-    certificates++;
+    blocks.push(block);
   }
-  if (certificates === 0) return { ok: false, message: 'it holds no PEM CERTIFICATE block' };
-  return { ok: true, caBundle: Buffer.from(pem, 'utf8').toString('base64'), certificates };
+  if (blocks.length === 0) return { ok: false, message: 'it holds no PEM CERTIFICATE block' };
+  return { ok: true, caBundle: Buffer.from(pem, 'utf8').toString('base64'), certificates: blocks.length };
 }
 
 /** A Secret's ca.crt (base64 in data) as a caBundle. */

@@ -267,6 +267,19 @@ export function invalidNames(spec: CertificateSpec, commonNameIsName = true): Re
 }
 
 /**
+ * A Certificate whose ca issuer signs with the very Secret it would write: writing it would
+ * replace the CA's key with a leaf's and lose the CA. (The root Certificate that writes a ca
+ * issuer's Secret is issued by another issuer, usually selfSigned: that is the bootstrap, not this.)
+ */
+export function writesOwnCaSecret(spec: CertificateSpec, namespace: string, issuer: { ref: string; secretNamespace: string; caSecretName?: string }): Refused {
+  if (issuer.caSecretName !== spec.secretName || issuer.secretNamespace !== namespace) return undefined;
+  return {
+    reason: Refusal.SecretNotOurs,
+    message: `Secret ${spec.secretName} holds the CA key pair ${issuer.ref} signs with; certkeeper never writes a CA's Secret with a certificate that CA signs (the CA's key would be lost): choose another secretName`,
+  };
+}
+
+/**
  * What a Certificate asks that only selfSigned and ca issuers can do (the API server
  * refused these for every Certificate before those issuers existed; now the issuer decides).
  */

@@ -101,6 +101,11 @@ describe('decide', () => {
     ['refuses an issuerRef.group of another controller', fromCache({ spec: { issuerRef: { name: 'gts', kind: 'Issuer', group: 'cert-manager.io' } } }),
       { kind: 'refused', reason: 'IssuerGroupNotServed' }],
     ['refuses isCA asked of an ACME issuer', fromCache({ spec: { isCA: true } }), { kind: 'refused', reason: 'NotSupportedByAcme' }],
+    ['refuses to sign with a ca issuer into the Secret that holds that CA (its key would be lost), before reading the Secret',
+      fromCache({ spec: { secretName: 'root-ca' }, issuer: issuerOf({ ca: { secretName: 'root-ca' } }, { conditions: [condition('Ready', 'True', 'KeyPairVerified')] }), facts: { secret: undefined } }),
+      { kind: 'refused', reason: 'SecretNotOurs' }],
+    ['lets a ca issuer sign into another Secret', fromCache({ issuer: issuerOf({ ca: { secretName: 'root-ca' } }, { conditions: [condition('Ready', 'True', 'KeyPairVerified')] }) }),
+      { kind: 'ready' }],
     ['lets a selfSigned issuer sign isCA, uris and a common name that is not a DNS name', fromCache({ issuer: selfSigned, spec: { isCA: true, uris: ['spiffe://x/y'], commonName: 'Example Root CA' } }),
       { kind: 'ready' }],
 
@@ -216,7 +221,7 @@ describe('decide', () => {
 
 describe('the order of the gates', () => {
   it('is the one the header describes', () => {
-    expect(refusalGates.map((g) => g.name)).toEqual(['names are valid', 'issuerRef.group is certkeeper\'s', 'an ACME issuer can issue what the spec asks']);
+    expect(refusalGates.map((g) => g.name)).toEqual(['names are valid', 'issuerRef.group is certkeeper\'s', 'an ACME issuer can issue what the spec asks', 'a ca issuer never signs into its own CA Secret']);
     expect(secretGates.map((g) => g.name)).toEqual(['the next-key Secret is certkeeper\'s', 'the Secret is this Certificate\'s to write']);
     expect(issuanceGates.map((g) => g.name)).toEqual([
       'the facts are live', 'the issuer exists', 'the issuer is ready', 'the backoff after failures is over', 'the ACME account is usable',

@@ -8,6 +8,7 @@
 //   refusalGates (spec and issuer)
 //     names invalid, issuerRef.group not served,
 //     isCA / uris / emails asked of an ACME issuer ───→ refused
+//     a ca issuer signing into its own CA Secret ─────→ refused (SecretNotOurs)
 //     (read secret)
 //   secretGates
 //     next-key Secret not certkeeper's, TLS Secret
@@ -36,7 +37,7 @@ import { findCondition } from '../../api/meta.ts';
 import type { Solver } from '../../api/solvers.ts';
 import { editedIngresses, INGRESS_NAME, INGRESS_NAME_ANNOTATION, ingressMissingMessage } from '../../solvers/http01/edit-in-place.ts';
 import {
-  acmeUnsupported, ARI_START_SPREAD_MS, certificateNotes, deferredRenewal, foreignIssuerGroup, invalidNames, needsIssuance, outputsStale,
+  acmeUnsupported, writesOwnCaSecret, ARI_START_SPREAD_MS, certificateNotes, deferredRenewal, foreignIssuerGroup, invalidNames, needsIssuance, outputsStale,
   Reason, Refusal, RENEW_REQUEST_ANNOTATION, renewalTime, requestedNames, secretOwnership, signedRequestDigest, spreadFraction, stillValidDuring,
   unsolvableNames, type ReissueReason,
 } from './checks.ts';
@@ -141,6 +142,10 @@ export const refusalGates: readonly Gate<SpecView>[] = [
   { name: 'names are valid', check: ({ spec, issuer }) => refuse(invalidNames(spec, issuer.signer === 'acme')) },
   { name: 'issuerRef.group is certkeeper\'s', check: ({ spec }) => refuse(foreignIssuerGroup(spec)) },
   { name: 'an ACME issuer can issue what the spec asks', check: ({ spec, issuer }) => refuse(issuer.signer === 'acme' ? acmeUnsupported(spec, issuer.ref) : undefined) },
+  {
+    name: 'a ca issuer never signs into its own CA Secret',
+    check: ({ facts, spec, issuer }) => refuse(writesOwnCaSecret(spec, facts.namespace, { ref: issuer.ref, secretNamespace: issuer.secretNamespace, caSecretName: issuer.issuer?.spec.ca?.secretName })),
+  },
 ];
 
 /** Whether this Certificate may write its Secret at all. */

@@ -71,7 +71,8 @@ export class Issuance {
     let result: Signed;
     try {
       const keyPem = await this.keyFor(facts, spec, plan);
-      result = plan.acme ? await this.order(facts, issuer, spec, plan, keyPem, log, checkpoint) : await this.signHere(issuer, spec, keyPem, now);
+      // Who signs is the issuer's type, never inferred from what the plan lacks.
+      result = issuer.signer === 'acme' ? await this.order(facts, issuer, spec, plan, keyPem, log, checkpoint) : await this.signHere(issuer, spec, keyPem, now);
     } catch (error) {
       if (error instanceof NextKeyRace) throw error;
       result = { kind: 'failed', message: errorMessage(error) };
@@ -105,7 +106,7 @@ export class Issuance {
     // Asked now, so the first Ready status already has the final renewal time (no second write).
     const window = await this.deps.gather.renewalWindow(issuer, issued.ariCertId, log);
     const renewal = renewalTime({ notBefore: issued.notBefore, notAfter: issued.notAfter, renewBefore: spec.renewBefore, renewBeforePercentage: spec.renewBeforePercentage, seed: facts.self.uid, ariWindow: window });
-    const localIssuer = plan.acme === undefined;
+    const localIssuer = issuer.signer !== 'acme';
     const renewed = plan.reason === Reason.RenewalDue || plan.reason === Reason.Expired || plan.reason === Reason.RenewRequested;
     return {
       kind: 'issued',
@@ -138,7 +139,8 @@ export class Issuance {
   }
 
   private async order(facts: CertificateFacts, issuer: ResolvedIssuer, spec: CertificateSpec, plan: IssuePlan, keyPem: string, log: Logger, checkpoint: (order: OrderStatus) => Promise<void>): Promise<Signed> {
-    const acme = plan.acme!;
+    const acme = plan.acme;
+    if (!acme) throw new Error(`${issuer.ref} is an ACME issuer, but nothing was prepared for an order (account, solvers); nothing was ordered`);
     const acmeSpec = issuer.issuer!.spec.acme!;
     return issue({
       kube: this.deps.kube,
@@ -178,6 +180,7 @@ export class Issuance {
    */
   private async signHere(issuer: ResolvedIssuer, spec: CertificateSpec, keyPem: string, now: Date): Promise<Signed> {
     const issuerSpec: IssuerSpec = issuer.issuer!.spec;
+    if (!issuerSpec.selfSigned && !issuerSpec.ca) throw new Error(`${issuer.ref} is not a selfSigned or ca issuer; nothing was signed`);
     let signer: Signer = { kind: 'self' };
     if (issuerSpec.ca) {
       const pair = await readCaKeyPair(this.deps.kube, issuer.secretNamespace, issuerSpec.ca, now);
